@@ -1,0 +1,26 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both build .venv/ first.
+PY := .venv/bin/python
+# The CPU build of torch where no NVIDIA GPU is present: an unpinned torch pulls GBs of CUDA packages.
+TORCH_CPU := torch==2.13.0
+
+.PHONY: demo test bench clean
+
+.venv/.installed: pyproject.toml
+	python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	if command -v nvidia-smi >/dev/null 2>&1; then $(PY) -m pip install -q torch; \
+	else $(PY) -m pip install -q "$(TORCH_CPU)"; fi
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+demo: .venv/.installed
+	$(PY) -m weaklab demo --out runs/demo
+
+test: .venv/.installed
+	$(PY) -m pytest tests
+
+bench: .venv/.installed
+	$(PY) benchmarks/quality.py --seeds 0 1 2 --write BENCHMARKS.md
+
+clean:
+	rm -rf .venv runs

@@ -1,0 +1,232 @@
+"""The run configuration: typed sections, resolved from defaults < recipe file < command line.
+
+A resolved `Config` is written to every run directory as `config.yaml`; loading that file reproduces the run.
+Method settings live under `method:` beside the method's `name`, and each method declares its own settings
+dataclass, so an unknown key is caught and the error lists the keys that method accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import WeaklabError
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "digits"
+    root: str | None = None  # where downloaded or user datasets live
+    labels_per_class: int | None = None  # balanced labeled subset of K per class ...
+    labeled_fraction: float | None = None  # ... or this fraction of each class; neither: all labeled
+    val_fraction: float = 0.1  # carved from the training data, stratified
+    test_fraction: float = 0.2  # used only where the dataset ships no test split
+    split_seed: int = 0  # fixes the test/validation carve across runs; `seed` draws the labeled subset
+
+
+@dataclass
+class ModelConfig:
+    name: str = "auto"  # auto | cnn13 | wrn28_2 | small_cnn | mlp
+    dropout: float | None = None  # None: the model's own default
+    width: int | None = None
+
+
+@dataclass
+class ViewsConfig:
+    translate: int = 2  # random translation in pixels, by reflect-padding and cropping
+    flip: bool | None = None  # horizontal flip; None: as the dataset says (off for digits)
+    noise: float = 0.15  # std of Gaussian input noise, in normalised input units
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 300  # an epoch is one pass over the unlabeled stream
+    batch_labeled: int = 32
+    batch_unlabeled: int = 96
+    optimizer: str = "adam"  # adam | sgd
+    lr: float = 0.003
+    momentum: float = 0.9  # sgd
+    nesterov: bool = True  # sgd
+    weight_decay: float = 0.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    lr_schedule: str = "gaussian"  # gaussian | cosine | step | constant
+    lr_rampup_epochs: float = 80.0  # gaussian ramp-up of the lr (gaussian and cosine schedules)
+    rampdown_epochs: float = 50.0  # gaussian: lr and Adam beta1 ramp down over the last epochs
+    rampdown_beta1: float = 0.5  # Adam beta1 at the end of the ramp-down
+    lr_milestones: list = field(default_factory=list)  # step schedule: epochs where lr *= lr_gamma
+    lr_gamma: float = 0.1
+    grad_clip: float | None = None  # max gradient norm
+    eval_every: int | None = None  # steps between evaluations; None: once per epoch
+    log_every: int = 50  # steps between loss checks (NaN / explosion) and progress-bar updates
+    max_loss: float = 1.0e4  # a loss above this counts as exploded
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
+    channels_last: bool | None = None  # None: on for CUDA
+    progress: bool = True  # progress bar on a terminal
+
+
+@dataclass
+class MethodSettings:
+    """Base of every method's settings; `name` selects the method."""
+
+    name: str = "supervised"
+
+
+@dataclass
+class Config:
+    method: MethodSettings = field(default_factory=MethodSettings)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    views: ViewsConfig = field(default_factory=ViewsConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+    out: str | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "views": ViewsConfig, "train": TrainConfig}
+TOP_LEVEL = ("method", *SECTIONS, "seed", "out")
+
+
+def resolve(file: str | Path | dict | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Build a Config from a recipe (path or dict) and dotted overrides; later sources win.
+
+    `overrides` maps dotted keys to values, e.g. {"train.lr": 0.01, "method.name": "pi_model"}.
+    """
+    tree: dict = {}
+    if isinstance(file, dict):
+        tree = _deep_copy(file)
+    elif file is not None:
+        tree = load_yaml(file)
+    for key, value in (overrides or {}).items():
+        _set_dotted(tree, key, value)
+    return from_dict(tree)
+
+
+def from_dict(tree: dict) -> Config:
+    """Validate a nested dict against the schema; unknown keys raise a WeaklabError listing valid ones."""
+    from .methods import settings_class  # late import: methods import this module
+
+    if not isinstance(tree, dict):
+        raise WeaklabError(f"a config must be a mapping of sections, got {type(tree).__name__}")
+    _check_keys(tree, TOP_LEVEL, "")
+    method_tree = tree.get("method") or {}
+    if isinstance(method_tree, str):
+        method_tree = {"name": method_tree}
+    cls = settings_class(method_tree.get("name", MethodSettings.name))
+    config = Config(method=_build(cls, method_tree, "method"))
+    for section, section_cls in SECTIONS.items():
+        setattr(config, section, _build(section_cls, tree.get(section) or {}, section))
+    if "seed" in tree:
+        config.seed = _coerce(tree["seed"], int, "seed")
+    if "out" in tree:
+        config.out = _coerce(tree["out"], str | None, "out")
+    return config
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise WeaklabError(f"config file {path} does not exist")
+    try:
+        tree = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise WeaklabError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(tree, dict):
+        raise WeaklabError(f"config file {path} must hold a mapping of sections (method, data, ...)")
+    return tree
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """`key=value` from the command line; the value is read as YAML (so 0.1, true, null, [1, 2] work)."""
+    if "=" not in text:
+        raise WeaklabError(f"--set expects key=value (e.g. train.lr=0.01), got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def valid_keys(cls) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+# --- internals -------------------------------------------------------------------------------------------
+
+
+def _deep_copy(tree: dict) -> dict:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in tree.items()}
+
+
+def _set_dotted(tree: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    if parts[0] not in TOP_LEVEL:
+        raise WeaklabError(f"unknown config key {key!r}; top-level keys are: {', '.join(TOP_LEVEL)}")
+    node = tree
+    for part in parts[:-1]:
+        child = node.get(part)
+        if isinstance(child, str) and part == "method":  # `method: mean_teacher` shorthand
+            child = {"name": child}
+        if not isinstance(child, dict):
+            child = {}
+        node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _check_keys(tree: dict, allowed, where: str) -> None:
+    unknown = [k for k in tree if k not in allowed]
+    if unknown:
+        place = f" in section '{where}'" if where else ""
+        raise WeaklabError(
+            f"unknown config key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}{place}; "
+            f"valid keys are: {', '.join(allowed)}"
+        )
+
+
+def _build(cls, values: dict, where: str):
+    if not isinstance(values, dict):
+        raise WeaklabError(f"config section '{where}' must be a mapping, got {values!r}")
+    _check_keys(values, valid_keys(cls), where if where != "method" else f"method ({cls.name})")
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint, key: str) -> Any:
+    """Check a value against a field's type; ints are accepted where floats are expected."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None:
+        if type(None) in options:
+            return None
+        raise WeaklabError(f"config key {key} may not be empty (null)")
+    for option in options:
+        if option is type(None):
+            continue
+        base = typing.get_origin(option) or option
+        if base is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if base is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if base is bool and isinstance(value, bool):
+            return value
+        if base is str and isinstance(value, str):
+            return value
+        if base is list and isinstance(value, (list, tuple)):
+            return list(value)
+    names = " or ".join("null" if o is type(None) else getattr(o, "__name__", str(o)) for o in options)
+    raise WeaklabError(f"config key {key} expects {names}, got {value!r}")

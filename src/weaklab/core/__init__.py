@@ -1,0 +1,1 @@
+"""Shared mechanics, written once: ramps, EMA, losses, the task (what outputs mean), metrics."""

@@ -1,0 +1,83 @@
+"""In-memory array sources: the one shape every dataset takes before training.
+
+A source is raw samples (images N×C×H×W or flat features N×D, any numeric dtype), integer labels and class
+names, plus the facts about the data that augmentation needs (whether a horizontal flip keeps the meaning).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import WeaklabError
+
+
+@dataclass
+class ArraySource:
+    """Samples and clean labels held in memory; validated on construction.
+
+    `test_x`/`test_y` hold an official test split where the dataset ships one; otherwise the test split is
+    carved from `x`, stratified.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    classes: list[str]
+    name: str = "arrays"
+    flip: bool = True  # is a horizontal flip label-preserving? (not for digits or text-like images)
+    test_x: np.ndarray | None = None
+    test_y: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.x, self.y = _check_arrays(self.x, self.y, len(self.classes), self.name)
+        if (self.test_x is None) != (self.test_y is None):
+            raise WeaklabError(f"{self.name}: give both test_x and test_y, or neither")
+        if self.test_x is not None:
+            self.test_x, self.test_y = _check_arrays(self.test_x, self.test_y, len(self.classes), self.name + " test")
+            if self.test_x.shape[1:] != self.x.shape[1:]:
+                raise WeaklabError(
+                    f"{self.name}: test samples have shape {self.test_x.shape[1:]}, training samples "
+                    f"{self.x.shape[1:]}; they must match"
+                )
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return self.x.ndim == 4
+
+
+def _check_arrays(x, y, num_classes: int, name: str):
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim not in (2, 4):
+        raise WeaklabError(
+            f"{name}: samples must be images N×C×H×W or flat features N×D, got an array of shape {x.shape}"
+        )
+    if not (np.issubdtype(x.dtype, np.number) and not np.issubdtype(x.dtype, np.complexfloating)):
+        raise WeaklabError(f"{name}: samples must be numeric, got dtype {x.dtype}")
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        raise WeaklabError(f"{name}: samples contain NaN or inf values; clean or impute them first")
+    if y.ndim != 1 or len(y) != len(x):
+        raise WeaklabError(f"{name}: need one label per sample: {len(x)} samples but labels of shape {y.shape}")
+    if len(x) == 0:
+        raise WeaklabError(f"{name}: the dataset is empty")
+    if not np.issubdtype(y.dtype, np.integer):
+        if np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() and (y == np.round(y)).all():
+            y = y.astype(np.int64)
+        else:
+            raise WeaklabError(f"{name}: labels must be integers 0..{num_classes - 1}, got dtype {y.dtype}")
+    bad = (y < 0) | (y >= num_classes)
+    if bad.any():
+        raise WeaklabError(
+            f"{name}: {int(bad.sum())} labels are outside 0..{num_classes - 1} (first: {int(y[bad][0])} at "
+            f"index {int(np.flatnonzero(bad)[0])}); there are {num_classes} classes"
+        )
+    return x, y.astype(np.int64)

@@ -1,0 +1,58 @@
+"""Device-resident samples: the whole split lives as one tensor on the training device.
+
+Batches are gathered by index and normalised on the device, so the hot loop never touches Python per sample.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class Normalizer:
+    """Per-channel (images) or per-feature (tables) standardisation, fitted on training samples only."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
+        self.mean, self.std = mean, std
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> Normalizer:
+        x = torch.as_tensor(x, dtype=torch.float64)
+        dims = (0, 2, 3) if x.ndim == 4 else (0,)
+        mean, std = x.mean(dims), x.std(dims)
+        std = torch.where(std > 1e-8, std, torch.ones_like(std))  # constant pixels/features stay at zero
+        shape = (1, -1, 1, 1) if x.ndim == 4 else (1, -1)
+        return cls(mean.float().reshape(shape), std.float().reshape(shape))
+
+    def to(self, device) -> Normalizer:
+        return Normalizer(self.mean.to(device), self.std.to(device))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.float() - self.mean) / self.std
+
+    def state_dict(self) -> dict:
+        return {"mean": self.mean.cpu(), "std": self.std.cpu()}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> Normalizer:
+        return cls(state["mean"], state["std"])
+
+
+class DeviceStore:
+    """Raw samples on the device (uint8 stays uint8 to save memory) and their normaliser."""
+
+    def __init__(self, x: np.ndarray, normalizer: Normalizer, device: torch.device):
+        dtype = torch.uint8 if x.dtype == np.uint8 else torch.float32
+        self.x = torch.as_tensor(np.ascontiguousarray(x), dtype=dtype).to(device)
+        self.normalizer = normalizer.to(device)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.normalizer(self.x[idx])
+
+    def batches(self, batch_size: int):
+        """Normalised consecutive batches, for evaluation."""
+        for start in range(0, len(self.x), batch_size):
+            yield self.normalizer(self.x[start : start + batch_size])

@@ -1,0 +1,95 @@
+"""What is known about each training sample, in one representation for every regime.
+
+Classification: a boolean candidate matrix N×C. A labeled sample has one candidate (one-hot), an unlabeled one
+has all classes, a partial label is its candidate set, and a noisy label is one-hot with `untrusted` set.
+Generators turn clean labels into a regime with a seed and report what they produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import WeaklabError
+
+
+@dataclass
+class Supervision:
+    candidates: torch.Tensor  # N×C bool
+    untrusted: torch.Tensor  # N bool: the given label may be wrong (noisy-label regime)
+
+    @classmethod
+    def from_labels(cls, labels: np.ndarray, num_classes: int, labeled: np.ndarray | None = None) -> Supervision:
+        """One-hot rows where `labeled` (default: every sample), all-candidate rows elsewhere."""
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        n = len(labels)
+        labeled = torch.ones(n, dtype=torch.bool) if labeled is None else torch.as_tensor(labeled, dtype=torch.bool)
+        candidates = torch.ones(n, num_classes, dtype=torch.bool)
+        onehot = torch.nn.functional.one_hot(labels, num_classes).bool()
+        candidates[labeled] = onehot[labeled]
+        return cls(candidates, torch.zeros(n, dtype=torch.bool))
+
+    @property
+    def num_classes(self) -> int:
+        return self.candidates.shape[1]
+
+    @property
+    def labeled(self) -> torch.Tensor:
+        """Samples whose class is known (exactly one candidate)."""
+        return self.candidates.sum(1) == 1
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """The single candidate of each labeled sample, -1 elsewhere."""
+        return torch.where(self.labeled, self.candidates.float().argmax(1), torch.full_like(self.labeled, -1, dtype=torch.long))
+
+    def report(self) -> dict:
+        labeled = self.labeled
+        per_class = torch.bincount(self.labels[labeled], minlength=self.num_classes)
+        return {
+            "num_samples": len(labeled),
+            "num_labeled": int(labeled.sum()),
+            "num_unlabeled": int((~labeled).sum()),
+            "labeled_per_class": per_class.tolist(),
+        }
+
+
+def semi_supervised(
+    labels: np.ndarray,
+    num_classes: int,
+    *,
+    labels_per_class: int | None = None,
+    fraction: float | None = None,
+    seed: int = 0,
+) -> Supervision:
+    """Keep a balanced labeled subset (K per class, or a fraction of each class) and hide the other labels.
+
+    Neither option: every sample is labeled (fully supervised).
+    """
+    labels = np.asarray(labels)
+    if labels_per_class is not None and fraction is not None:
+        raise WeaklabError("give either labels_per_class or labeled_fraction, not both")
+    if labels_per_class is None and fraction is None:
+        return Supervision.from_labels(labels, num_classes)
+    counts = np.bincount(labels, minlength=num_classes)
+    rng = np.random.default_rng(seed)
+    keep = np.zeros(len(labels), dtype=bool)
+    if labels_per_class is not None:
+        if labels_per_class < 1:
+            raise WeaklabError(f"labels_per_class must be at least 1, got {labels_per_class}")
+        smallest = int(counts.min())
+        if labels_per_class > smallest:
+            c = int(counts.argmin())
+            raise WeaklabError(
+                f"labels_per_class={labels_per_class} but class {c} has only {smallest} training samples; "
+                f"choose at most {smallest}"
+            )
+    elif not 0 < fraction <= 1:
+        raise WeaklabError(f"labeled_fraction must be in (0, 1], got {fraction}")
+    for c in range(num_classes):
+        members = np.flatnonzero(labels == c)
+        k = labels_per_class if labels_per_class is not None else max(1, int(round(fraction * len(members))))
+        keep[rng.permutation(members)[:k]] = True
+    return Supervision.from_labels(labels, num_classes, keep)

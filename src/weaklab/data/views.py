@@ -1,0 +1,67 @@
+"""Batched augmentation on the training device, with per-sample random parameters.
+
+No per-sample Python: each op is a few tensor kernels over the whole batch. The random generator lives on the
+device and its state is checkpointed, so resumed runs see the same views.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def random_translate(x: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
+    """Shift each image by up to ±pad pixels: reflect-pad, then crop at a random per-sample offset."""
+    if pad <= 0:
+        return x
+    b, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
+    dy = torch.randint(0, 2 * pad + 1, (b, 1, 1), device=x.device, generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (b, 1, 1), device=x.device, generator=generator)
+    rows = (dy + torch.arange(h, device=x.device).view(1, h, 1)).expand(b, h, w)
+    cols = (dx + torch.arange(w, device=x.device).view(1, 1, w)).expand(b, h, w)
+    batch = torch.arange(b, device=x.device).view(b, 1, 1).expand(b, h, w)
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
+
+
+def flip_mask(batch: int, device, generator: torch.Generator) -> torch.Tensor:
+    """Which samples to mirror (probability 1/2 each)."""
+    return torch.rand(batch, device=device, generator=generator) < 0.5
+
+
+def horizontal_flip(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return torch.where(mask.view(-1, 1, 1, 1), x.flip(-1), x)
+
+
+def gaussian_noise(x: torch.Tensor, std: float, generator: torch.Generator) -> torch.Tensor:
+    if std <= 0:
+        return x
+    return x + std * torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)
+
+
+class Views:
+    """The weak stochastic views of the Π-model / Temporal Ensembling / Mean Teacher papers:
+    translation, optional horizontal flip, Gaussian input noise. Flat features get the noise only."""
+
+    def __init__(self, translate: int, flip: bool, noise: float, device, seed: int):
+        self.translate, self.flip, self.noise = translate, flip, noise
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+
+    def __call__(self, x: torch.Tensor, flips: torch.Tensor | None = None) -> torch.Tensor:
+        """One view of every sample; pass `flips` to share the flip decision between views."""
+        if x.ndim == 4:
+            if self.flip:
+                flips = flip_mask(len(x), x.device, self.generator) if flips is None else flips
+                x = horizontal_flip(x, flips)
+            x = random_translate(x, self.translate, self.generator)
+        return gaussian_noise(x, self.noise, self.generator)
+
+    def many(self, x: torch.Tensor, n: int, share_flip: bool = False) -> list[torch.Tensor]:
+        """`n` independent views; with `share_flip` they mirror the same samples (Π-model on CIFAR)."""
+        flips = flip_mask(len(x), x.device, self.generator) if share_flip and self.flip and x.ndim == 4 else None
+        return [self(x, flips) for _ in range(n)]
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])

@@ -1,0 +1,220 @@
+"""The training loop. It knows no method or dataset by name: it samples, steps, evaluates and checkpoints.
+
+    for step in range(total):
+        batch  = gather(sampler plan of this epoch)          # indices → device tensors, no per-sample Python
+        loss   = method.training_step(batch, progress)       # the method's maths
+        backward, clip, optimizer step, method.after_optimizer_step
+        at the end of an epoch: method.on_epoch_end
+        every eval_every steps: validate, log, save last.pt (and best.pt when validation improved)
+    finally: evaluate the best checkpoint on test once, write summary.json and plots.
+
+A checkpoint holds the method (weights, teacher, per-sample state), optimizer, RNG states and loop position, so a
+resumed run continues exactly where the killed one stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from ..config import Config
+from ..errors import WeaklabError
+from ..methods import Batch, Progress
+from . import checkpoint, plots
+from .experiment import Experiment, build_experiment
+from .logger import RunLogger
+from .monitor import LossMonitor
+from .optim import Schedule, build_optimizer
+
+
+def first_head(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+@torch.no_grad()
+def predict_summaries(model: torch.nn.Module, task, batches, precision_ctx=contextlib.nullcontext) -> torch.Tensor:
+    """Task summaries (class probabilities) of a model in eval mode over an iterable of input batches."""
+    was_training = model.training
+    model.eval()
+    outs = []
+    for x in batches:
+        with precision_ctx():
+            outs.append(task.summary(first_head(model(x))).float())
+    model.train(was_training)
+    return torch.cat(outs)
+
+
+class Trainer:
+    def __init__(self, experiment: Experiment, run_dir: Path):
+        self.x, self.run_dir = experiment, Path(run_dir)
+        cfg = experiment.config.train
+        self.cfg = cfg
+        self.method = experiment.method
+        self.optimizer = build_optimizer(cfg, self.method.trainable_parameters())
+        self.schedule = Schedule(cfg)
+        self.spe = experiment.sampler.steps_per_epoch
+        self.total_steps = cfg.epochs * self.spe
+        self.eval_every = cfg.eval_every or self.spe
+        self.step, self.best_metric, self.best_step, self.elapsed = 0, None, None, 0.0
+        self.labels = experiment.data.supervision.labels.to(experiment.device)
+        self.monitor = LossMonitor(experiment.device, cfg.max_loss)
+        use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and experiment.device.type == "cuda")
+        if cfg.precision not in ("auto", "bf16", "fp32"):
+            raise WeaklabError(f"train.precision must be auto, bf16 or fp32, got {cfg.precision!r}")
+        self.autocast = (
+            (lambda: torch.autocast(experiment.device.type, dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
+        )
+
+    # --- checkpoints -------------------------------------------------------------------------------------
+
+    @property
+    def ckpt_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    def state(self) -> dict:
+        x = self.x
+        predictor = next(n for n, m in self.method.named_children() if m is self.method.predictor())
+        return {
+            "step": self.step,
+            "config": x.config.to_dict(),
+            "method": self.method.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "views": x.views.state_dict(),
+            "rng": checkpoint.rng_state(),
+            "loop": {"best_metric": self.best_metric, "best_step": self.best_step, "elapsed": self.elapsed},
+            "predictor": predictor,
+            "model_spec": x.spec,
+            "normalizer": x.data.normalizer.state_dict(),
+            "classes": list(x.data.classes),
+        }
+
+    def restore(self, path: Path) -> None:
+        state = checkpoint.load(path, map_location=self.x.device)
+        self.method.load_state_dict(state["method"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.x.views.load_state_dict(state["views"])
+        checkpoint.set_rng_state(state["rng"])
+        self.step = state["step"]
+        loop = state["loop"]
+        self.best_metric, self.best_step, self.elapsed = loop["best_metric"], loop["best_step"], loop["elapsed"]
+
+    # --- the loop ----------------------------------------------------------------------------------------
+
+    def fit(self, resume: bool = False) -> dict:
+        if resume:
+            self.restore(self.ckpt_dir / "last.pt")
+        logger = RunLogger(self.run_dir, resume_step=self.step if resume else None)
+        data, method, task = self.x.data, self.method, self.method.task
+        method.train()
+        bar = _progress_bar(self.total_steps, self.step, self.cfg.progress)
+        plan_epoch, plan = -1, None
+        started = time.perf_counter() - self.elapsed
+        try:
+            while self.step < self.total_steps:
+                epoch = self.step // self.spe
+                if epoch != plan_epoch:  # the epoch's index plan, moved to the device once
+                    plan_epoch, plan = epoch, [p.to(self.x.device) for p in self.x.sampler.epoch(epoch)]
+                i = self.step % self.spe
+                idx_lb, idx_ulb = plan[0][i], plan[1][i]
+                batch = Batch(data.train[idx_lb], self.labels[idx_lb], idx_lb)
+                if method.uses_unlabeled:
+                    batch.x_ulb, batch.idx_ulb = data.train[idx_ulb], idx_ulb
+                progress = Progress(self.step, epoch, self.spe)
+                lr = self.schedule.apply(self.optimizer, progress.epochs_done)
+                with self.autocast():
+                    loss, logs = method.training_step(batch, progress)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(method.trainable_parameters(), self.cfg.grad_clip)
+                self.optimizer.step()
+                method.after_optimizer_step(progress)
+                self.monitor.update(self.step, loss, {**logs, "lr": lr})
+                self.step += 1
+                bar.update(1)
+                if self.step % self.spe == 0:
+                    method.on_epoch_end(epoch)
+                if self.step % self.cfg.log_every == 0:
+                    self._check()
+                if self.step % self.eval_every == 0 or self.step == self.total_steps:
+                    self._check()
+                    record, improved = self._evaluate(time.perf_counter() - started)
+                    logger.write(record)  # before the checkpoint: a resumed run rewrites lines after its step
+                    self._save(improved)
+                    bar.set_postfix(loss=f"{record['train']['loss']:.3f}", val=f"{record['val'][task.selection_metric]:.3f}")
+        finally:
+            bar.close()
+            logger.close()
+        plots.draw(self.run_dir)
+        return self._finish()
+
+    def _check(self) -> None:
+        last = self.ckpt_dir / "last.pt"
+        kept = f"The last good checkpoint, {last}, is kept." if last.exists() else "No checkpoint had been written yet."
+        self.monitor.check(self.spe, kept)
+
+    def _evaluate(self, elapsed: float) -> tuple[dict, bool]:
+        task = self.method.task
+        self.elapsed = elapsed
+        probs = predict_summaries(self.method.predictor(), task, self.x.data.val.batches(1024), self.autocast)
+        val = task.metrics(probs, self.x.data.val_labels)
+        train = self.monitor.averages()
+        self.monitor.reset()
+        metric = val[task.selection_metric]
+        improved = self.best_metric is None or (metric > self.best_metric if task.higher_is_better else metric < self.best_metric)
+        if improved:
+            self.best_metric, self.best_step = metric, self.step
+        record = {"step": self.step, "epoch": self.step / self.spe, "lr": train.pop("lr"), "train": train, "val": val, "time": round(elapsed, 3)}
+        return record, improved
+
+    def _save(self, improved: bool) -> None:
+        state = self.state()
+        checkpoint.save(state, self.ckpt_dir / "last.pt")
+        if improved:
+            checkpoint.save(state, self.ckpt_dir / "best.pt")
+
+    def _finish(self) -> dict:
+        """Evaluate the selected (best-on-validation) checkpoint on test, once; write summary.json."""
+        best = checkpoint.load(self.ckpt_dir / "best.pt", map_location=self.x.device)
+        self.method.load_state_dict(best["method"])
+        task = self.method.task
+        probs = predict_summaries(self.method.predictor(), task, self.x.data.test.batches(1024), self.autocast)
+        test = task.metrics(probs, self.x.data.test_labels)
+        cfg = self.x.config
+        summary = {
+            "method": cfg.method.name,
+            "dataset": cfg.data.dataset,
+            "seed": cfg.seed,
+            "labels": self.x.data.report(),
+            "model": self.x.spec["name"],
+            "parameters": sum(p.numel() for p in self.method.predictor().parameters()),
+            "steps": self.total_steps,
+            "selected": {"step": self.best_step, "val_" + task.selection_metric: self.best_metric},
+            "test": test,
+            "wall_time_s": round(self.elapsed, 2),
+            "device": str(self.x.device),
+            "torch": torch.__version__,
+        }
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
+
+def _progress_bar(total: int, initial: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    # disable=None: tqdm shows the bar on a terminal only, so logs and CI stay clean.
+    return tqdm(total=total, initial=initial, disable=None if enabled else True, unit="step", dynamic_ncols=True, leave=False)
+
+
+def run_training(config: Config, run_dir: Path, resume: bool = False) -> dict:
+    """Train (or resume) the run in `run_dir`; returns the summary."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        config.save(run_dir / "config.yaml")
+    experiment = build_experiment(config)
+    return Trainer(experiment, run_dir).fit(resume=resume)

@@ -1,0 +1,107 @@
+"""What every method is: a small module that owns its networks, its per-sample state and its losses.
+
+The engine owns the loop (sampling, optimizer, schedules, checkpoints); a method only says what one training
+step computes, what happens after the optimizer steps and at the end of an epoch, and which network predicts.
+Per-sample state is kept in registered buffers, so it travels in checkpoints with the weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+import torch
+from torch import nn
+
+from ..config import MethodSettings
+from ..core.ramps import sigmoid_rampup
+from ..core.task import Classification
+from ..data.views import Views
+
+
+@dataclass
+class Context:
+    """What a method may know about the run it is part of."""
+
+    task: Classification
+    make_model: Callable[..., nn.Module]  # make_model(heads=1) -> a fresh network
+    views: Views
+    num_train: int  # samples the indices in a batch point into
+    num_labeled: int
+    batch_labeled: int
+    batch_unlabeled: int
+    steps_per_epoch: int
+    epochs: int
+
+
+@dataclass
+class Batch:
+    """Normalised, not yet augmented inputs with their indices into the training set."""
+
+    x_lb: torch.Tensor
+    y_lb: torch.Tensor
+    idx_lb: torch.Tensor
+    x_ulb: torch.Tensor | None = None
+    idx_ulb: torch.Tensor | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.x_lb) + (0 if self.x_ulb is None else len(self.x_ulb))
+
+    def all_x(self) -> torch.Tensor:
+        """Labeled then unlabeled samples in one tensor: one forward pass, one set of BatchNorm statistics."""
+        return self.x_lb if self.x_ulb is None else torch.cat([self.x_lb, self.x_ulb])
+
+    def all_idx(self) -> torch.Tensor:
+        return self.idx_lb if self.idx_ulb is None else torch.cat([self.idx_lb, self.idx_ulb])
+
+
+@dataclass
+class Progress:
+    step: int  # optimizer steps taken before this one
+    epoch: int  # 0-based
+    steps_per_epoch: int
+
+    @property
+    def epochs_done(self) -> float:
+        """Continuous epoch counter, for per-step ramps."""
+        return self.step / self.steps_per_epoch
+
+
+class Method(nn.Module):
+    name: ClassVar[str]
+    Settings: ClassVar[type[MethodSettings]]
+    description: ClassVar[str]
+    uses_unlabeled: ClassVar[bool] = True
+
+    def __init__(self, settings: MethodSettings, ctx: Context):
+        super().__init__()
+        self.settings, self.ctx, self.task, self.views = settings, ctx, ctx.task, ctx.views
+        self.model = ctx.make_model()
+
+    def training_step(self, batch: Batch, progress: Progress) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The loss to minimise and the scalars to log (tensors; the engine averages them without syncing)."""
+        raise NotImplementedError
+
+    def after_optimizer_step(self, progress: Progress) -> None:
+        """Runs after every optimizer step (Mean Teacher's EMA)."""
+
+    def on_epoch_end(self, epoch: int) -> None:
+        """Runs after the last step of each epoch (Temporal Ensembling's Z update)."""
+
+    def predictor(self) -> nn.Module:
+        """The network whose outputs are evaluated and predicted with."""
+        return self.model
+
+    def trainable_parameters(self):
+        return self.model.parameters()
+
+
+def consistency_weight(w_max: float, rampup_epochs: float, epoch: float, labeled_share: float | None) -> float:
+    """w(t) = w_max · exp(-5 (1 - t/T)²), w_max optionally scaled by the labeled share of the data in a batch.
+
+    The Π/TE paper scales w_max by M/N, the share of labeled samples in its mixed batches; with separate labeled
+    and unlabeled streams that share is batch_labeled / (batch_labeled + batch_unlabeled).
+    """
+    scale = 1.0 if labeled_share is None else labeled_share
+    return w_max * scale * sigmoid_rampup(epoch, rampup_epochs)

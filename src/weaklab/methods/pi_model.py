@@ -1,0 +1,42 @@
+"""Π-model (Laine & Aila, ICLR 2017).
+
+    for each batch:
+        z, z̃ = f(view₁(x)), f(view₂(x))          # two stochastic passes, both in the graph
+        L = Σ_labeled CE(z, y) / |B| + w(t) · mean_{B×C} (softmax z − softmax z̃)²
+    w(t) = 0 in the first epoch, then a Gaussian ramp-up over `rampup_epochs` to w_max.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import MethodSettings
+from .base import Method, consistency_weight
+
+
+@dataclass
+class Settings(MethodSettings):
+    name: str = "pi_model"
+    consistency_weight: float = 100.0  # w_max
+    rampup_epochs: float = 80.0
+    scale_by_labeled_fraction: bool = True  # w_max × labeled share of a batch (the paper's M/N)
+    share_flip: bool = True  # both passes mirror the same samples (the paper's choice)
+
+
+class PiModel(Method):
+    name = "pi_model"
+    Settings = Settings
+    description = "two stochastic passes per sample, squared error between their softmax outputs"
+
+    def training_step(self, batch, progress):
+        s = self.settings
+        x1, x2 = self.views.many(batch.all_x(), 2, share_flip=s.share_flip)
+        z, z_tilde = self.model(x1), self.model(x2)
+        n_lb = len(batch.x_lb)
+        supervised = self.task.supervised_loss(z[:n_lb], batch.y_lb, batch.size)
+        # Both sides keep their gradient: the Π-model pulls the two passes towards each other.
+        consistency = self.task.consistency(z, self.task.summary(z_tilde)).mean()
+        share = n_lb / batch.size if s.scale_by_labeled_fraction else None
+        w = 0.0 if progress.epoch == 0 else consistency_weight(s.consistency_weight, s.rampup_epochs, progress.epoch, share)
+        loss = supervised + w * consistency
+        return loss, {"supervised": supervised.detach(), "consistency": consistency.detach(), "consistency_weight": w}

@@ -1,0 +1,66 @@
+"""Temporal Ensembling (Laine & Aila, ICLR 2017).
+
+    for each epoch t:
+        for each batch:  z = f(view(x));  L = Σ_labeled CE(z, y)/|B| + w(t) · mean_{B×C} (softmax z − z̃)²
+        after the epoch: Z ← α Z + (1 − α) z   (z: that epoch's training-mode softmax of each sample)
+                         z̃ ← Z / (1 − α^t)     (start-up bias correction)
+Targets z̃ are frozen within an epoch. Z, z̃ and the per-sample count t are buffers, so they are checkpointed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..config import MethodSettings
+from .base import Method, consistency_weight
+
+
+@dataclass
+class Settings(MethodSettings):
+    name: str = "temporal_ensembling"
+    consistency_weight: float = 30.0  # w_max (paper: 30 for TE, CIFAR-10 and SVHN)
+    rampup_epochs: float = 80.0
+    scale_by_labeled_fraction: bool = True
+    ensemble_momentum: float = 0.6  # α
+
+
+class TemporalEnsembling(Method):
+    name = "temporal_ensembling"
+    Settings = Settings
+    description = "one pass per sample; targets are a bias-corrected moving average of past epochs' predictions"
+
+    def __init__(self, settings, ctx):
+        super().__init__(settings, ctx)
+        n, c = ctx.num_train, ctx.task.out_dim
+        self.register_buffer("Z", torch.zeros(n, c))  # accumulated ensemble
+        self.register_buffer("targets", torch.zeros(n, c))  # z̃, frozen for the current epoch
+        self.register_buffer("count", torch.zeros(n, dtype=torch.long))  # epochs accumulated per sample
+        self.register_buffer("epoch_outputs", torch.zeros(n, c))  # this epoch's z
+        self.register_buffer("seen", torch.zeros(n, dtype=torch.bool))
+
+    def training_step(self, batch, progress):
+        s = self.settings
+        out = self.model(self.views(batch.all_x()))
+        n_lb = len(batch.x_lb)
+        supervised = self.task.supervised_loss(out[:n_lb], batch.y_lb, batch.size)
+        idx = batch.all_idx()
+        has_target = (self.count[idx] > 0).float()  # no target before a sample's first epoch ends
+        consistency = (self.task.consistency(out, self.targets[idx]) * has_target).mean()
+        # The unlabeled stream visits every training sample once per epoch: record its predictions for Z.
+        self.epoch_outputs[batch.idx_ulb] = self.task.summary(out[n_lb:]).detach()
+        self.seen[batch.idx_ulb] = True
+        share = n_lb / batch.size if s.scale_by_labeled_fraction else None
+        w = 0.0 if progress.epoch == 0 else consistency_weight(s.consistency_weight, s.rampup_epochs, progress.epoch, share)
+        loss = supervised + w * consistency
+        return loss, {"supervised": supervised.detach(), "consistency": consistency.detach(), "consistency_weight": w}
+
+    @torch.no_grad()
+    def on_epoch_end(self, epoch):
+        alpha, seen = self.settings.ensemble_momentum, self.seen
+        self.Z[seen] = alpha * self.Z[seen] + (1 - alpha) * self.epoch_outputs[seen]
+        self.count[seen] += 1
+        correction = 1 - alpha ** self.count.clamp_min(1).double()
+        self.targets.copy_(torch.where(self.count[:, None] > 0, self.Z / correction[:, None].float(), self.targets))
+        self.seen.zero_()

@@ -1,0 +1,31 @@
+"""A backbone plus one or more linear heads: the shape every method trains."""
+import torch
+from torch import nn
+
+
+class Network(nn.Module):
+    """Backbone -> feature vector (B, F) -> `heads` independent linear heads.
+
+    Several heads let methods such as co-training or tri-training share one
+    feature extractor; with a single head `forward` returns a plain tensor.
+    """
+
+    def __init__(self, backbone: nn.Module, out_dim: int, heads: int = 1):
+        super().__init__()
+        if heads < 1:
+            raise ValueError(f"heads must be >= 1, got {heads}")
+        self.backbone = backbone
+        self.out_dim = out_dim
+        self.num_heads = heads
+        self.heads = nn.ModuleList([nn.Linear(backbone.out_features, out_dim) for _ in range(heads)])
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the backbone's feature vectors, shape (B, F)."""
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor):
+        """Return logits (B, out_dim), or a tuple of them when there are several heads."""
+        f = self.features(x)
+        if self.num_heads == 1:
+            return self.heads[0](f)
+        return tuple(head(f) for head in self.heads)

@@ -1,0 +1,25 @@
+import pytest
+
+from weaklab.config import resolve
+
+# A tiny but real run: digits, 5 labels per class, a narrow small CNN, 3 epochs of 6 steps.
+FAST = {
+    "data.labels_per_class": 5,
+    "model.name": "small_cnn",
+    "model.width": 8,
+    "train.epochs": 3,
+    "train.batch_labeled": 16,
+    "train.batch_unlabeled": 256,
+    "train.lr_rampup_epochs": 0,
+    "train.progress": False,
+}
+
+
+def fast_config(method="supervised", **overrides):
+    """A resolved Config for a seconds-long digits run; overrides use dotted keys with '__' for '.'."""
+    return resolve(None, {**FAST, "method.name": method, **{k.replace("__", "."): v for k, v in overrides.items()}})
+
+
+@pytest.fixture
+def fast():
+    return fast_config

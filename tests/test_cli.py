@@ -1,0 +1,104 @@
+"""Every command, as a user would type it, and the user mistakes: one line, exit code 2, no traceback."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from weaklab.cli import main
+
+FAST = ["--dataset", "digits", "--labels-per-class", "5", "--epochs", "2", "--set", "model.width=8",
+        "--set", "train.batch_unlabeled=256", "--set", "train.progress=false"]
+
+
+def run_cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "mt"
+    assert main(["train", "--method", "mean_teacher", *FAST, "--seed", "1", "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_a_complete_run(trained):
+    summary = json.loads((trained / "summary.json").read_text())
+    assert summary["method"] == "mean_teacher" and summary["seed"] == 1
+    assert summary["labels"]["num_labeled"] == 50
+    assert (trained / "checkpoints/best.pt").is_file() and (trained / "metrics.jsonl").is_file()
+
+
+def test_config_file_and_set(tmp_path, capsys):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("method: pi_model\ntrain:\n  epochs: 5\n  lr: 0.5\n")
+    code, out, _ = run_cli(capsys, "train", "--config", str(recipe), *FAST, "--set", "train.lr=0.002", "--out", str(tmp_path / "r"))
+    assert code == 0 and "pi_model" in out
+    import yaml
+
+    saved = yaml.safe_load((tmp_path / "r/config.yaml").read_text())
+    assert saved["train"]["lr"] == 0.002 and saved["train"]["epochs"] == 2 and saved["method"]["name"] == "pi_model"
+
+
+def test_eval_predict_resume_methods(trained, tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "eval", str(trained))
+    assert code == 0 and json.loads(out)["test"]["accuracy"] == pytest.approx(json.loads((trained / "summary.json").read_text())["test"]["accuracy"])
+    from weaklab.data.datasets import digits
+
+    np.save(tmp_path / "x.npy", digits().x[:7])
+    code, out, _ = run_cli(capsys, "predict", str(trained), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "p.csv"))
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert code == 0 and len(rows) == 8 and rows[0].startswith("index,prediction,p_0")
+    code, out, _ = run_cli(capsys, "resume", str(trained))  # a finished run: nothing left to do
+    assert code == 0 and "mean_teacher" in out
+    code, out, _ = run_cli(capsys, "methods")
+    assert code == 0 and len(out.strip().splitlines()) == 4 and "ema_decay=0.99" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--method", "fixmatchh"], "unknown method 'fixmatchh'"),
+        (["train", "--dataset", "cifar11"], "unknown dataset 'cifar11'"),
+        (["train", "--labels-per-class", "500"], "has only"),
+        (["train", "--set", "train.epoch=3"], "valid keys are"),
+        (["train", "--set", "train.lr"], "key=value"),
+        (["train", "--config", "/nonexistent.yaml"], "does not exist"),
+        (["eval", "/nonexistent-run"], "does not exist"),
+        (["resume", "/nonexistent-run"], "does not exist"),
+        (["predict", "/nonexistent-run", "--input", "x.npy", "--output", "p.csv"], "does not exist"),
+    ],
+)
+def test_user_mistakes(tmp_path, capsys, args, message):
+    code, _, err = run_cli(capsys, *args, *(["--out", str(tmp_path / "o")] if args[0] == "train" else []))
+    assert code == 2
+    assert err.startswith("weaklab: error:") and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_corrupt_checkpoint_and_bad_inputs(trained, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained, broken)
+    (broken / "checkpoints/best.pt").write_bytes(b"not a checkpoint")
+    code, _, err = run_cli(capsys, "eval", str(broken))
+    assert code == 2 and "corrupt" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "bad.npy").write_bytes(b"garbage")
+    code, _, err = run_cli(capsys, "predict", str(trained), "--input", str(tmp_path / "bad.npy"), "--output", str(tmp_path / "p.csv"))
+    assert code == 2 and "cannot read" in err
+    np.save(tmp_path / "wrong.npy", np.zeros((3, 5)))
+    code, _, err = run_cli(capsys, "predict", str(trained), "--input", str(tmp_path / "wrong.npy"), "--output", str(tmp_path / "p.csv"))
+    assert code == 2 and "expects N×1×8×8" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli(capsys, "eval", str(tmp_path / "empty"))
+    assert code == 2 and "not a weaklab run directory" in err
+
+
+def test_entry_point_version():
+    result = subprocess.run([sys.executable, "-m", "weaklab", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("weaklab ")

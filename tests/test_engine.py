@@ -1,0 +1,115 @@
+import json
+
+import pytest
+import torch
+
+from weaklab.api import resume, train
+from weaklab.engine import checkpoint
+from weaklab.engine.trainer import Trainer
+from weaklab.errors import TrainingDiverged, WeaklabError
+from weaklab.methods.supervised import Supervised
+
+
+def lines(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def without_time(records):
+    return [{k: v for k, v in r.items() if k != "time"} for r in records]
+
+
+@pytest.mark.parametrize("method", ["temporal_ensembling", "mean_teacher"])
+def test_resumed_run_equals_uninterrupted(fast, tmp_path, monkeypatch, method):
+    config = fast(method, train__epochs=4)
+    whole = train(config, out=tmp_path / "whole")
+
+    # Kill the second run right after its second checkpoint, then resume it.
+    original = Trainer._save
+    calls = {"n": 0}
+
+    def killed(self, improved):
+        original(self, improved)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(fast(method, train__epochs=4), out=tmp_path / "killed")
+    monkeypatch.setattr(Trainer, "_save", original)
+    assert checkpoint.load(tmp_path / "killed/checkpoints/last.pt")["step"] == 12
+    resumed = resume(tmp_path / "killed")
+
+    assert without_time(lines(whole.directory)) == without_time(lines(resumed.directory))
+    a = checkpoint.load(whole.directory / "checkpoints/last.pt")["method"]
+    b = checkpoint.load(resumed.directory / "checkpoints/last.pt")["method"]
+    assert a.keys() == b.keys()
+    for key in a:  # weights, teacher, BatchNorm statistics, and Temporal Ensembling's Z all identical
+        assert torch.equal(a[key], b[key]), key
+    assert whole.summary["test"] == resumed.summary["test"]
+
+
+def test_nan_stops_with_message_and_keeps_last_good_checkpoint(fast, tmp_path, monkeypatch):
+    original = Supervised.training_step
+
+    def poisoned(self, batch, progress):
+        loss, logs = original(self, batch, progress)
+        if progress.step >= 9:
+            loss = loss * float("nan")
+        return loss, logs
+
+    monkeypatch.setattr(Supervised, "training_step", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"step 9 \(epoch 1\): loss=nan, supervised=.*last.pt"):
+        train(fast("supervised", train__log_every=1), out=tmp_path / "run")
+    state = checkpoint.load(tmp_path / "run/checkpoints/last.pt")
+    assert state["step"] == 6  # the last evaluation before the bad step
+    assert all(torch.isfinite(v).all() for v in state["method"].values() if v.is_floating_point())
+
+
+def test_exploding_loss_is_caught(fast, tmp_path, monkeypatch):
+    original = Supervised.training_step
+    monkeypatch.setattr(Supervised, "training_step", lambda self, b, p: (original(self, b, p)[0] * 1e6, {}))
+    with pytest.raises(TrainingDiverged, match="step 0"):
+        train(fast("supervised", train__log_every=2), out=tmp_path / "run")
+
+
+def test_best_checkpoint_is_chosen_on_validation(fast, tmp_path):
+    run = train(fast("supervised", train__epochs=5, train__lr_rampup_epochs=0), out=tmp_path / "run")
+    records = lines(run.directory)
+    accuracies = [r["val"]["accuracy"] for r in records]
+    best = records[accuracies.index(max(accuracies))]  # first occurrence of the maximum
+    assert run.summary["selected"] == {"step": best["step"], "val_accuracy": best["val"]["accuracy"]}
+    assert checkpoint.load(run.directory / "checkpoints/best.pt")["step"] == best["step"]
+    for name in ("config.yaml", "summary.json", "plots/loss.png", "plots/accuracy.png"):
+        assert (run.directory / name).is_file(), name
+    test = run.summary["test"]
+    assert set(test) == {"accuracy", "nll", "ece"} and 0 <= test["ece"] <= 1
+
+
+def test_run_predicts_and_reevaluates(fast, tmp_path):
+    run = train(fast("mean_teacher"), out=tmp_path / "run")
+    from weaklab.data.datasets import digits
+
+    x = digits().x[:20]
+    probs = run.predict_proba(x)
+    assert probs.shape == (20, 10) and abs(probs.sum(1) - 1).max() < 1e-5
+    assert (run.predict(x) == probs.argmax(1)).all()
+    assert run.evaluate("test") == pytest.approx(run.summary["test"], abs=1e-6)
+    with pytest.raises(WeaklabError, match="expects N×1×8×8"):
+        run.predict_proba(x[:, :, :4])
+
+
+def test_checkpoints_are_plain_and_atomic(fast, tmp_path):
+    run = train(fast("temporal_ensembling", train__epochs=1), out=tmp_path / "run")
+    path = run.directory / "checkpoints/last.pt"
+    torch.load(path, weights_only=True)  # loads without executing code
+    assert not list((run.directory / "checkpoints").glob("*.tmp"))
+    path.write_bytes(path.read_bytes()[:100])  # a truncated file
+    with pytest.raises(WeaklabError, match="corrupt"):
+        checkpoint.load(path)
+
+
+def test_refuses_to_overwrite_a_run(fast, tmp_path):
+    train(fast("supervised", train__epochs=1), out=tmp_path / "run")
+    with pytest.raises(WeaklabError, match="weaklab resume"):
+        train(fast("supervised", train__epochs=1), out=tmp_path / "run")
