@@ -44,3 +44,13 @@ def test_parse_assignment():
     assert parse_assignment("train.lr_milestones=[100, 150]") == ("train.lr_milestones", [100, 150])
     with pytest.raises(WeaklabError):
         parse_assignment("train.lr")
+
+
+def test_shipped_recipes_resolve():
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    recipes = sorted((root / "recipes").glob("*.yaml")) + sorted((root / "src/weaklab/recipes").glob("*.yaml"))
+    assert len(recipes) >= 7
+    for path in recipes:
+        resolve(path)  # every key known, every value of the right type

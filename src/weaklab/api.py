@@ -11,7 +11,7 @@ import torch
 
 from .config import Config, from_dict, load_yaml, resolve
 from .engine import checkpoint
-from .engine.experiment import build_data, make_network, pick_device
+from .engine.experiment import build_data, make_network
 from .engine.trainer import first_head, predict_summaries, run_training
 from .errors import WeaklabError
 
@@ -120,8 +120,7 @@ class Run:
             raise WeaklabError(f"split must be 'test' or 'val', got {split!r}")
         from .core.task import Classification
 
-        self.config.train.device = "cpu" if self.config.train.device == "auto" and not torch.cuda.is_available() else self.config.train.device
-        data = build_data(self.config, pick_device("cpu"))
+        data = build_data(self.config, torch.device("cpu"))
         model = self._load_predictor()[0]
         store, labels = (data.test, data.test_labels) if split == "test" else (data.val, data.val_labels)
         task = Classification(len(data.classes))

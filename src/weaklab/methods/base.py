@@ -97,6 +97,24 @@ class Method(nn.Module):
         return self.model.parameters()
 
 
+@dataclass
+class ConsistencySettings(MethodSettings):
+    """Settings shared by the consistency methods (Π-model, Temporal Ensembling, Mean Teacher)."""
+
+    consistency_weight: float = 100.0  # w_max
+    rampup_epochs: float = 80.0  # Gaussian ramp-up length
+    scale_by_labeled_fraction: bool = True  # w_max × labeled share of a batch (the paper's M/N)
+
+
+class ConsistencyMethod(Method):
+    """A method with a ramped consistency weight w(t)."""
+
+    def weight(self, batch: Batch, epoch: float) -> float:
+        s = self.settings
+        share = len(batch.x_lb) / batch.size if s.scale_by_labeled_fraction else None
+        return consistency_weight(s.consistency_weight, s.rampup_epochs, epoch, share)
+
+
 def consistency_weight(w_max: float, rampup_epochs: float, epoch: float, labeled_share: float | None) -> float:
     """w(t) = w_max · exp(-5 (1 - t/T)²), w_max optionally scaled by the labeled share of the data in a batch.
 

@@ -13,19 +13,15 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import MethodSettings
 from ..core.ema import ema_decay, ema_update
 from ..core.losses import squared_error
 from ..errors import WeaklabError
-from .base import Method, consistency_weight
+from .base import ConsistencyMethod, ConsistencySettings
 
 
 @dataclass
-class Settings(MethodSettings):
+class Settings(ConsistencySettings):
     name: str = "mean_teacher"
-    consistency_weight: float = 100.0  # w_max
-    rampup_epochs: float = 80.0  # Gaussian ramp-up, per step (ConvNet runs: 40k of 150k steps)
-    scale_by_labeled_fraction: bool = True  # w_max × labeled share of a batch (ConvNet CIFAR-10 runs)
     consistency: str = "mse"  # mse (softmax squared error) | kl
     ema_decay: float = 0.99  # α during ramp-up
     ema_decay_after_rampup: float | None = 0.999  # α after ramp-up; null: keep ema_decay
@@ -33,7 +29,7 @@ class Settings(MethodSettings):
     evaluate: str = "teacher"  # teacher | student
 
 
-class MeanTeacher(Method):
+class MeanTeacher(ConsistencyMethod):
     name = "mean_teacher"
     Settings = Settings
     description = "student matches an exponential-moving-average teacher on differently augmented views"
@@ -64,8 +60,7 @@ class MeanTeacher(Method):
         n_lb = len(batch.x_lb)
         supervised = self.task.supervised_loss(class_logits[:n_lb], batch.y_lb, batch.size)
         consistency = self.task.consistency(cons_logits, self.task.summary(teacher_logits), s.consistency).mean()
-        share = n_lb / batch.size if s.scale_by_labeled_fraction else None
-        w = consistency_weight(s.consistency_weight, s.rampup_epochs, progress.epochs_done, share)
+        w = self.weight(batch, progress.epochs_done)  # ramped per step
         loss = supervised + w * consistency
         logs = {"supervised": supervised.detach(), "consistency": consistency.detach(), "consistency_weight": w}
         if s.logit_distance_cost > 0:

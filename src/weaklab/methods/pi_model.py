@@ -10,20 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import MethodSettings
-from .base import Method, consistency_weight
+from .base import ConsistencyMethod, ConsistencySettings
 
 
 @dataclass
-class Settings(MethodSettings):
+class Settings(ConsistencySettings):
     name: str = "pi_model"
-    consistency_weight: float = 100.0  # w_max
-    rampup_epochs: float = 80.0
-    scale_by_labeled_fraction: bool = True  # w_max × labeled share of a batch (the paper's M/N)
     share_flip: bool = True  # both passes mirror the same samples (the paper's choice)
 
 
-class PiModel(Method):
+class PiModel(ConsistencyMethod):
     name = "pi_model"
     Settings = Settings
     description = "two stochastic passes per sample, squared error between their softmax outputs"
@@ -36,7 +32,6 @@ class PiModel(Method):
         supervised = self.task.supervised_loss(z[:n_lb], batch.y_lb, batch.size)
         # Both sides keep their gradient: the Π-model pulls the two passes towards each other.
         consistency = self.task.consistency(z, self.task.summary(z_tilde)).mean()
-        share = n_lb / batch.size if s.scale_by_labeled_fraction else None
-        w = 0.0 if progress.epoch == 0 else consistency_weight(s.consistency_weight, s.rampup_epochs, progress.epoch, share)
+        w = 0.0 if progress.epoch == 0 else self.weight(batch, progress.epoch)  # ramp per epoch, 0 in the first
         loss = supervised + w * consistency
         return loss, {"supervised": supervised.detach(), "consistency": consistency.detach(), "consistency_weight": w}

@@ -13,20 +13,17 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import MethodSettings
-from .base import Method, consistency_weight
+from .base import ConsistencyMethod, ConsistencySettings
 
 
 @dataclass
-class Settings(MethodSettings):
+class Settings(ConsistencySettings):
     name: str = "temporal_ensembling"
     consistency_weight: float = 30.0  # w_max (paper: 30 for TE, CIFAR-10 and SVHN)
-    rampup_epochs: float = 80.0
-    scale_by_labeled_fraction: bool = True
     ensemble_momentum: float = 0.6  # α
 
 
-class TemporalEnsembling(Method):
+class TemporalEnsembling(ConsistencyMethod):
     name = "temporal_ensembling"
     Settings = Settings
     description = "one pass per sample; targets are a bias-corrected moving average of past epochs' predictions"
@@ -41,7 +38,6 @@ class TemporalEnsembling(Method):
         self.register_buffer("seen", torch.zeros(n, dtype=torch.bool))
 
     def training_step(self, batch, progress):
-        s = self.settings
         out = self.model(self.views(batch.all_x()))
         n_lb = len(batch.x_lb)
         supervised = self.task.supervised_loss(out[:n_lb], batch.y_lb, batch.size)
@@ -51,8 +47,7 @@ class TemporalEnsembling(Method):
         # The unlabeled stream visits every training sample once per epoch: record its predictions for Z.
         self.epoch_outputs[batch.idx_ulb] = self.task.summary(out[n_lb:]).detach()
         self.seen[batch.idx_ulb] = True
-        share = n_lb / batch.size if s.scale_by_labeled_fraction else None
-        w = 0.0 if progress.epoch == 0 else consistency_weight(s.consistency_weight, s.rampup_epochs, progress.epoch, share)
+        w = 0.0 if progress.epoch == 0 else self.weight(batch, progress.epoch)  # ramp per epoch, 0 in the first
         loss = supervised + w * consistency
         return loss, {"supervised": supervised.detach(), "consistency": consistency.detach(), "consistency_weight": w}
 
