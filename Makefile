@@ -7,7 +7,6 @@ TORCH_CPU := torch==2.13.0
 
 .venv/.installed: pyproject.toml
 	python3 -m venv .venv
-	$(PY) -m pip install -q --upgrade pip
 	if command -v nvidia-smi >/dev/null 2>&1; then $(PY) -m pip install -q torch; \
 	else $(PY) -m pip install -q "$(TORCH_CPU)"; fi
 	$(PY) -m pip install -q -e ".[dev]"

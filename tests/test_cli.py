@@ -102,3 +102,22 @@ def test_corrupt_checkpoint_and_bad_inputs(trained, tmp_path, capsys):
 def test_entry_point_version():
     result = subprocess.run([sys.executable, "-m", "weaklab", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("weaklab ")
+
+
+def test_demo_prints_a_table(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "demo", "--out", str(tmp_path / "demo"), "--epochs", "1")
+    assert code == 0
+    assert "method" in out and "test accuracy" in out
+    assert "supervised" in out and "mean_teacher" in out
+    assert (tmp_path / "demo/mean_teacher-seed0/summary.json").is_file()
+
+
+def test_bench_quality_replaces_its_table(tmp_path, capsys):
+    doc = tmp_path / "BENCH.md"
+    doc.write_text("# Benchmarks\n\nintro\n\n<!-- quality:begin -->\nold\n<!-- quality:end -->\n\nafter\n")
+    code, out, _ = run_cli(capsys, "bench", "quality", "--seeds", "0", "1", "--methods", "supervised", "pi_model",
+                           "--epochs", "1", "--out", str(tmp_path / "b"), "--write", str(doc))
+    text = doc.read_text()
+    assert code == 0 and "old" not in text and text.startswith("# Benchmarks") and text.rstrip().endswith("after")
+    assert "| supervised |" in text and "| pi_model |" in text and "±" in text
+    assert json.loads((tmp_path / "b/results.json").read_text())[0]["method"] == "supervised"
