@@ -19,7 +19,7 @@ test: .venv/.installed
 	$(PY) -m pytest tests
 
 bench: .venv/.installed
-	$(PY) benchmarks/quality.py --seeds 0 1 2 --write BENCHMARKS.md
+	$(PY) -m weaklab bench quality --seeds 0 1 2 --write BENCHMARKS.md
 
 clean:
 	rm -rf .venv runs

@@ -29,13 +29,18 @@ class ArraySource:
     test_x: np.ndarray | None = None
     test_y: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    task: str = "classification"  # classification (integer labels) | regression (real targets; classes empty)
 
     def __post_init__(self):
-        self.x, self.y = _check_arrays(self.x, self.y, len(self.classes), self.name)
+        if self.task not in ("classification", "regression"):
+            raise WeaklabError(f"{self.name}: task must be 'classification' or 'regression', got {self.task!r}")
+        self.x, self.y = _check_arrays(self.x, self.y, len(self.classes), self.name, self.task)
         if (self.test_x is None) != (self.test_y is None):
             raise WeaklabError(f"{self.name}: give both test_x and test_y, or neither")
         if self.test_x is not None:
-            self.test_x, self.test_y = _check_arrays(self.test_x, self.test_y, len(self.classes), self.name + " test")
+            self.test_x, self.test_y = _check_arrays(
+                self.test_x, self.test_y, len(self.classes), self.name + " test", self.task
+            )
             if self.test_x.shape[1:] != self.x.shape[1:]:
                 raise WeaklabError(
                     f"{self.name}: test samples have shape {self.test_x.shape[1:]}, training samples "
@@ -55,7 +60,7 @@ class ArraySource:
         return self.x.ndim == 4
 
 
-def _check_arrays(x, y, num_classes: int, name: str):
+def _check_arrays(x, y, num_classes: int, name: str, task: str = "classification"):
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim not in (2, 4):
         raise WeaklabError(
@@ -69,6 +74,10 @@ def _check_arrays(x, y, num_classes: int, name: str):
         raise WeaklabError(f"{name}: need one label per sample: {len(x)} samples but labels of shape {y.shape}")
     if len(x) == 0:
         raise WeaklabError(f"{name}: the dataset is empty")
+    if task == "regression":
+        if not np.issubdtype(y.dtype, np.number) or not np.isfinite(y.astype(np.float64)).all():
+            raise WeaklabError(f"{name}: regression targets must be finite numbers (found NaN, inf or text)")
+        return x, y.astype(np.float32)
     if not np.issubdtype(y.dtype, np.integer):
         if np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() and (y == np.round(y)).all():
             y = y.astype(np.int64)

@@ -43,7 +43,7 @@ class Supervision:
     @property
     def labels(self) -> torch.Tensor:
         """The single candidate of each labeled sample, -1 elsewhere."""
-        return torch.where(self.labeled, self.candidates.float().argmax(1), torch.full_like(self.labeled, -1, dtype=torch.long))
+        return torch.where(self.labeled, self.candidates.float().argmax(1), -1)
 
     def report(self) -> dict:
         labeled = self.labeled

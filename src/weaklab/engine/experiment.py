@@ -145,6 +145,8 @@ def build_experiment(config: Config) -> Experiment:
         batch_unlabeled=t.batch_unlabeled,
         steps_per_epoch=sampler.steps_per_epoch,
         epochs=t.epochs,
+        supervision=data.supervision,
+        clean_labels=data.train_labels_clean,
     )
     method = method_class(config.method.name)(config.method, ctx).to(device)
     if device.type == "cuda" and config.train.channels_last is not False and len(data.sample_shape) == 3:

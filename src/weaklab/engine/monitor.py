@@ -34,7 +34,10 @@ class LossMonitor:
         bad = ~torch.isfinite(values[0]) | (values[0].abs() > self.max_loss)
         first = bad & (self.bad_step < 0)
         self.bad_step = torch.where(first, torch.tensor(step, device=self.device), self.bad_step)
-        self.bad_values = values if self.bad_values is None or self.bad_values.shape != values.shape else torch.where(first, values, self.bad_values)
+        if self.bad_values is None or self.bad_values.shape != values.shape:
+            self.bad_values = values
+        else:
+            self.bad_values = torch.where(first, values, self.bad_values)
         self.names = list(tensors)
 
     def check(self, steps_per_epoch: int, last_good: str) -> None:

@@ -16,6 +16,7 @@ from torch import nn
 from ..config import MethodSettings
 from ..core.ramps import sigmoid_rampup
 from ..core.task import Classification
+from ..data.supervision import Supervision
 from ..data.views import Views
 
 
@@ -32,6 +33,8 @@ class Context:
     batch_unlabeled: int
     steps_per_epoch: int
     epochs: int
+    supervision: Supervision | None = None  # what is known of each training sample (candidates, trust flags)
+    clean_labels: torch.Tensor | None = None  # true training labels, for reports only (never for training)
 
 
 @dataclass
