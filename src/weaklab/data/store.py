@@ -16,10 +16,18 @@ class Normalizer:
         self.mean, self.std = mean, std
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> Normalizer:
-        x = torch.as_tensor(x, dtype=torch.float64)
+    def fit(cls, x: np.ndarray, chunk: int = 4096) -> Normalizer:
+        # In chunks: a float64 copy of a whole large uint8 dataset (e.g. STL-10's 105k images) would not fit.
         dims = (0, 2, 3) if x.ndim == 4 else (0,)
-        mean, std = x.mean(dims), x.std(dims)
+        total = sq = 0.0
+        count = 0
+        for start in range(0, len(x), chunk):
+            part = torch.as_tensor(np.asarray(x[start : start + chunk]), dtype=torch.float64)
+            total = total + part.sum(dims)
+            sq = sq + (part * part).sum(dims)
+            count += part.numel() // part.shape[1]
+        mean = total / count
+        std = ((sq - count * mean * mean).clamp_min(0) / max(count - 1, 1)).sqrt()
         std = torch.where(std > 1e-8, std, torch.ones_like(std))  # constant pixels/features stay at zero
         shape = (1, -1, 1, 1) if x.ndim == 4 else (1, -1)
         return cls(mean.float().reshape(shape), std.float().reshape(shape))
@@ -43,6 +51,8 @@ class DeviceStore:
 
     def __init__(self, x: np.ndarray, normalizer: Normalizer, device: torch.device):
         dtype = torch.uint8 if x.dtype == np.uint8 else torch.float32
+        if not x.flags.writeable:  # a read-only memory map (dataset cache): copy it rather than share it
+            x = np.array(x)
         self.x = torch.as_tensor(np.ascontiguousarray(x), dtype=dtype).to(device)
         self.normalizer = normalizer.to(device)
 
