@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--target-column", help="your table / CSV: the label or target column (default label or target)")
     t.add_argument("--task", choices=["classification", "regression"], help="your data: where it cannot be inferred")
     t.add_argument("--image-size", type=int, help="your images: resize once to this side in pixels")
+    t.add_argument("--bad-images", choices=["error", "skip"], help="your images: one that fails to decode (default error)")
+    t.add_argument("--filename-target", choices=["utkface"], help="your image folder: read targets from file names")
     t.add_argument("--extra-unlabeled", action=argparse.BooleanOptionalAction, default=None,
                    help="add the dataset's extra unlabeled split (default: STL-10 yes, SVHN extra no)")
     t.add_argument("--labels-per-class", type=int, help="keep K labels per class, hide the rest")
@@ -93,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     di.add_argument("--root", help="data root (benchmarks) or the folder of your copy (rafdb, fer2013, ferplus)")
     di.add_argument("--target-column")
     di.add_argument("--task", choices=["classification", "regression"])
+    di.add_argument("--image-size", type=int)
+    di.add_argument("--bad-images", choices=["error", "skip"], default="error")
+    di.add_argument("--filename-target", choices=["utkface"])
     di.set_defaults(func=cmd_data_info)
     dls = dsub.add_parser("list", help="the datasets known by name")
     dls.set_defaults(func=cmd_data_list)
@@ -120,6 +125,8 @@ def train_overrides(args) -> dict:
         "data.target_column": args.target_column,
         "data.task": args.task,
         "data.image_size": args.image_size,
+        "data.bad_images": args.bad_images,
+        "data.filename_target": args.filename_target,
         "data.extra_unlabeled": args.extra_unlabeled,
         "data.labels_per_class": args.labels_per_class,
         "data.labeled_fraction": args.labeled_fraction,
@@ -224,7 +231,8 @@ def cmd_data_info(args) -> int:
         if "main" not in st["converted"] and any(st["files"][f] != "ok" for f in required):
             print(f"  not ready: run `weaklab data download {args.name} --root {args.root}` or place the files")
             return 0
-    options = DataConfig(dataset=args.name, root=args.root, target_column=args.target_column, task=args.task)
+    options = DataConfig(dataset=args.name, root=args.root, target_column=args.target_column, task=args.task,
+                         image_size=args.image_size, bad_images=args.bad_images, filename_target=args.filename_target)
     src = load_source(args.name, args.root, options)
     print(f"{src.name}: task {src.task}, samples {src.sample_shape} {src.x.dtype}")
     n_unl = 0 if src.unlabeled is None else int(src.unlabeled.sum())
