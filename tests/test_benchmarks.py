@@ -342,3 +342,20 @@ def test_benchmark_table_matches_files():
             for f in part.files:
                 assert len(f.md5) == 32 and f.urls and f.urls[0].startswith("http")
     assert set(benchmarks.FILES) >= {"cifar10", "cifar100", "svhn", "svhn_extra", "stl10", "mnist"}
+
+
+def test_dataset_recipes_resolve_and_state_the_published_number():
+    from pathlib import Path
+
+    from weaklab.config import resolve
+    from weaklab.data.datasets import DATASETS
+
+    recipes = sorted(Path(__file__).parent.parent.joinpath("recipes").glob("*.yaml"))
+    names = {p.stem for p in recipes}
+    for setting in ("cifar10-4000", "svhn-500", "svhn-1000"):
+        for method in ("pi_model", "temporal_ensembling", "mean_teacher"):
+            assert f"{setting}-{method}" in names
+    for path in recipes:
+        config = resolve(path)
+        assert config.data.dataset in DATASETS and config.model.name == "cnn13"
+        assert "# Published:" in path.read_text()
