@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,7 +251,13 @@ class ImageReader:
 
     def read_all(self, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
         """Stacked N×C×H×W uint8 images and the mask of the paths that decoded."""
-        images = [self.read(p) for p in paths]
+        images = []
+        while len(images) < len(paths) and (self.mode is None or self.size is None):
+            images.append(self.read(paths[len(images)]))  # the first readable image fixes mode and size
+        # Pillow releases the GIL while decoding, so threads decode in parallel; map keeps the order.
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            images += list(pool.map(self.read, paths[len(images):]))
+        self.skipped.sort()
         ok = np.array([im is not None for im in images], dtype=bool)
         if not ok.any():
             raise WeaklabError(f"none of the {len(paths)} images could be decoded")
