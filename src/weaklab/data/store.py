@@ -10,10 +10,16 @@ import torch
 
 
 class Normalizer:
-    """Per-channel (images) or per-feature (tables) standardisation, fitted on training samples only."""
+    """Per-channel (images) or per-feature (tables) standardisation, fitted on training samples only, optionally
+    followed by ZCA whitening (`zca` = (mean, W), see data/zca.py)."""
 
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
-        self.mean, self.std = mean, std
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, zca: tuple[torch.Tensor, torch.Tensor] | None = None):
+        self.mean, self.std, self.zca = mean, std, zca
+
+    def with_zca(self, x: np.ndarray, epsilon: float) -> Normalizer:
+        from .zca import fit_zca
+
+        return Normalizer(self.mean, self.std, fit_zca(x, self, epsilon))
 
     @classmethod
     def fit(cls, x: np.ndarray, chunk: int = 4096) -> Normalizer:
@@ -33,17 +39,27 @@ class Normalizer:
         return cls(mean.float().reshape(shape), std.float().reshape(shape))
 
     def to(self, device) -> Normalizer:
-        return Normalizer(self.mean.to(device), self.std.to(device))
+        zca = None if self.zca is None else tuple(t.to(device) for t in self.zca)
+        return Normalizer(self.mean.to(device), self.std.to(device), zca)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return (x.float() - self.mean) / self.std
+        z = (x.float() - self.mean) / self.std
+        if self.zca is not None:
+            from .zca import apply_zca
+
+            z = apply_zca(z, *self.zca)
+        return z
 
     def state_dict(self) -> dict:
-        return {"mean": self.mean.cpu(), "std": self.std.cpu()}
+        state = {"mean": self.mean.cpu(), "std": self.std.cpu()}
+        if self.zca is not None:
+            state["zca_mean"], state["zca_matrix"] = (t.cpu() for t in self.zca)
+        return state
 
     @classmethod
     def from_state_dict(cls, state: dict) -> Normalizer:
-        return cls(state["mean"], state["std"])
+        zca = (state["zca_mean"], state["zca_matrix"]) if "zca_mean" in state else None
+        return cls(state["mean"], state["std"], zca)
 
 
 class DeviceStore:

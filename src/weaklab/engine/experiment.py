@@ -83,6 +83,10 @@ def build_data(config: Config, device: torch.device) -> Data:
         supervision = supervision.with_unlabeled(n_extra)
         y_train = np.concatenate([y_train, np.full(n_extra, -1, dtype=y_train.dtype)])  # -1: label unknown
     normalizer = Normalizer.fit(train_x)
+    if d.normalize == "zca":
+        normalizer = normalizer.with_zca(train_x, d.zca_epsilon)
+    elif d.normalize != "standard":
+        raise WeaklabError(f"data.normalize must be standard or zca, got {d.normalize!r}")
     return Data(
         name=src.name,
         classes=src.classes,
