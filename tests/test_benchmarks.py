@@ -181,6 +181,14 @@ def test_stl10_orientation_and_unlabeled_split_joins_unlabeled_stream(tmp_path, 
     assert len(build_data(config, torch.device("cpu")).train) == n_pool
 
 
+def test_asking_for_extra_data_that_is_not_there_is_an_error(tmp_path, monkeypatch, fast):
+    place(monkeypatch, "svhn", tmp_path, write_svhn, splits=("train", "test"))
+    config = fast(data__dataset="svhn", data__root=str(tmp_path), data__labels_per_class=1,
+                  data__extra_unlabeled=True)
+    with pytest.raises(WeaklabError, match="no extra unlabeled split"):
+        build_data(config, torch.device("cpu"))
+
+
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "kmnist"])
 def test_idx_datasets(tmp_path, monkeypatch, name):
     raw = place(monkeypatch, name, tmp_path, write_idx)
@@ -214,6 +222,9 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         type(self).ranges.append(rng)
         if rng:
             start = int(rng.split("=")[1].split("-")[0])
+            if start >= len(data):
+                self.send_error(416)
+                return
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
             data = data[start:]
@@ -249,6 +260,9 @@ def test_http_download_resumes_a_partial_file(tmp_path, http_server):
     path = fetch(file, folder)
     assert path.read_bytes() == payload and not (folder / "blob.bin.part").exists()
     assert _RangeHandler.ranges == ["bytes=1000-"]
+    # a partial file that is in fact complete: the server answers 416 and the checksum accepts it
+    path.rename(folder / "blob.bin.part")
+    assert fetch(file, folder).read_bytes() == payload and _RangeHandler.ranges[-1] == f"bytes={len(payload)}-"
 
 
 def test_download_with_wrong_checksum_leaves_nothing(tmp_path, http_server):

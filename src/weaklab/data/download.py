@@ -96,12 +96,16 @@ def _download(url: str, part: Path, progress: bool) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": "weaklab"})
     if have and not url.startswith("file:"):
         request.add_header("Range", f"bytes={have}-")
-    with urllib.request.urlopen(request, timeout=60) as response:
+    try:
+        response = urllib.request.urlopen(request, timeout=60)
+    except urllib.error.HTTPError as e:
+        if have and e.code == 416:
+            return  # nothing left to send: the partial file is already complete (the checksum decides)
+        raise
+    with response:
         status = getattr(response, "status", None)
         if have and status == 206:
             mode = "ab"  # the server sent only what was missing
-        elif have and status == 416:
-            return  # already complete
         else:
             mode, have = "wb", 0  # no resume support (or file URL): start over
         total = response.headers.get("Content-Length")

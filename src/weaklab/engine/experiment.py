@@ -108,6 +108,11 @@ def _train_samples(src, train_idx: np.ndarray, use_extra: bool | None) -> tuple[
     parts = [src.x[train_idx]]
     if src.unlabeled is not None:
         parts.append(src.x[src.unlabeled])
+    if use_extra and src.extra_x is None:
+        raise WeaklabError(
+            f"data.extra_unlabeled is on but {src.name} has no extra unlabeled split here "
+            f"(see `weaklab data info {src.name}`)"
+        )
     if use_extra is None:
         use_extra = src.info.get("extra_by_default", True)
     if src.extra_x is not None and use_extra:
