@@ -184,3 +184,17 @@ def test_unknown_dataset_name_lists_the_choices(capsys):
     assert main(["train", "--dataset", "imagenet"]) == 2
     err = capsys.readouterr().err
     assert "cifar10" in err and "rafdb" in err and "own data" in err
+
+
+def test_host_store_gives_the_same_batches_and_trains(fast, tmp_path):
+    from weaklab.api import train
+
+    config = fast(train__epochs=1, out=str(tmp_path / "run"))
+    on_device = build_data(config, torch.device("cpu"))
+    config.data.store = "host"
+    on_host = build_data(config, torch.device("cpu"))
+    assert type(on_host.train).__name__ == "HostStore" and type(on_device.train).__name__ == "DeviceStore"
+    idx = torch.tensor([5, 0, 17, 5])
+    assert torch.equal(on_host.train[idx], on_device.train[idx])
+    assert all(torch.equal(a, b) for a, b in zip(on_host.test.batches(100), on_device.test.batches(100)))
+    assert train(config).summary["test"]["accuracy"] > 0

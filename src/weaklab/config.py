@@ -36,6 +36,7 @@ class DataConfig:
     filename_target: str | None = None  # targets parsed from image file names: utkface (age, first field)
     normalize: str = "standard"  # standard (per channel) | zca (then ZCA whitening: TE/Π CIFAR-10 preprocessing)
     zca_epsilon: float = 0.01  # added to the covariance eigenvalues (unit-variance scale) before whitening
+    store: str = "auto"  # device (whole split on the device) | host (batches copied from host memory) | auto
 
 
 @dataclass

@@ -12,6 +12,7 @@ from ..core.task import Classification
 from ..data.datasets import load_source
 from ..data.sampler import TwoStreamSampler
 from ..data.splits import stratified_split
+from ..data.host_store import make_store
 from ..data.store import DeviceStore, Normalizer
 from ..data.supervision import Supervision, semi_supervised
 from ..data.views import Views
@@ -87,15 +88,17 @@ def build_data(config: Config, device: torch.device) -> Data:
         normalizer = normalizer.with_zca(train_x, d.zca_epsilon)
     elif d.normalize != "standard":
         raise WeaklabError(f"data.normalize must be standard or zca, got {d.normalize!r}")
+    val_x = src.x[val_idx]
+    total_bytes = train_x.nbytes + val_x.nbytes + test_x.nbytes
     return Data(
         name=src.name,
         classes=src.classes,
         sample_shape=src.sample_shape,
         flip=src.flip,
         normalizer=normalizer,
-        train=DeviceStore(train_x, normalizer, device),
-        val=DeviceStore(src.x[val_idx], normalizer, device),
-        test=DeviceStore(test_x, normalizer, device),
+        train=make_store(d.store, train_x, normalizer, device, total_bytes),
+        val=make_store(d.store, val_x, normalizer, device, total_bytes),
+        test=make_store(d.store, test_x, normalizer, device, total_bytes),
         val_labels=torch.as_tensor(src.y[val_idx]),
         test_labels=torch.as_tensor(test_y),
         supervision=supervision,
