@@ -198,3 +198,20 @@ def test_host_store_gives_the_same_batches_and_trains(fast, tmp_path):
     assert torch.equal(on_host.train[idx], on_device.train[idx])
     assert all(torch.equal(a, b) for a, b in zip(on_host.test.batches(100), on_device.test.batches(100)))
     assert train(config).summary["test"]["accuracy"] > 0
+
+
+def test_decoded_images_are_cached_under_the_data_root(tmp_path, monkeypatch):
+    from weaklab.data import user_data
+
+    for c in ("a", "b"):
+        for i in range(3):
+            _png(tmp_path / "imgs" / c / f"{i}.png")
+    options = DataConfig(root=str(tmp_path / "root"), image_size=6)
+    first = load_source(str(tmp_path / "imgs"), None, options)
+    assert len(list((tmp_path / "root" / ".weaklab-cache").glob("images-*.json"))) == 1
+    monkeypatch.setattr(user_data.ImageReader, "read", lambda self, p: pytest.fail("decoded again"))
+    again = load_source(str(tmp_path / "imgs"), None, options)
+    assert (np.asarray(again.x) == first.x).all() and (again.y == first.y).all()
+    _png(tmp_path / "imgs" / "a" / "new.png")  # a changed folder is decoded again
+    with pytest.raises(pytest.fail.Exception, match="decoded again"):
+        load_source(str(tmp_path / "imgs"), None, options)

@@ -146,7 +146,7 @@ class Cache:
 
     def finish_part(self, part: str, meta: dict) -> None:
         text = json.dumps({"format": CACHE_FORMAT, **meta}, indent=1)
-        _atomic(self.dir / f"{part}.json", lambda f: f.write(text.encode()))
+        atomic_write(self.dir / f"{part}.json", lambda f: f.write(text.encode()))
 
     def available(self) -> list[str]:
         return sorted(p.stem for p in self.dir.glob("*.npy"))
@@ -160,7 +160,7 @@ class Cache:
 
     def save(self, name: str, array: np.ndarray) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        _atomic(self.dir / f"{name}.npy", lambda f: np.save(f, np.ascontiguousarray(array), allow_pickle=False))
+        atomic_write(self.dir / f"{name}.npy", lambda f: np.save(f, np.ascontiguousarray(array), allow_pickle=False))
 
     def writer(self, name: str, shape: tuple[int, ...], dtype=np.uint8) -> NpyWriter:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -186,7 +186,8 @@ class NpyWriter:
         Path(self.tmp).unlink(missing_ok=True)
 
 
-def _atomic(path: Path, write: Callable) -> None:
+def atomic_write(path: Path, write: Callable) -> None:
+    """Write through `write(file)` to a temporary name in the same folder, then rename into place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

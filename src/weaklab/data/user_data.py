@@ -6,6 +6,8 @@ empty (or -1 in an .npz) is marked unlabeled. Images are decoded with Pillow and
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -15,11 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import WeaklabError
+from .download import atomic_write
 from .source import ArraySource
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 TABLE_SUFFIXES = {".csv", ".parquet", ".npz"}
 FILENAME_TARGETS = ("utkface",)
+CACHE_VERSION = 1  # bump when decoding or resizing changes
 
 
 @dataclass
@@ -29,6 +33,7 @@ class Options:
     image_size: int | None = None
     bad_images: str = "error"  # error | skip
     filename_target: str | None = None
+    cache_dir: Path | None = None  # where decoded images are kept between runs (None: decode every run)
 
     @classmethod
     def from_config(cls, data) -> Options:
@@ -42,6 +47,9 @@ class Options:
             raise WeaklabError(f"data.bad_images must be error or skip, got {opts.bad_images!r}")
         if opts.filename_target not in (None, *FILENAME_TARGETS):
             raise WeaklabError(f"data.filename_target must be one of {', '.join(FILENAME_TARGETS)}")
+        root = getattr(data, "root", None)
+        if root:
+            opts.cache_dir = Path(root).expanduser() / ".weaklab-cache"
         if opts.image_size is not None and opts.image_size < 1:
             raise WeaklabError(f"data.image_size must be a positive number of pixels, got {opts.image_size}")
         return opts
@@ -250,7 +258,45 @@ class ImageReader:
         return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
 
     def read_all(self, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
-        """Stacked N×C×H×W uint8 images and the mask of the paths that decoded."""
+        """Stacked N×C×H×W uint8 images and the mask of the paths that decoded; from the decoded-image cache
+        when the same files (names, sizes, modification times) were decoded with the same options before."""
+        key = self._cache_key(paths)
+        if key is not None:
+            x_path, meta_path = self.opts.cache_dir / f"images-{key}.npy", self.opts.cache_dir / f"images-{key}.json"
+            try:
+                meta = json.loads(meta_path.read_text())
+                x, ok = np.load(x_path, mmap_mode="r", allow_pickle=False), np.array(meta["ok"], dtype=bool)
+                self.skipped = meta["skipped"]
+                self.mode, self.size = ("L" if x.shape[1] == 1 else "RGB"), (x.shape[3], x.shape[2])  # as decoded
+                self._report()
+                return x, ok
+            except (OSError, ValueError, KeyError):
+                pass  # not cached yet (or unreadable): decode
+        x, ok = self._decode_all(paths)
+        if key is not None:
+            self.opts.cache_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write(x_path, lambda f: np.save(f, x, allow_pickle=False))
+            text = json.dumps({"ok": ok.tolist(), "skipped": self.skipped, "count": len(paths)})
+            atomic_write(meta_path, lambda f: f.write(text.encode()))  # written last: marks the entry complete
+        return x, ok
+
+    def _cache_key(self, paths: list[Path]) -> str | None:
+        if self.opts.cache_dir is None:
+            return None
+        h = hashlib.sha256(json.dumps([CACHE_VERSION, self.opts.image_size, self.opts.bad_images]).encode())
+        try:
+            for p in paths:
+                st = p.stat()
+                h.update(f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            return None  # a missing file: decoding will name it
+        return h.hexdigest()[:32]
+
+    def _report(self) -> None:
+        if self.skipped:
+            print(f"weaklab: skipped {len(self.skipped)} unreadable images (first: {self.skipped[0]})", file=sys.stderr)
+
+    def _decode_all(self, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
         images = []
         while len(images) < len(paths) and (self.mode is None or self.size is None):
             images.append(self.read(paths[len(images)]))  # the first readable image fixes mode and size
@@ -261,8 +307,7 @@ class ImageReader:
         ok = np.array([im is not None for im in images], dtype=bool)
         if not ok.any():
             raise WeaklabError(f"none of the {len(paths)} images could be decoded")
-        if self.skipped:
-            print(f"weaklab: skipped {len(self.skipped)} unreadable images (first: {self.skipped[0]})", file=sys.stderr)
+        self._report()
         return np.stack([im for im in images if im is not None]), ok
 
 
