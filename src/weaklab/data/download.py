@@ -87,7 +87,10 @@ def fetch(file: RemoteFile, folder: Path, *, download: bool = True, progress: bo
             continue
         os.replace(part, path)
         return path
-    raise WeaklabError(f"could not download {file.name} ({'; '.join(errors)})")
+    raise WeaklabError(
+        f"could not download {file.name} ({'; '.join(errors)}); offline, download it elsewhere and place it at "
+        f"{path} (md5 {file.md5}), then run the command again"
+    )
 
 
 def _download(url: str, part: Path, progress: bool) -> None:
