@@ -373,3 +373,16 @@ def test_dataset_recipes_resolve_and_state_the_published_number():
         config = resolve(path)
         assert config.data.dataset in DATASETS and config.model.name == "cnn13"
         assert "# Published:" in path.read_text()
+
+
+def test_stl10_with_a_malformed_member_is_refused(tmp_path, monkeypatch):
+    write_stl10(tmp_path / "stl10")
+    path = tmp_path / "stl10" / "stl10_binary.tar.gz"
+    with tarfile.open(path) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+    members["stl10_binary/unlabeled_X.bin"] = members["stl10_binary/unlabeled_X.bin"][:-10]
+    _tar_gz(path, members)
+    use_checksums_of(monkeypatch, "stl10", tmp_path / "stl10")
+    with pytest.raises(WeaklabError, match="unlabeled_X.bin: size .* is not a whole number"):
+        load_benchmark("stl10", tmp_path)
+    assert status("stl10", tmp_path)["converted"] == []

@@ -215,3 +215,12 @@ def test_decoded_images_are_cached_under_the_data_root(tmp_path, monkeypatch):
     _png(tmp_path / "imgs" / "a" / "new.png")  # a changed folder is decoded again
     with pytest.raises(pytest.fail.Exception, match="decoded again"):
         load_source(str(tmp_path / "imgs"), None, options)
+
+
+def test_target_range_keeps_the_protocol_ages(tmp_path):
+    for age in (10, 21, 40, 60, 61, 80):
+        _png(tmp_path / "faces" / f"{age}_0_0_2017.jpg.chip.jpg")
+    src = load_source(str(tmp_path / "faces"), None, DataConfig(filename_target="utkface", target_range=[21, 60]))
+    assert sorted(src.y.tolist()) == [21, 40, 60] and len(src.x) == 3
+    with pytest.raises(WeaklabError, match="regression"):
+        load_source("digits", None, DataConfig(target_range=[0, 1]))

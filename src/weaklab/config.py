@@ -34,6 +34,7 @@ class DataConfig:
     image_size: int | None = None  # user images are resized once to this side (None: the first image's size)
     bad_images: str = "error"  # an image that fails to decode: error | skip (skip and report)
     filename_target: str | None = None  # targets parsed from image file names: utkface (age, first field)
+    target_range: list | None = None  # regression: keep samples with targets in [low, high] (UTKFace: [21, 60])
     normalize: str = "standard"  # standard (per channel) | zca (then ZCA whitening: TE/Π CIFAR-10 preprocessing)
     zca_epsilon: float = 0.01  # added to the covariance eigenvalues (unit-variance scale) before whitening
     store: str = "auto"  # device (whole split on the device) | host (batches copied from host memory) | auto

@@ -49,11 +49,16 @@ def load_source(name: str, root: str | None = None, options=None) -> ArraySource
     from . import user_data
 
     if name in DATASETS:
-        return DATASETS[name](root)
-    if name in LAYOUTS:
-        return user_data.load_layout(name, root, user_data.Options.from_config(options))
-    if user_data.looks_like_path(name):
-        return user_data.load_path(name, user_data.Options.from_config(options))
+        src = DATASETS[name](root)
+    elif name in LAYOUTS:
+        src = user_data.load_layout(name, root, user_data.Options.from_config(options))
+    elif user_data.looks_like_path(name):
+        src = user_data.load_path(name, user_data.Options.from_config(options))
+    else:
+        src = None
+    if src is not None:
+        target_range = getattr(options, "target_range", None)
+        return user_data.keep_target_range(src, target_range) if target_range else src
     raise WeaklabError(
         f"unknown dataset {name!r}; available: {', '.join(sorted([*DATASETS, *LAYOUTS]))}, or a path to your "
         f"own data (.npz, .csv, .parquet, an image folder)"

@@ -126,6 +126,31 @@ def _source(x, y, classes, unlabeled, task, name, **kw) -> ArraySource:
                        unlabeled=unlabeled if unlabeled is not None and unlabeled.any() else None, **kw)
 
 
+def keep_target_range(src: ArraySource, target_range) -> ArraySource:
+    """Only the samples whose regression target lies in [low, high] (unlabeled samples are kept)."""
+    if src.task != "regression":
+        raise WeaklabError(f"data.target_range applies to regression targets, but {src.name} is a classification task")
+    if len(target_range) != 2 or not target_range[0] <= target_range[1]:
+        raise WeaklabError(f"data.target_range must be [low, high] with low <= high, got {target_range}")
+    low, high = target_range
+
+    def keep(y, unlabeled=None):
+        inside = (y >= low) & (y <= high)
+        return inside if unlabeled is None else inside | unlabeled
+
+    k = keep(src.y, src.unlabeled)
+    if not (k & src.has_label).any():
+        raise WeaklabError(f"{src.name}: no target lies in {target_range}")
+    test = {}
+    if src.test_x is not None:
+        kt = keep(src.test_y)
+        test = {"test_x": src.test_x[kt], "test_y": src.test_y[kt]}
+    return ArraySource(
+        x=src.x[k], y=src.y[k], classes=[], name=src.name, flip=src.flip, info=src.info, task="regression",
+        unlabeled=None if src.unlabeled is None else src.unlabeled[k], extra_x=src.extra_x, **test,
+    )
+
+
 # --- arrays and tables --------------------------------------------------------------------------------------
 
 
