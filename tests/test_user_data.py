@@ -224,3 +224,16 @@ def test_target_range_keeps_the_protocol_ages(tmp_path):
     assert sorted(src.y.tolist()) == [21, 40, 60] and len(src.x) == 3
     with pytest.raises(WeaklabError, match="regression"):
         load_source("digits", None, DataConfig(target_range=[0, 1]))
+
+
+def test_skipped_images_are_reported_again_from_the_cache(tmp_path, capsys):
+    for i in range(3):
+        _png(tmp_path / "imgs" / "a" / f"{i}.png")
+        _png(tmp_path / "imgs" / "b" / f"{i}.png")
+    (tmp_path / "imgs" / "a" / "z_broken.png").write_bytes(b"nope")
+    options = DataConfig(root=str(tmp_path / "root"), bad_images="skip")
+    first = load_source(str(tmp_path / "imgs"), None, options)
+    again = load_source(str(tmp_path / "imgs"), None, options)
+    assert len(again.x) == 6 and again.info["skipped_images"] == first.info["skipped_images"]
+    assert again.info["skipped_images"][0].endswith("z_broken.png") and list(again.y) == list(first.y)
+    assert capsys.readouterr().err.count("skipped 1 unreadable images") == 2

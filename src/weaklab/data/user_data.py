@@ -71,10 +71,10 @@ def load_path(path: str, opts: Options) -> ArraySource:
     if suffix == ".npz":
         return npz(p, opts)
     if suffix == ".csv":
-        header = _read_csv(p)[0]
+        header, rows = _read_csv(p)
         if "path" in header:
-            return image_csv(p, opts)
-        return table(p, header, _read_csv(p)[1], opts)
+            return image_csv(p, header, rows, opts)
+        return table(p, header, rows, opts)
     if suffix == ".parquet":
         header, rows = _read_parquet(p)
         return table(p, header, rows, opts)
@@ -291,9 +291,12 @@ class ImageReader:
             try:
                 meta = json.loads(meta_path.read_text())
                 x, ok = np.load(x_path, mmap_mode="r", allow_pickle=False), np.array(meta["ok"], dtype=bool)
-                self.skipped = meta["skipped"]
+                if len(ok) != len(paths):
+                    raise ValueError("cache entry does not match the file list")
                 self.mode, self.size = ("L" if x.shape[1] == 1 else "RGB"), (x.shape[3], x.shape[2])  # as decoded
-                self._report()
+                skipped = [str(p) for p, good in zip(paths, ok) if not good]
+                self.skipped += skipped
+                self._report(skipped)
                 return x, ok
             except (OSError, ValueError, KeyError):
                 pass  # not cached yet (or unreadable): decode
@@ -301,7 +304,7 @@ class ImageReader:
         if key is not None:
             self.opts.cache_dir.mkdir(parents=True, exist_ok=True)
             atomic_write(x_path, lambda f: np.save(f, x, allow_pickle=False))
-            text = json.dumps({"ok": ok.tolist(), "skipped": self.skipped, "count": len(paths)})
+            text = json.dumps({"ok": ok.tolist()})
             atomic_write(meta_path, lambda f: f.write(text.encode()))  # written last: marks the entry complete
         return x, ok
 
@@ -317,9 +320,10 @@ class ImageReader:
             return None  # a missing file: decoding will name it
         return h.hexdigest()[:32]
 
-    def _report(self) -> None:
-        if self.skipped:
-            print(f"weaklab: skipped {len(self.skipped)} unreadable images (first: {self.skipped[0]})", file=sys.stderr)
+    @staticmethod
+    def _report(skipped: list[str]) -> None:
+        if skipped:
+            print(f"weaklab: skipped {len(skipped)} unreadable images (first: {skipped[0]})", file=sys.stderr)
 
     def _decode_all(self, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
         images = []
@@ -332,7 +336,7 @@ class ImageReader:
         ok = np.array([im is not None for im in images], dtype=bool)
         if not ok.any():
             raise WeaklabError(f"none of the {len(paths)} images could be decoded")
-        self._report()
+        self._report([str(p) for p, good in zip(paths, ok) if not good])
         return np.stack([im for im in images if im is not None]), ok
 
 
@@ -378,9 +382,8 @@ def image_filenames(root: Path, opts: Options) -> ArraySource:
                        info={"skipped_images": reader.skipped})
 
 
-def image_csv(path: Path, opts: Options) -> ArraySource:
+def image_csv(path: Path, header: list[str], rows: list[list[str]], opts: Options) -> ArraySource:
     """A CSV of `path,label` (or `path,target`): paths relative to the CSV's folder; an empty label is unlabeled."""
-    header, rows = _read_csv(path)
     target = _target_column([h for h in header if h != "path"], opts, path)
     p, t = header.index("path"), header.index(target)
     files = []
