@@ -10,6 +10,7 @@ import gzip
 import io
 import pickle
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -118,14 +119,8 @@ def _member(tar, members, name: str, path: Path):
 def _read_member(tar, members, name: str, path: Path) -> bytes:
     try:
         return _member(tar, members, name, path).read()
-    except (tarfile.TarError, OSError, EOFError, zlib_error()) as e:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         raise WeaklabError(f"{path}: archive is truncated or corrupt while reading {name} ({e})") from None
-
-
-def zlib_error():
-    import zlib
-
-    return zlib.error
 
 
 def _cifar_batches(path: Path, folder: str, batches: dict[str, list[str]], label_key: str, cache: Cache,
@@ -250,7 +245,7 @@ def _copy_stl_images(tar, members, member: str, path: Path, n: int, cache: Cache
                 raise WeaklabError(f"{path}:{member}: archive is truncated")
             # stored column-major per channel: transpose to row-major H×W
             writer.array[start : start + k] = np.frombuffer(raw, np.uint8).reshape(k, 3, 96, 96).transpose(0, 1, 3, 2)
-    except (tarfile.TarError, OSError, EOFError, zlib_error()) as e:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         writer.abort()
         raise WeaklabError(f"{path}: archive is truncated or corrupt while reading {member} ({e})") from None
     except BaseException:
@@ -264,7 +259,7 @@ def read_idx(path: Path) -> np.ndarray:
     try:
         with gzip.open(path, "rb") as f:
             data = f.read()
-    except (OSError, EOFError, zlib_error()) as e:
+    except (OSError, EOFError, zlib.error) as e:
         raise WeaklabError(f"{path}: not a readable gzip file ({e})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise WeaklabError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
