@@ -40,8 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a method", description="Train a method. Precedence: defaults < --config file < command line.")
     t.add_argument("--method", help="method name (see `weaklab methods`)")
-    t.add_argument("--dataset", help="dataset name (default digits)")
+    t.add_argument("--dataset", help="dataset name (default digits; see `weaklab data list`) or a path to your data")
     t.add_argument("--data-root", help="where the dataset files live")
+    t.add_argument("--target-column", help="your table / CSV: the label or target column (default label or target)")
+    t.add_argument("--task", choices=["classification", "regression"], help="your data: where it cannot be inferred")
+    t.add_argument("--image-size", type=int, help="your images: resize once to this side in pixels")
+    t.add_argument("--bad-images", choices=["error", "skip"], help="your images: one that fails to decode (default error)")
+    t.add_argument("--filename-target", choices=["utkface"], help="your image folder: read targets from file names")
+    t.add_argument("--extra-unlabeled", action=argparse.BooleanOptionalAction, default=None,
+                   help="add the dataset's extra unlabeled split (default: STL-10 yes, SVHN extra no)")
     t.add_argument("--labels-per-class", type=int, help="keep K labels per class, hide the rest")
     t.add_argument("--labeled-fraction", type=float, help="keep this fraction of labels per class")
     t.add_argument("--model", help="cnn13 | wrn28_2 | small_cnn | mlp | auto")
@@ -76,6 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--epochs", type=int, default=None, help="shorter or longer than the demo recipe")
     d.set_defaults(func=cmd_demo)
 
+    da = sub.add_parser("data", help="download, convert and inspect datasets")
+    dsub = da.add_subparsers(dest="data", metavar="ACTION", required=True)
+    dl = dsub.add_parser("download", help="fetch the official files, verify checksums, convert once to the cache")
+    dl.add_argument("name")
+    dl.add_argument("--root", required=True, help="data root: files go to ROOT/NAME/")
+    dl.add_argument("--no-extra", action="store_true", help="skip optional parts (SVHN's 1.3 GB extra split)")
+    dl.set_defaults(func=cmd_data_download)
+    di = dsub.add_parser("info", help="shapes, classes, per-class counts and checksum status")
+    di.add_argument("name", help="dataset name or a path to your data")
+    di.add_argument("--root", help="data root (benchmarks) or the folder of your copy (rafdb, fer2013, ferplus)")
+    di.add_argument("--target-column")
+    di.add_argument("--task", choices=["classification", "regression"])
+    di.add_argument("--image-size", type=int)
+    di.add_argument("--bad-images", choices=["error", "skip"], default="error")
+    di.add_argument("--filename-target", choices=["utkface"])
+    di.set_defaults(func=cmd_data_info)
+    dls = dsub.add_parser("list", help="the datasets known by name")
+    dls.set_defaults(func=cmd_data_list)
+
     b = sub.add_parser("bench", help="benchmarks")
     bsub = b.add_subparsers(dest="bench", metavar="BENCH", required=True)
     q = bsub.add_parser("quality", help="supervised, Π, TE and MT on digits, several seeds: mean ± std test accuracy")
@@ -96,6 +122,12 @@ def train_overrides(args) -> dict:
         "method.name": args.method,
         "data.dataset": args.dataset,
         "data.root": args.data_root,
+        "data.target_column": args.target_column,
+        "data.task": args.task,
+        "data.image_size": args.image_size,
+        "data.bad_images": args.bad_images,
+        "data.filename_target": args.filename_target,
+        "data.extra_unlabeled": args.extra_unlabeled,
         "data.labels_per_class": args.labels_per_class,
         "data.labeled_fraction": args.labeled_fraction,
         "model.name": args.model,
@@ -168,6 +200,69 @@ def cmd_demo(args) -> int:
     from .bench import demo
 
     demo(Path(args.out), epochs=args.epochs)
+    return 0
+
+
+def cmd_data_download(args) -> int:
+    from .data.benchmarks import BENCHMARKS, prepare, status
+
+    if args.name not in BENCHMARKS:
+        raise WeaklabError(f"cannot download {args.name!r}; downloadable: {', '.join(BENCHMARKS)}")
+    parts = ("main",) if args.no_extra else None
+    prepare(args.name, args.root, download=True, parts=parts, progress=sys.stdout.isatty())
+    st = status(args.name, args.root)
+    print(f"{args.name}: verified and converted in {st['folder']} (parts: {', '.join(st['converted'])})")
+    return 0
+
+
+def cmd_data_info(args) -> int:
+    import numpy as np
+
+    from .config import DataConfig
+    from .data.benchmarks import BENCHMARKS, status
+    from .data.datasets import load_source
+
+    if args.name in BENCHMARKS:
+        st = status(args.name, args.root)
+        print(f"{args.name}: {BENCHMARKS[args.name].description}")
+        for name, state in st["files"].items():
+            print(f"  file {name}: {state}")
+        required = [f.name for f in BENCHMARKS[args.name].parts["main"].files]
+        if "main" not in st["converted"] and any(st["files"][f] != "ok" for f in required):
+            print(f"  not ready: run `weaklab data download {args.name} --root {args.root}` or place the files")
+            return 0
+    options = DataConfig(dataset=args.name, root=args.root, target_column=args.target_column, task=args.task,
+                         image_size=args.image_size, bad_images=args.bad_images, filename_target=args.filename_target)
+    src = load_source(args.name, args.root, options)
+    print(f"{src.name}: task {src.task}, samples {src.sample_shape} {src.x.dtype}")
+    n_unl = 0 if src.unlabeled is None else int(src.unlabeled.sum())
+    print(f"  train: {len(src.x)} samples ({n_unl} unlabeled)")
+    if src.test_x is not None:
+        print(f"  test: {len(src.test_x)} samples")
+    if src.extra_x is not None:
+        print(f"  extra unlabeled: {len(src.extra_x)} samples")
+    if src.task == "classification":
+        counts = np.bincount(src.y[src.has_label], minlength=src.num_classes)
+        print(f"  {src.num_classes} classes, labeled training samples per class:")
+        for c, n in zip(src.classes, counts):
+            print(f"    {c}: {n}")
+    else:
+        y = src.y[src.has_label]
+        print(f"  targets: min {y.min():.4g}, mean {y.mean():.4g}, max {y.max():.4g}")
+    skipped = src.info.get("skipped_images")
+    if skipped:
+        print(f"  skipped {len(skipped)} unreadable images")
+    return 0
+
+
+def cmd_data_list(args) -> int:
+    from .data.benchmarks import BENCHMARKS
+    from .data.datasets import DATASETS, LAYOUTS
+
+    for name in DATASETS:
+        print(f"{name:<15} {BENCHMARKS[name].description if name in BENCHMARKS else 'embedded'}")
+    for name in LAYOUTS:
+        print(f"{name:<15} your copy, with --data-root")
     return 0
 
 

@@ -28,6 +28,16 @@ class DataConfig:
     val_fraction: float = 0.1  # carved from the training data, stratified
     test_fraction: float = 0.2  # used only where the dataset ships no test split
     split_seed: int = 0  # fixes the test/validation carve across runs; `seed` draws the labeled subset
+    extra_unlabeled: bool | None = None  # add the extra unlabeled split (None: STL-10 yes, SVHN extra no)
+    target_column: str | None = None  # user tables / CSVs: the label or target column (default: label/target)
+    task: str | None = None  # user data: classification | regression (None: inferred)
+    image_size: int | None = None  # user images are resized once to this side (None: the first image's size)
+    bad_images: str = "error"  # an image that fails to decode: error | skip (skip and report)
+    filename_target: str | None = None  # targets parsed from image file names: utkface (age, first field)
+    target_range: list | None = None  # regression: keep samples with targets in [low, high] (UTKFace: [21, 60])
+    normalize: str = "standard"  # standard (per channel) | zca (then ZCA whitening: TE/Π CIFAR-10 preprocessing)
+    zca_epsilon: float = 0.01  # added to the covariance eigenvalues (unit-variance scale) before whitening
+    store: str = "auto"  # device (whole split on the device) | host (batches copied from host memory) | auto
 
 
 @dataclass

@@ -30,11 +30,28 @@ class ArraySource:
     test_y: np.ndarray | None = None
     info: dict = field(default_factory=dict)
     task: str = "classification"  # classification (integer labels) | regression (real targets; classes empty)
+    # Samples whose label is unknown (bool mask over x; their y is a placeholder). They join training as
+    # unlabeled samples only, never validation or test.
+    unlabeled: np.ndarray | None = None
+    # Extra unlabeled samples beyond x (STL-10's unlabeled split, SVHN's extra): the unlabeled stream only.
+    extra_x: np.ndarray | None = None
 
     def __post_init__(self):
         if self.task not in ("classification", "regression"):
             raise WeaklabError(f"{self.name}: task must be 'classification' or 'regression', got {self.task!r}")
+        if self.unlabeled is not None:
+            self.unlabeled = np.asarray(self.unlabeled, dtype=bool)
+            if self.unlabeled.shape != (len(self.x),):
+                raise WeaklabError(f"{self.name}: the unlabeled mask needs one entry per sample ({len(self.x)})")
+            self.y = np.where(self.unlabeled, 0, np.asarray(self.y))  # placeholder where there is no label
+            if self.unlabeled.all():
+                raise WeaklabError(f"{self.name}: every sample is unlabeled; at least some need labels")
         self.x, self.y = _check_arrays(self.x, self.y, len(self.classes), self.name, self.task)
+        if self.extra_x is not None and tuple(self.extra_x.shape[1:]) != tuple(self.x.shape[1:]):
+            raise WeaklabError(
+                f"{self.name}: extra unlabeled samples have shape {self.extra_x.shape[1:]}, training samples "
+                f"{self.x.shape[1:]}; they must match"
+            )
         if (self.test_x is None) != (self.test_y is None):
             raise WeaklabError(f"{self.name}: give both test_x and test_y, or neither")
         if self.test_x is not None:
@@ -46,6 +63,11 @@ class ArraySource:
                     f"{self.name}: test samples have shape {self.test_x.shape[1:]}, training samples "
                     f"{self.x.shape[1:]}; they must match"
                 )
+
+    @property
+    def has_label(self) -> np.ndarray:
+        """Bool mask of the samples whose label (or target) is known."""
+        return np.ones(len(self.y), dtype=bool) if self.unlabeled is None else ~self.unlabeled
 
     @property
     def num_classes(self) -> int:

@@ -10,32 +10,56 @@ import torch
 
 
 class Normalizer:
-    """Per-channel (images) or per-feature (tables) standardisation, fitted on training samples only."""
+    """Per-channel (images) or per-feature (tables) standardisation, fitted on training samples only, optionally
+    followed by ZCA whitening (`zca` = (mean, W), see data/zca.py)."""
 
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
-        self.mean, self.std = mean, std
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, zca: tuple[torch.Tensor, torch.Tensor] | None = None):
+        self.mean, self.std, self.zca = mean, std, zca
+
+    def with_zca(self, x: np.ndarray, epsilon: float) -> Normalizer:
+        from .zca import fit_zca
+
+        return Normalizer(self.mean, self.std, fit_zca(x, self, epsilon))
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> Normalizer:
-        x = torch.as_tensor(x, dtype=torch.float64)
+    def fit(cls, x: np.ndarray, chunk: int = 4096) -> Normalizer:
+        # In chunks: a float64 copy of a whole large uint8 dataset (e.g. STL-10's 105k images) would not fit.
         dims = (0, 2, 3) if x.ndim == 4 else (0,)
-        mean, std = x.mean(dims), x.std(dims)
+        total = sq = 0.0
+        count = 0
+        for start in range(0, len(x), chunk):
+            part = torch.as_tensor(np.asarray(x[start : start + chunk]), dtype=torch.float64)
+            total = total + part.sum(dims)
+            sq = sq + (part * part).sum(dims)
+            count += part.numel() // part.shape[1]
+        mean = total / count
+        std = ((sq - count * mean * mean).clamp_min(0) / max(count - 1, 1)).sqrt()
         std = torch.where(std > 1e-8, std, torch.ones_like(std))  # constant pixels/features stay at zero
         shape = (1, -1, 1, 1) if x.ndim == 4 else (1, -1)
         return cls(mean.float().reshape(shape), std.float().reshape(shape))
 
     def to(self, device) -> Normalizer:
-        return Normalizer(self.mean.to(device), self.std.to(device))
+        zca = None if self.zca is None else tuple(t.to(device) for t in self.zca)
+        return Normalizer(self.mean.to(device), self.std.to(device), zca)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return (x.float() - self.mean) / self.std
+        z = (x.float() - self.mean) / self.std
+        if self.zca is not None:
+            from .zca import apply_zca
+
+            z = apply_zca(z, *self.zca)
+        return z
 
     def state_dict(self) -> dict:
-        return {"mean": self.mean.cpu(), "std": self.std.cpu()}
+        state = {"mean": self.mean.cpu(), "std": self.std.cpu()}
+        if self.zca is not None:
+            state["zca_mean"], state["zca_matrix"] = (t.cpu() for t in self.zca)
+        return state
 
     @classmethod
     def from_state_dict(cls, state: dict) -> Normalizer:
-        return cls(state["mean"], state["std"])
+        zca = (state["zca_mean"], state["zca_matrix"]) if "zca_mean" in state else None
+        return cls(state["mean"], state["std"], zca)
 
 
 class DeviceStore:
@@ -43,6 +67,8 @@ class DeviceStore:
 
     def __init__(self, x: np.ndarray, normalizer: Normalizer, device: torch.device):
         dtype = torch.uint8 if x.dtype == np.uint8 else torch.float32
+        if not x.flags.writeable:  # a read-only memory map (dataset cache): copy it rather than share it
+            x = np.array(x)
         self.x = torch.as_tensor(np.ascontiguousarray(x), dtype=dtype).to(device)
         self.normalizer = normalizer.to(device)
 

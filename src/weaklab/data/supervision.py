@@ -31,6 +31,14 @@ class Supervision:
         candidates[labeled] = onehot[labeled]
         return cls(candidates, torch.zeros(n, dtype=torch.bool))
 
+    def with_unlabeled(self, n: int) -> Supervision:
+        """The same rows followed by `n` unlabeled samples (all classes are candidates)."""
+        c = self.candidates
+        return Supervision(
+            torch.cat([c, torch.ones(n, c.shape[1], dtype=torch.bool)]),
+            torch.cat([self.untrusted, torch.zeros(n, dtype=torch.bool)]),
+        )
+
     @property
     def num_classes(self) -> int:
         return self.candidates.shape[1]

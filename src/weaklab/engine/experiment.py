@@ -12,6 +12,7 @@ from ..core.task import Classification
 from ..data.datasets import load_source
 from ..data.sampler import TwoStreamSampler
 from ..data.splits import stratified_split
+from ..data.host_store import make_store
 from ..data.store import DeviceStore, Normalizer
 from ..data.supervision import Supervision, semi_supervised
 from ..data.views import Views
@@ -60,14 +61,16 @@ def pick_device(name: str) -> torch.device:
 def build_data(config: Config, device: torch.device) -> Data:
     """Load the source, carve test (if not official) and validation splits, draw the labeled subset."""
     d = config.data
-    src = load_source(d.dataset, d.root)
+    src = load_source(d.dataset, d.root, d)
+    known = np.flatnonzero(src.has_label)  # samples without a label never enter validation or test
     if src.test_x is None:
-        rest, test = stratified_split(src.y, d.test_fraction, d.split_seed)
+        rest, test = stratified_split(src.y[known], d.test_fraction, d.split_seed)
         if len(test) == 0:
             raise WeaklabError(f"{src.name} has no test split; set data.test_fraction above 0")
+        rest, test = known[rest], known[test]
         test_x, test_y = src.x[test], src.y[test]
     else:
-        rest, test_x, test_y = np.arange(len(src.y)), src.test_x, src.test_y
+        rest, test_x, test_y = known, src.test_x, src.test_y
     fit, val = stratified_split(src.y[rest], d.val_fraction, d.split_seed + 1)
     if len(val) == 0:
         raise WeaklabError("the validation split is empty; set data.val_fraction above 0 (model selection needs it)")
@@ -76,21 +79,50 @@ def build_data(config: Config, device: torch.device) -> Data:
     supervision = semi_supervised(
         y_train, src.num_classes, labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=config.seed
     )
-    normalizer = Normalizer.fit(src.x[train_idx])
+    train_x, n_extra = _train_samples(src, train_idx, d.extra_unlabeled)
+    if n_extra:  # samples with no label, appended after the labeled ones: unlabeled stream only
+        supervision = supervision.with_unlabeled(n_extra)
+        y_train = np.concatenate([y_train, np.full(n_extra, -1, dtype=y_train.dtype)])  # -1: label unknown
+    normalizer = Normalizer.fit(train_x)
+    if d.normalize == "zca":
+        normalizer = normalizer.with_zca(train_x, d.zca_epsilon)
+    elif d.normalize != "standard":
+        raise WeaklabError(f"data.normalize must be standard or zca, got {d.normalize!r}")
+    val_x = src.x[val_idx]
+    total_bytes = train_x.nbytes + val_x.nbytes + test_x.nbytes
     return Data(
         name=src.name,
         classes=src.classes,
         sample_shape=src.sample_shape,
         flip=src.flip,
         normalizer=normalizer,
-        train=DeviceStore(src.x[train_idx], normalizer, device),
-        val=DeviceStore(src.x[val_idx], normalizer, device),
-        test=DeviceStore(test_x, normalizer, device),
+        train=make_store(d.store, train_x, normalizer, device, total_bytes),
+        val=make_store(d.store, val_x, normalizer, device, total_bytes),
+        test=make_store(d.store, test_x, normalizer, device, total_bytes),
         val_labels=torch.as_tensor(src.y[val_idx]),
         test_labels=torch.as_tensor(test_y),
         supervision=supervision,
         train_labels_clean=torch.as_tensor(y_train),
     )
+
+
+def _train_samples(src, train_idx: np.ndarray, use_extra: bool | None) -> tuple[np.ndarray, int]:
+    """Training samples: the labeled pool, then the source's unlabeled samples and (if asked) its extra split."""
+    parts = [src.x[train_idx]]
+    if src.unlabeled is not None:
+        parts.append(src.x[src.unlabeled])
+    if use_extra and src.extra_x is None:
+        raise WeaklabError(
+            f"data.extra_unlabeled is on but {src.name} has no extra unlabeled split here "
+            f"(see `weaklab data info {src.name}`)"
+        )
+    if use_extra is None:
+        use_extra = src.info.get("extra_by_default", True)
+    if src.extra_x is not None and use_extra:
+        parts.append(np.asarray(src.extra_x))
+    if len(parts) == 1:
+        return parts[0], 0
+    return np.concatenate(parts), sum(len(p) for p in parts[1:])
 
 
 def model_spec(config: Config, data: Data) -> dict:

@@ -1,0 +1,523 @@
+"""A user's own data, its kind inferred from the path: .npz, CSV / Parquet tables, image folders, CSVs of image
+paths, and the RAF-DB and FER2013 / FERPlus layouts. Every loader returns an ArraySource; a sample whose label is
+empty (or -1 in an .npz) is marked unlabeled. Images are decoded with Pillow and resized once.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import WeaklabError
+from .download import atomic_write
+from .source import ArraySource
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+TABLE_SUFFIXES = {".csv", ".parquet", ".npz"}
+FILENAME_TARGETS = ("utkface",)
+CACHE_VERSION = 1  # bump when decoding or resizing changes
+
+
+@dataclass
+class Options:
+    target_column: str | None = None
+    task: str | None = None  # classification | regression | None (inferred)
+    image_size: int | None = None
+    bad_images: str = "error"  # error | skip
+    filename_target: str | None = None
+    cache_dir: Path | None = None  # where decoded images are kept between runs (None: decode every run)
+
+    @classmethod
+    def from_config(cls, data) -> Options:
+        if data is None:
+            return cls()
+        opts = cls(*(getattr(data, f, d) for f, d in (("target_column", None), ("task", None), ("image_size", None),
+                                                      ("bad_images", "error"), ("filename_target", None))))
+        if opts.task not in (None, "classification", "regression"):
+            raise WeaklabError(f"data.task must be classification or regression, got {opts.task!r}")
+        if opts.bad_images not in ("error", "skip"):
+            raise WeaklabError(f"data.bad_images must be error or skip, got {opts.bad_images!r}")
+        if opts.filename_target not in (None, *FILENAME_TARGETS):
+            raise WeaklabError(f"data.filename_target must be one of {', '.join(FILENAME_TARGETS)}")
+        root = getattr(data, "root", None)
+        if root:
+            opts.cache_dir = Path(root).expanduser() / ".weaklab-cache"
+        if opts.image_size is not None and opts.image_size < 1:
+            raise WeaklabError(f"data.image_size must be a positive number of pixels, got {opts.image_size}")
+        return opts
+
+
+def looks_like_path(name: str) -> bool:
+    return os.sep in name or "/" in name or Path(name).suffix.lower() in TABLE_SUFFIXES or Path(name).exists()
+
+
+def load_path(path: str, opts: Options) -> ArraySource:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise WeaklabError(f"dataset path {p} does not exist")
+    if p.is_dir():
+        if opts.filename_target:
+            return image_filenames(p, opts)
+        return image_folder(p, opts)
+    suffix = p.suffix.lower()
+    if suffix == ".npz":
+        return npz(p, opts)
+    if suffix == ".csv":
+        header, rows = _read_csv(p)
+        if "path" in header:
+            return image_csv(p, header, rows, opts)
+        return table(p, header, rows, opts)
+    if suffix == ".parquet":
+        header, rows = _read_parquet(p)
+        return table(p, header, rows, opts)
+    raise WeaklabError(f"{p}: unknown kind of data; use .npz, .csv, .parquet or an image folder")
+
+
+# --- labels -------------------------------------------------------------------------------------------------
+
+
+def _labels(values: list, opts: Options, where: str) -> tuple[np.ndarray, list[str], np.ndarray, str]:
+    """(y, classes, unlabeled mask, task) from raw label cells; empty cells are unlabeled."""
+    cells = ["" if v is None else str(v).strip() for v in values]
+    unlabeled = np.array([c == "" or c.lower() == "nan" for c in cells])
+    known = [c for c, u in zip(cells, unlabeled) if not u]
+    if not known:
+        raise WeaklabError(f"{where}: no sample has a label")
+    numbers = _as_numbers(known)
+    task = opts.task
+    if task is None:  # integers (or text) are classes; any fractional number makes it a regression
+        task = "regression" if numbers is not None and (numbers != np.round(numbers)).any() else "classification"
+    if task == "regression":
+        if numbers is None:
+            bad = next(c for c in known if _as_numbers([c]) is None)
+            raise WeaklabError(f"{where}: regression targets must be numbers, found {bad!r}")
+        y = np.zeros(len(cells), np.float32)
+        y[~unlabeled] = numbers
+        return y, [], unlabeled, task
+    if numbers is not None and (numbers == np.round(numbers)).all():
+        order = sorted(set(int(v) for v in numbers))
+        classes = [str(v) for v in order]
+        known = [str(int(v)) for v in numbers]
+    else:
+        classes = sorted(set(known))
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.zeros(len(cells), np.int64)
+    y[~unlabeled] = [index[c] for c in known]
+    return y, classes, unlabeled, task
+
+
+def _as_numbers(cells: list[str]) -> np.ndarray | None:
+    try:
+        return np.array([float(c) for c in cells], dtype=np.float64)
+    except ValueError:
+        return None
+
+
+def _source(x, y, classes, unlabeled, task, name, **kw) -> ArraySource:
+    return ArraySource(x=x, y=y, classes=classes, name=name, task=task,
+                       unlabeled=unlabeled if unlabeled is not None and unlabeled.any() else None, **kw)
+
+
+def keep_target_range(src: ArraySource, target_range) -> ArraySource:
+    """Only the samples whose regression target lies in [low, high] (unlabeled samples are kept)."""
+    if src.task != "regression":
+        raise WeaklabError(f"data.target_range applies to regression targets, but {src.name} is a classification task")
+    if len(target_range) != 2 or not target_range[0] <= target_range[1]:
+        raise WeaklabError(f"data.target_range must be [low, high] with low <= high, got {target_range}")
+    low, high = target_range
+
+    def keep(y, unlabeled=None):
+        inside = (y >= low) & (y <= high)
+        return inside if unlabeled is None else inside | unlabeled
+
+    k = keep(src.y, src.unlabeled)
+    if not (k & src.has_label).any():
+        raise WeaklabError(f"{src.name}: no target lies in {target_range}")
+    test = {}
+    if src.test_x is not None:
+        kt = keep(src.test_y)
+        test = {"test_x": src.test_x[kt], "test_y": src.test_y[kt]}
+    return ArraySource(
+        x=src.x[k], y=src.y[k], classes=[], name=src.name, flip=src.flip, info=src.info, task="regression",
+        unlabeled=None if src.unlabeled is None else src.unlabeled[k], extra_x=src.extra_x, **test,
+    )
+
+
+# --- arrays and tables --------------------------------------------------------------------------------------
+
+
+def npz(path: Path, opts: Options) -> ArraySource:
+    """`x` (N×D or N×C×H×W) and `y`; y = -1 (classes) or NaN (regression) marks an unlabeled sample."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except Exception as e:
+        raise WeaklabError(f"{path}: cannot read as a NumPy .npz file ({type(e).__name__}: {e})") from None
+    for key in ("x", "y"):
+        if key not in arrays:
+            raise WeaklabError(f"{path}: needs arrays named x and y, found {', '.join(arrays) or 'none'}")
+    x, y = arrays["x"], arrays["y"]
+    if y.ndim != 1 or len(y) != len(x):
+        raise WeaklabError(f"{path}: y must hold one value per sample of x ({len(x)}), got shape {y.shape}")
+    is_float = np.issubdtype(y.dtype, np.floating)
+    task = opts.task or ("regression" if is_float and (np.isfinite(y) & (y != np.round(y))).any() else "classification")
+    unlabeled = np.isnan(y) if is_float else np.zeros(len(y), bool)
+    if task == "classification":
+        unlabeled |= np.where(np.isnan(y), False, y == -1) if is_float else (y == -1)
+        if "classes" in arrays:
+            classes = [str(c) for c in arrays["classes"]]
+        else:
+            known = y[~unlabeled]
+            classes = [str(c) for c in range(int(known.max()) + 1)] if len(known) else []
+        y = np.where(unlabeled, 0, y)
+    return _source(x, y, classes if task == "classification" else [], unlabeled, task, path.stem)
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise WeaklabError(f"{path}: cannot read as CSV ({e})") from None
+    if not rows:
+        raise WeaklabError(f"{path}: the file is empty")
+    header = [h.strip() for h in rows[0]]
+    body = [r for r in rows[1:] if r]
+    for i, r in enumerate(body):
+        if len(r) != len(header):
+            raise WeaklabError(f"{path}: line {i + 2} has {len(r)} fields, the header has {len(header)}")
+    return header, body
+
+
+def _read_parquet(path: Path) -> tuple[list[str], list[list]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise WeaklabError(f"{path}: reading Parquet needs pyarrow: pip install pyarrow") from None
+    try:
+        t = pq.read_table(path)
+    except Exception as e:
+        raise WeaklabError(f"{path}: cannot read as Parquet ({type(e).__name__}: {e})") from None
+    columns = [t.column(i).to_pylist() for i in range(t.num_columns)]
+    return list(t.column_names), [list(r) for r in zip(*columns)]
+
+
+def _target_column(header: list[str], opts: Options, path: Path) -> str:
+    if opts.target_column:
+        if opts.target_column not in header:
+            raise WeaklabError(f"{path}: no column {opts.target_column!r}; columns are {', '.join(header)}")
+        return opts.target_column
+    for name in ("label", "target", "y"):
+        if name in header:
+            return name
+    raise WeaklabError(f"{path}: name the label or target column with --target-column (columns: {', '.join(header)})")
+
+
+def table(path: Path, header: list[str], rows: list[list], opts: Options) -> ArraySource:
+    """Numeric feature columns plus one label/target column; an empty label marks an unlabeled row."""
+    target = _target_column(header, opts, path)
+    if not rows:
+        raise WeaklabError(f"{path}: the table has no rows")
+    t = header.index(target)
+    features = [i for i in range(len(header)) if i != t]
+    if not features:
+        raise WeaklabError(f"{path}: no feature columns besides {target!r}")
+    x = np.empty((len(rows), len(features)), np.float32)
+    for r, row in enumerate(rows):
+        for j, i in enumerate(features):
+            try:
+                x[r, j] = float(row[i])
+            except (TypeError, ValueError):
+                raise WeaklabError(
+                    f"{path}: column {header[i]!r} row {r + 1} is {row[i]!r}, not a number; feature columns must "
+                    f"be numeric (encode or drop it)"
+                ) from None
+    y, classes, unlabeled, task = _labels([row[t] for row in rows], opts, f"{path} column {target!r}")
+    return _source(x, y, classes, unlabeled, task, path.stem)
+
+
+# --- images -------------------------------------------------------------------------------------------------
+
+
+class ImageReader:
+    """Decodes image files with Pillow, converts to one mode and resizes once to one size (the configured side,
+    or the first image's size). A file that fails to decode is an error, or skipped and reported."""
+
+    def __init__(self, opts: Options):
+        self.opts = opts
+        self.size: tuple[int, int] | None = (opts.image_size, opts.image_size) if opts.image_size else None
+        self.mode: str | None = None
+        self.skipped: list[str] = []
+
+    def read(self, path: Path) -> np.ndarray | None:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as img:
+                img.load()
+                if self.mode is None:
+                    self.mode = "L" if img.mode in ("L", "1", "I", "I;16", "F") else "RGB"
+                img = img.convert(self.mode)
+                if self.size is None:
+                    self.size = img.size
+                if img.size != self.size:
+                    img = img.resize(self.size, Image.BILINEAR)
+                a = np.asarray(img, dtype=np.uint8)
+        except FileNotFoundError:
+            raise WeaklabError(f"image {path} does not exist") from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+            if self.opts.bad_images == "skip":
+                self.skipped.append(str(path))
+                return None
+            raise WeaklabError(
+                f"image {path} cannot be decoded ({type(e).__name__}); fix or remove it, or set data.bad_images=skip"
+            ) from None
+        return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+
+    def read_all(self, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+        """Stacked N×C×H×W uint8 images and the mask of the paths that decoded; from the decoded-image cache
+        when the same files (names, sizes, modification times) were decoded with the same options before."""
+        key = self._cache_key(paths)
+        if key is not None:
+            x_path, meta_path = self.opts.cache_dir / f"images-{key}.npy", self.opts.cache_dir / f"images-{key}.json"
+            try:
+                meta = json.loads(meta_path.read_text())
+                x, ok = np.load(x_path, mmap_mode="r", allow_pickle=False), np.array(meta["ok"], dtype=bool)
+                if len(ok) != len(paths):
+                    raise ValueError("cache entry does not match the file list")
+                self.mode, self.size = ("L" if x.shape[1] == 1 else "RGB"), (x.shape[3], x.shape[2])  # as decoded
+                skipped = [str(p) for p, good in zip(paths, ok) if not good]
+                self.skipped += skipped
+                self._report(skipped)
+                return x, ok
+            except (OSError, ValueError, KeyError):
+                pass  # not cached yet (or unreadable): decode
+        x, ok = self._decode_all(paths)
+        if key is not None:
+            self.opts.cache_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write(x_path, lambda f: np.save(f, x, allow_pickle=False))
+            text = json.dumps({"ok": ok.tolist()})
+            atomic_write(meta_path, lambda f: f.write(text.encode()))  # written last: marks the entry complete
+        return x, ok
+
+    def _cache_key(self, paths: list[Path]) -> str | None:
+        if self.opts.cache_dir is None:
+            return None
+        h = hashlib.sha256(json.dumps([CACHE_VERSION, self.opts.image_size, self.opts.bad_images]).encode())
+        try:
+            for p in paths:
+                st = p.stat()
+                h.update(f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            return None  # a missing file: decoding will name it
+        return h.hexdigest()[:32]
+
+    @staticmethod
+    def _report(skipped: list[str]) -> None:
+        if skipped:
+            print(f"weaklab: skipped {len(skipped)} unreadable images (first: {skipped[0]})", file=sys.stderr)
+
+    def _decode_all(self, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+        images = []
+        while len(images) < len(paths) and (self.mode is None or self.size is None):
+            images.append(self.read(paths[len(images)]))  # the first readable image fixes mode and size
+        # Pillow releases the GIL while decoding, so threads decode in parallel; map keeps the order.
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            images += list(pool.map(self.read, paths[len(images):]))
+        self.skipped.sort()
+        ok = np.array([im is not None for im in images], dtype=bool)
+        if not ok.any():
+            raise WeaklabError(f"none of the {len(paths)} images could be decoded")
+        self._report([str(p) for p, good in zip(paths, ok) if not good])
+        return np.stack([im for im in images if im is not None]), ok
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def image_folder(root: Path, opts: Options) -> ArraySource:
+    """root/<class>/<image>: one sub-folder per class."""
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    files, labels = [], []
+    for c, name in enumerate(classes):
+        found = _images_in(root / name)
+        files += found
+        labels += [c] * len(found)
+    if not files:
+        raise WeaklabError(
+            f"{root}: no images found; expected root/<class>/<image> (PNG, JPEG), or pass a CSV of path,label"
+        )
+    reader = ImageReader(opts)
+    x, ok = reader.read_all(files)
+    info = {"skipped_images": reader.skipped}
+    return ArraySource(x=x, y=np.array(labels)[ok], classes=classes, name=root.name, info=info)
+
+
+def parse_utkface(path: Path) -> float:
+    """UTKFace names: age_gender_race_date.jpg.chip.jpg; the age is the first field."""
+    head = path.name.split("_")[0]
+    if not head.isdigit():
+        raise WeaklabError(f"{path}: file name does not start with an age (UTKFace: age_gender_race_date.jpg)")
+    return float(head)
+
+
+def image_filenames(root: Path, opts: Options) -> ArraySource:
+    """A folder of images whose regression target is read from each file name."""
+    files = _images_in(root)
+    if not files:
+        raise WeaklabError(f"{root}: no images found")
+    targets = [parse_utkface(f) for f in files]
+    reader = ImageReader(opts)
+    x, ok = reader.read_all(files)
+    return ArraySource(x=x, y=np.array(targets, np.float32)[ok], classes=[], name=root.name, task="regression",
+                       info={"skipped_images": reader.skipped})
+
+
+def image_csv(path: Path, header: list[str], rows: list[list[str]], opts: Options) -> ArraySource:
+    """A CSV of `path,label` (or `path,target`): paths relative to the CSV's folder; an empty label is unlabeled."""
+    target = _target_column([h for h in header if h != "path"], opts, path)
+    p, t = header.index("path"), header.index(target)
+    files = []
+    for i, row in enumerate(rows):
+        f = (path.parent / row[p].strip()).resolve()
+        if not f.is_file():
+            raise WeaklabError(f"{path}: line {i + 2}: image {row[p]!r} does not exist (looked at {f})")
+        files.append(f)
+    if not files:
+        raise WeaklabError(f"{path}: the CSV lists no images")
+    reader = ImageReader(opts)
+    x, ok = reader.read_all(files)
+    y, classes, unlabeled, task = _labels([row[t] for row, good in zip(rows, ok) if good], opts,
+                                          f"{path} column {target!r}")
+    return _source(x, y, classes, unlabeled, task, path.stem, info={"skipped_images": reader.skipped})
+
+
+# --- named layouts of a user's copy ---------------------------------------------------------------------------
+
+RAFDB_CLASSES = ["Surprise", "Fear", "Disgust", "Happiness", "Sadness", "Anger", "Neutral"]
+FER2013_CLASSES = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
+FERPLUS_CLASSES = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
+
+
+def load_layout(name: str, root, opts: Options) -> ArraySource:
+    if root is None:
+        raise WeaklabError(f"dataset {name} loads from your copy: pass --data-root DIR pointing at it")
+    root = Path(root).expanduser()
+    return {"rafdb": rafdb, "fer2013": fer2013, "ferplus": ferplus}[name](root, opts)
+
+
+def rafdb(root: Path, opts: Options) -> ArraySource:
+    """RAF-DB basic: EmoLabel/list_patition_label.txt (`train_00001.jpg 5`, labels 1-7) and
+    Image/aligned/train_00001_aligned.jpg; `test_*` lines form the official test split."""
+    listing = root / "EmoLabel" / "list_patition_label.txt"
+    if not listing.is_file():
+        raise WeaklabError(f"RAF-DB: {listing} is missing; --data-root must be the folder holding EmoLabel/ and Image/")
+    splits = {"train": ([], []), "test": ([], [])}
+    for i, line in enumerate(listing.read_text().splitlines()):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit() or not 1 <= int(parts[1]) <= 7:
+            raise WeaklabError(f"{listing}: line {i + 1} {line!r} is not `<name>.jpg <label 1-7>`")
+        split = "test" if parts[0].startswith("test") else "train"
+        stem = Path(parts[0]).stem
+        image = root / "Image" / "aligned" / f"{stem}_aligned.jpg"
+        if not image.is_file():
+            raise WeaklabError(f"{listing}: line {i + 1}: image {image} does not exist")
+        splits[split][0].append(image)
+        splits[split][1].append(int(parts[1]) - 1)
+    reader = ImageReader(opts)
+    (x, okx), (tx, okt) = (reader.read_all(splits[s][0]) for s in ("train", "test"))
+    return ArraySource(
+        x=x, y=np.array(splits["train"][1])[okx], classes=RAFDB_CLASSES, name="rafdb",
+        test_x=tx, test_y=np.array(splits["test"][1])[okt], info={"skipped_images": reader.skipped},
+    )
+
+
+def _fer_pixels(root: Path) -> tuple[Path, list[str], list[list[str]]]:
+    path = root / "fer2013.csv"
+    if not path.is_file():
+        raise WeaklabError(f"FER2013: {path} is missing; --data-root must be the folder holding fer2013.csv")
+    header, rows = _read_csv(path)
+    for col in ("emotion", "pixels", "Usage"):
+        if col not in header:
+            raise WeaklabError(f"{path}: missing column {col!r} (columns: {', '.join(header)})")
+    return path, header, rows
+
+
+def _fer_image(path: Path, line: int, pixels: str) -> np.ndarray:
+    try:
+        a = np.array(pixels.split(), dtype=np.int64)
+    except ValueError:
+        raise WeaklabError(f"{path}: line {line}: pixels are not space-separated integers") from None
+    if a.size != 48 * 48 or a.min() < 0 or a.max() > 255:
+        raise WeaklabError(f"{path}: line {line}: expected 2304 pixel values 0-255, found {a.size}")
+    return a.astype(np.uint8).reshape(1, 48, 48)
+
+
+def _fer_split(usage: str) -> str:
+    # Training and PublicTest form the training pool (validation is carved from it); PrivateTest is the test.
+    return "test" if usage == "PrivateTest" else "train"
+
+
+def fer2013(root: Path, opts: Options) -> ArraySource:
+    path, header, rows = _fer_pixels(root)
+    e, px, u = header.index("emotion"), header.index("pixels"), header.index("Usage")
+    out = {"train": ([], []), "test": ([], [])}
+    for i, row in enumerate(rows):
+        if not row[e].strip().isdigit() or not 0 <= int(row[e]) <= 6:
+            raise WeaklabError(f"{path}: line {i + 2}: emotion {row[e]!r} is not a label 0-6")
+        s = out[_fer_split(row[u].strip())]
+        s[0].append(_fer_image(path, i + 2, row[px]))
+        s[1].append(int(row[e]))
+    return _fer_source("fer2013", FER2013_CLASSES, out)
+
+
+def ferplus(root: Path, opts: Options) -> ArraySource:
+    """FER2013 pixels relabeled by FERPlus's ten annotators (fer2013new.csv): the majority emotion; images whose
+    majority is `unknown` or `NF` (not a face), or with no votes, are dropped."""
+    path, header, rows = _fer_pixels(root)
+    votes_path = root / "fer2013new.csv"
+    if not votes_path.is_file():
+        raise WeaklabError(f"FERPlus: {votes_path} is missing; place the FERPlus vote file next to fer2013.csv")
+    vheader, vrows = _read_csv(votes_path)
+    columns = [*FERPLUS_CLASSES, "unknown", "NF"]
+    missing = [c for c in columns if c not in vheader]
+    if missing:
+        raise WeaklabError(f"{votes_path}: missing vote columns {', '.join(missing)}")
+    if len(vrows) != len(rows):
+        raise WeaklabError(f"{votes_path}: {len(vrows)} rows but fer2013.csv has {len(rows)}; they must align")
+    idx = [vheader.index(c) for c in columns]
+    px, u = header.index("pixels"), header.index("Usage")
+    out = {"train": ([], []), "test": ([], [])}
+    for i, (row, vrow) in enumerate(zip(rows, vrows)):
+        try:
+            votes = np.array([float(vrow[j] or 0) for j in idx])
+        except ValueError:
+            raise WeaklabError(f"{votes_path}: line {i + 2}: votes must be numbers") from None
+        winner = int(votes.argmax())
+        if votes.sum() == 0 or winner >= len(FERPLUS_CLASSES):
+            continue
+        s = out[_fer_split(row[u].strip())]
+        s[0].append(_fer_image(path, i + 2, row[px]))
+        s[1].append(winner)
+    return _fer_source("ferplus", FERPLUS_CLASSES, out)
+
+
+def _fer_source(name, classes, out) -> ArraySource:
+    if not out["train"][0]:
+        raise WeaklabError(f"{name}: no training images")
+    test = {}
+    if out["test"][0]:
+        test = {"test_x": np.stack(out["test"][0]), "test_y": np.array(out["test"][1])}
+    return ArraySource(x=np.stack(out["train"][0]), y=np.array(out["train"][1]), classes=classes, name=name,
+                       flip=True, **test)
