@@ -28,6 +28,10 @@ class DataConfig:
     val_fraction: float = 0.1  # carved from the training data, stratified
     test_fraction: float = 0.2  # used only where the dataset ships no test split
     split_seed: int = 0  # fixes the test/validation carve across runs; `seed` draws the labeled subset
+    partial: str | None = None  # candidate-set generator: plcr | pico | pico_hierarchical (None: not partial)
+    partial_rate: float = 0.1  # q: probability that each wrong class joins a candidate set
+    candidates_file: str | None = None  # a user's candidate sets: .csv (index|path, labels) or N×C 0/1 .npy/.npz
+    candidates_complete: bool = True  # the user's sets hold the true label: checked where labels are known
 
 
 @dataclass
@@ -42,6 +46,10 @@ class ViewsConfig:
     translate: int = 2  # random translation in pixels, by reflect-padding and cropping
     flip: bool | None = None  # horizontal flip; None: as the dataset says (off for digits)
     noise: float = 0.15  # std of Gaussian input noise, in normalised input units
+    strong: str = "none"  # strong views' policy: none | autoaugment_cifar10 | autoaugment_svhn | randaugment
+    cutout: int = 0  # strong views: side of the zeroed square (0: none)
+    randaugment_n: int = 2  # RandAugment: ops per image
+    randaugment_m: int = 10  # RandAugment: magnitude on a 0..30 scale
 
 
 @dataclass
@@ -64,6 +72,7 @@ class TrainConfig:
     lr_gamma: float = 0.1
     grad_clip: float | None = None  # max gradient norm
     eval_every: int | None = None  # steps between evaluations; None: once per epoch
+    selection_metric: str | None = None  # validation metric choosing best.pt; None: the task's (accuracy)
     log_every: int = 50  # steps between loss checks (NaN / explosion) and progress-bar updates
     max_loss: float = 1.0e4  # a loss above this counts as exploded
     device: str = "auto"  # auto | cpu | cuda | cuda:N
