@@ -81,3 +81,40 @@ def test_policies_are_the_papers():
     assert augment.CIFAR10_POLICY[0] == (("Invert", 0.1, 7), ("Contrast", 0.2, 6))
     assert augment.SVHN_POLICY[0] == (("ShearX", 0.9, 4), ("Invert", 0.2, 3))
     assert len(augment.RANDAUGMENT_OPS) == 14
+
+
+@pytest.mark.parametrize("name, factor", [("Contrast", 1.6), ("Color", 0.4), ("Sharpness", 1.8), ("Brightness", 1.3),
+                                          ("AutoContrast", None), ("Posterize", 5.0), ("Solarize", 100.0)])
+def test_pixel_ops_match_pil(name, factor):
+    pytest.importorskip("PIL")
+    import numpy as np
+    from PIL import Image, ImageEnhance, ImageOps
+
+    x = ((image(1, 3, 12, 12, seed=4) * 0.6 + 0.2) * 255).round() / 255  # an 8-bit image, as PIL holds it
+    pil = Image.fromarray((x[0].permute(1, 2, 0) * 255).round().byte().numpy(), "RGB")
+    ref = {
+        "Contrast": lambda: ImageEnhance.Contrast(pil).enhance(factor),
+        "Color": lambda: ImageEnhance.Color(pil).enhance(factor),
+        "Sharpness": lambda: ImageEnhance.Sharpness(pil).enhance(factor),
+        "Brightness": lambda: ImageEnhance.Brightness(pil).enhance(factor),
+        "AutoContrast": lambda: ImageOps.autocontrast(pil),
+        "Posterize": lambda: ImageOps.posterize(pil, int(factor)),
+        "Solarize": lambda: ImageOps.solarize(pil, int(factor)),
+    }[name]()
+    ref = torch.tensor(np.array(ref)).permute(2, 0, 1).float()
+    ours = augment.OPS[name][0](x, torch.tensor([factor if factor is not None else 0.0])) * 255
+    assert (ours[0] - ref).abs().max() <= 1.5, name  # PIL rounds the degenerate image and the result to 8 bits
+
+
+def test_strong_view_runs_on_normalised_batches():
+    from weaklab.data.store import Normalizer
+    from weaklab.data.views import Views
+
+    raw = (image(16, 3, 32, 32) * 255).round()
+    norm = Normalizer.fit(raw.numpy())
+    views = Views(4, True, 0.0, "cpu", seed=0, policy=augment.AutoAugment(augment.CIFAR10_POLICY), cutout=16,
+                  normalizer=norm, pixel_max=255.0)
+    x = norm(raw)
+    out = views.strong(x)
+    assert out.shape == x.shape and torch.isfinite(out).all() and not torch.equal(out, x)
+    assert ((out == 0).flatten(1).sum(1) >= 3 * 8 * 8).all()  # every image has its Cutout box (at least a corner)

@@ -72,6 +72,7 @@ class TrainConfig:
     lr_gamma: float = 0.1
     grad_clip: float | None = None  # max gradient norm
     eval_every: int | None = None  # steps between evaluations; None: once per epoch
+    plot_redraws: int = 10  # times the plots are redrawn during a run (0: only at the end)
     selection_metric: str | None = None  # validation metric choosing best.pt; None: the task's (accuracy)
     log_every: int = 50  # steps between loss checks (NaN / explosion) and progress-bar updates
     max_loss: float = 1.0e4  # a loss above this counts as exploded

@@ -60,7 +60,8 @@ class Trainer:
         self.spe = experiment.sampler.steps_per_epoch
         self.total_steps = cfg.epochs * self.spe
         self.eval_every = cfg.eval_every or self.spe
-        self.plot_every = self.eval_every * max(1, self.total_steps // self.eval_every // 10)  # ~10 redraws a run
+        redraws = max(cfg.plot_redraws, 1)  # ~plot_redraws redraws a run
+        self.plot_every = self.eval_every * max(1, self.total_steps // self.eval_every // redraws)
         self.step, self.best_metric, self.best_step, self.elapsed = 0, None, None, 0.0
         self.labels = experiment.data.supervision.labels.to(experiment.device)
         task = self.method.task
@@ -150,7 +151,7 @@ class Trainer:
                     record, improved = self._evaluate(time.perf_counter() - started)
                     logger.write(record)  # before the checkpoint: a resumed run rewrites lines after its step
                     self._save(improved)
-                    if self.step % self.plot_every == 0:
+                    if self.cfg.plot_redraws and self.step % self.plot_every == 0:
                         plots.draw(self.run_dir)
                     bar.set_postfix(loss=f"{record['train']['loss']:.3f}", val=f"{record['val'][self.selection_metric]:.3f}")
         finally:
