@@ -148,3 +148,10 @@ def test_target_table_identical_after_resume(fast, tmp_path, monkeypatch, method
     for key in a:
         assert torch.equal(a[key], b[key]), key
     assert whole.summary["test"] == resumed.summary["test"]
+
+
+def test_selection_metric_must_exist(fast, tmp_path):
+    from weaklab.errors import WeaklabError
+
+    with pytest.raises(WeaklabError, match="covering_rate.*choose one of accuracy"):
+        train(fast("supervised", train__epochs=1, train__selection_metric="covering_rate"), out=tmp_path / "r")

@@ -69,8 +69,9 @@ class Views:
         x = random_translate(x, self.translate, self.generator)
         if self.policy is not None:
             n = self.normalizer
-            pixels = ((x * n.std + n.mean) / self.pixel_max).clamp(0, 1)
-            x = (self.policy(pixels, self.generator) * self.pixel_max - n.mean) / n.std
+            with torch.autocast(x.device.type, enabled=False):  # pixel ops and affine grids in fp32, even under bf16
+                pixels = ((x.float() * n.std + n.mean) / self.pixel_max).clamp(0, 1)
+                x = (self.policy(pixels, self.generator) * self.pixel_max - n.mean) / n.std
         return augment.random_cutout(x, self.cutout, self.generator)
 
     def many(self, x: torch.Tensor, n: int, share_flip: bool = False) -> list[torch.Tensor]:
