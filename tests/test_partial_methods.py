@@ -155,3 +155,17 @@ def test_selection_metric_must_exist(fast, tmp_path):
 
     with pytest.raises(WeaklabError, match="covering_rate.*choose one of accuracy"):
         train(fast("supervised", train__epochs=1, train__selection_metric="covering_rate"), out=tmp_path / "r")
+
+
+def test_bench_partial_writes_its_table_and_plots(tmp_path, capsys):
+    from weaklab.cli import main
+
+    doc = tmp_path / "BENCH.md"
+    doc.write_text("# Benchmarks\n\n<!-- partial:begin -->\nold\n<!-- partial:end -->\n\nafter\n")
+    code = main(["bench", "partial", "--seeds", "0", "--rates", "0.3", "--methods", "cc", "plcr", "--epochs", "1",
+                 "--no-reference", "--out", str(tmp_path / "b"), "--write", str(doc)])
+    text = doc.read_text()
+    assert code == 0 and "old" not in text and text.rstrip().endswith("after")
+    assert "| cc |" in text and "| plcr |" in text and "q = 0.3" in text
+    assert (tmp_path / "benchmarks/partial/partial-curves-q0.3.png").exists()
+    assert (tmp_path / "benchmarks/partial/plcr-loss.png").exists()

@@ -51,7 +51,10 @@ def partial(methods, rates, seeds, out: Path, epochs=None, write: str | None = N
             results.append(_run(REFERENCE, None, seed, out / "supervised" / f"seed{seed}", epochs))
     (out / "results.json").write_text(json.dumps(results, indent=2))
     figure = _curves(out, methods, rates[len(rates) // 2], seeds[0])
-    table = _table(results, methods, rates, seeds, epochs, figure)
+    command = (f"OMP_NUM_THREADS=1 weaklab bench partial --seeds {' '.join(map(str, seeds))} --rates "
+               f"{' '.join(map(str, rates))} --methods {' '.join(methods)}" + (f" --epochs {epochs}" if epochs else "")
+               + ("" if reference else " --no-reference") + (f" --write {write}" if write else ""))
+    table = _table(results, methods, rates, seeds, figure, command)
     print(table)
     if write:
         _replace_section(Path(write), table)
@@ -108,7 +111,7 @@ def _mean_std(values) -> str:
     return f"{statistics.mean(values):.2f} ± {std:.2f}"
 
 
-def _table(results, methods, rates, seeds, epochs, figure: Path) -> str:
+def _table(results, methods, rates, seeds, figure: Path, command: str) -> str:
     first = next(r for r in results if r["method"] != REFERENCE)
     labels = first["labels"]
     header = "| method | " + " | ".join(f"q = {q}: test acc. % | s/run" for q in rates) + " |"
@@ -140,11 +143,9 @@ def _table(results, methods, rates, seeds, epochs, figure: Path) -> str:
             f"Reference, every true label (supervised, same network, views and steps, selected on validation accuracy): "
             f"{_mean_std([100 * r['test']['accuracy'] for r in ref])} %."
         )
-    epochs_flag = f" --epochs {epochs}" if epochs else ""
     lines += [
         "",
-        f"Command: `OMP_NUM_THREADS=1 weaklab bench partial --seeds {' '.join(map(str, seeds))} --rates "
-        f"{' '.join(map(str, rates))}{epochs_flag} --write BENCHMARKS.md`; device: {platform.machine()} CPU "
+        f"Command: `{command}`; device: {platform.machine()} CPU "
         f"({torch.get_num_threads()} thread, shared with other jobs: times are wall-clock and only roughly comparable), "
         f"torch {torch.__version__}; date: {datetime.date.today().isoformat()}. Curves of one run per method: "
         f"`benchmarks/partial/{figure.name}`; one PL-CR run's loss, accuracy and schedule plots: `benchmarks/partial/plcr-*.png`.",
