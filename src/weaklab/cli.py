@@ -112,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", default="runs/bench-quality")
     q.add_argument("--write", help="Markdown file whose quality table to replace (e.g. BENCHMARKS.md)")
     q.set_defaults(func=cmd_bench_quality)
+    pl = bsub.add_parser("partial", help="CC, RC, PRODEN and PL-CR on digits with candidate sets, several q and seeds")
+    pl.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    pl.add_argument("--rates", type=float, nargs="+", default=[0.1, 0.3, 0.5], help="partial rates q")
+    pl.add_argument("--methods", nargs="+", default=["cc", "rc", "proden", "plcr"])
+    pl.add_argument("--epochs", type=int, default=None)
+    pl.add_argument("--no-reference", action="store_true", help="skip the supervised run on true labels")
+    pl.add_argument("--out", default="runs/bench-partial")
+    pl.add_argument("--write", help="Markdown file whose partial table to replace (e.g. BENCHMARKS.md)")
+    pl.set_defaults(func=cmd_bench_partial)
+    au = bsub.add_parser("augment", help="strong augmentation: ms per batch and per-sample randomness (vs kornia if installed)")
+    au.set_defaults(func=cmd_bench_augment)
     return p
 
 
@@ -270,6 +281,20 @@ def cmd_bench_quality(args) -> int:
     from .bench import quality
 
     quality(args.methods, args.seeds, args.labels_per_class, Path(args.out), epochs=args.epochs, write=args.write)
+    return 0
+
+
+def cmd_bench_partial(args) -> int:
+    from .bench_partial import partial
+
+    partial(args.methods, args.rates, args.seeds, Path(args.out), args.epochs, args.write, not args.no_reference)
+    return 0
+
+
+def cmd_bench_augment(args) -> int:
+    from .bench_partial import augment_timing
+
+    augment_timing()
     return 0
 
 

@@ -38,6 +38,10 @@ class DataConfig:
     normalize: str = "standard"  # standard (per channel) | zca (then ZCA whitening: TE/Π CIFAR-10 preprocessing)
     zca_epsilon: float = 0.01  # added to the covariance eigenvalues (unit-variance scale) before whitening
     store: str = "auto"  # device (whole split on the device) | host (batches copied from host memory) | auto
+    partial: str | None = None  # candidate-set generator: plcr | pico | pico_hierarchical (None: not partial)
+    partial_rate: float = 0.1  # q: probability that each wrong class joins a candidate set
+    candidates_file: str | None = None  # a user's candidate sets: .csv (index|path, labels) or N×C 0/1 .npy/.npz
+    candidates_complete: bool = True  # the user's sets hold the true label: checked where labels are known
 
 
 @dataclass
@@ -52,6 +56,10 @@ class ViewsConfig:
     translate: int = 2  # random translation in pixels, by reflect-padding and cropping
     flip: bool | None = None  # horizontal flip; None: as the dataset says (off for digits)
     noise: float = 0.15  # std of Gaussian input noise, in normalised input units
+    strong: str = "none"  # strong views' policy: none | autoaugment_cifar10 | autoaugment_svhn | randaugment
+    cutout: int = 0  # strong views: side of the zeroed square (0: none)
+    randaugment_n: int = 2  # RandAugment: ops per image
+    randaugment_m: int = 10  # RandAugment: magnitude on a 0..30 scale
 
 
 @dataclass
@@ -74,6 +82,8 @@ class TrainConfig:
     lr_gamma: float = 0.1
     grad_clip: float | None = None  # max gradient norm
     eval_every: int | None = None  # steps between evaluations; None: once per epoch
+    plot_redraws: int = 10  # times the plots are redrawn during a run (0: only at the end)
+    selection_metric: str | None = None  # validation metric choosing best.pt; None: the task's (accuracy)
     log_every: int = 50  # steps between loss checks (NaN / explosion) and progress-bar updates
     max_loss: float = 1.0e4  # a loss above this counts as exploded
     device: str = "auto"  # auto | cpu | cuda | cuda:N

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from . import augment
+
 
 def random_translate(x: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
     """Shift each image by up to ±pad pixels: reflect-pad, then crop at a random per-sample offset."""
@@ -42,9 +44,12 @@ class Views:
     """The weak stochastic views of the Π-model / Temporal Ensembling / Mean Teacher papers:
     translation, optional horizontal flip, Gaussian input noise. Flat features get the noise only."""
 
-    def __init__(self, translate: int, flip: bool, noise: float, device, seed: int):
+    def __init__(self, translate: int, flip: bool, noise: float, device, seed: int,
+                 policy=None, cutout: int = 0, normalizer=None, pixel_max: float = 1.0):
         self.translate, self.flip, self.noise = translate, flip, noise
         self.generator = torch.Generator(device=device).manual_seed(seed)
+        # strong views: a policy on [0, 1] pixels (AutoAugment, RandAugment) and Cutout, after flip + translation
+        self.policy, self.cutout, self.normalizer, self.pixel_max = policy, cutout, normalizer, pixel_max
 
     def __call__(self, x: torch.Tensor, flips: torch.Tensor | None = None) -> torch.Tensor:
         """One view of every sample; pass `flips` to share the flip decision between views."""
@@ -54,6 +59,20 @@ class Views:
                 x = horizontal_flip(x, flips)
             x = random_translate(x, self.translate, self.generator)
         return gaussian_noise(x, self.noise, self.generator)
+
+    def strong(self, x: torch.Tensor) -> torch.Tensor:
+        """A strong view: flip + translation, then the policy on pixels in [0, 1], then Cutout (zero = the mean)."""
+        if x.ndim != 4:
+            return self(x)
+        if self.flip:
+            x = horizontal_flip(x, flip_mask(len(x), x.device, self.generator))
+        x = random_translate(x, self.translate, self.generator)
+        if self.policy is not None:
+            n = self.normalizer
+            with torch.autocast(x.device.type, enabled=False):  # pixel ops and affine grids in fp32, even under bf16
+                pixels = ((x.float() * n.std + n.mean) / self.pixel_max).clamp(0, 1)
+                x = (self.policy(pixels, self.generator) * self.pixel_max - n.mean) / n.std
+        return augment.random_cutout(x, self.cutout, self.generator)
 
     def many(self, x: torch.Tensor, n: int, share_flip: bool = False) -> list[torch.Tensor]:
         """`n` independent views; with `share_flip` they mirror the same samples (Π-model on CIFAR)."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ..config import Config
 from ..core.task import Classification
+from ..data import partial
+from ..data.augment import POLICIES
 from ..data.datasets import load_source
 from ..data.sampler import TwoStreamSampler
 from ..data.splits import stratified_split
@@ -35,6 +37,8 @@ class Data:
     test_labels: torch.Tensor
     supervision: Supervision
     train_labels_clean: torch.Tensor
+    val_candidates: torch.Tensor | None = None  # partial labels: the validation split's candidate sets
+    regime: dict = field(default_factory=dict)  # what the supervision generator produced
 
     def report(self) -> dict:
         return {
@@ -44,6 +48,7 @@ class Data:
             "val": len(self.val),
             "test": len(self.test),
             **self.supervision.report(),
+            **self.regime,
         }
 
 
@@ -76,9 +81,17 @@ def build_data(config: Config, device: torch.device) -> Data:
         raise WeaklabError("the validation split is empty; set data.val_fraction above 0 (model selection needs it)")
     train_idx, val_idx = rest[fit], rest[val]
     y_train = src.y[train_idx]
-    supervision = semi_supervised(
-        y_train, src.num_classes, labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=config.seed
-    )
+    val_candidates, regime = None, {}
+    if d.partial or d.candidates_file:
+        train_sets, val_sets, summary = partial.for_splits(
+            d, src.y, src.classes, train_idx, val_idx, config.seed, src.info.get("paths")
+        )
+        supervision = Supervision(torch.as_tensor(train_sets), torch.zeros(len(train_idx), dtype=torch.bool))
+        val_candidates, regime = torch.as_tensor(val_sets).to(device), {"partial": summary}
+    else:
+        supervision = semi_supervised(
+            y_train, src.num_classes, labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=config.seed
+        )
     train_x, n_extra = _train_samples(src, train_idx, d.extra_unlabeled)
     if n_extra:  # samples with no label, appended after the labeled ones: unlabeled stream only
         supervision = supervision.with_unlabeled(n_extra)
@@ -103,6 +116,8 @@ def build_data(config: Config, device: torch.device) -> Data:
         test_labels=torch.as_tensor(test_y),
         supervision=supervision,
         train_labels_clean=torch.as_tensor(y_train),
+        val_candidates=val_candidates,
+        regime=regime,
     )
 
 
@@ -162,10 +177,21 @@ def build_experiment(config: Config) -> Experiment:
     torch.manual_seed(config.seed)
     data = build_data(config, device)
     flip = data.flip if config.views.flip is None else config.views.flip
-    views = Views(config.views.translate, flip, config.views.noise, device, seed=config.seed)
+    v = config.views
+    if v.strong not in POLICIES:
+        raise WeaklabError(f"views.strong={v.strong!r} is not a policy; choose one of {', '.join(POLICIES)}")
+    policy = POLICIES[v.strong](v) if POLICIES[v.strong] else None
+    pixel_max = 255.0 if data.train.x.dtype == torch.uint8 else max(float(data.train.x.max()), 1e-6)
+    views = Views(v.translate, flip, v.noise, device, seed=config.seed, policy=policy, cutout=v.cutout,
+                  normalizer=data.train.normalizer, pixel_max=pixel_max)
     t = config.train
     labeled = torch.nonzero(data.supervision.labeled).flatten()
-    sampler = TwoStreamSampler(labeled, torch.arange(len(data.train)), t.batch_labeled, t.batch_unlabeled, config.seed)
+    everyone = torch.arange(len(data.train))
+    if method_class(config.method.name).trains_on_all:  # one stream: every sample, batch_labeled at a time
+        labeled, batch_unlabeled = everyone, t.batch_labeled
+    else:
+        batch_unlabeled = t.batch_unlabeled
+    sampler = TwoStreamSampler(labeled, everyone, t.batch_labeled, batch_unlabeled, config.seed)
     spec = model_spec(config, data)
     ctx = Context(
         task=Classification(len(data.classes)),
@@ -174,7 +200,7 @@ def build_experiment(config: Config) -> Experiment:
         num_train=len(data.train),
         num_labeled=len(labeled),
         batch_labeled=t.batch_labeled,
-        batch_unlabeled=t.batch_unlabeled,
+        batch_unlabeled=batch_unlabeled,
         steps_per_epoch=sampler.steps_per_epoch,
         epochs=t.epochs,
         supervision=data.supervision,

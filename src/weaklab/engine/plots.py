@@ -6,9 +6,13 @@ from pathlib import Path
 
 from .logger import read_metrics
 
+SCHEDULES = ("lr", "consistency_weight")  # drawn on schedule.png, not with the losses
+ACCURACY_LIKE = ("accuracy", "covering_rate", "approx_accuracy")  # one plot: true-label and label-free accuracies
+
 
 def draw(run_dir: Path) -> list[Path]:
-    """Draw `plots/loss.png` (every loss term) and `plots/<metric>.png` (train-side and validation curves)."""
+    """Draw `plots/loss.png` (every loss term), `plots/schedule.png` (lr and consistency weight) and
+    `plots/<metric>.png` (validation curves, with train-side curves of the same name, e.g. target_accuracy)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,7 +28,7 @@ def draw(run_dir: Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for key in records[-1]["train"]:
-        if key == "consistency_weight" or key == "lr":
+        if key in SCHEDULES or "accuracy" in key:
             continue
         ax.plot(steps, [r["train"].get(key, float("nan")) for r in records], label=key)
     ax.set(xlabel="step", ylabel="loss", title="training losses")
@@ -32,9 +36,26 @@ def draw(run_dir: Path) -> list[Path]:
     ax.legend()
     written.append(_save(fig, out_dir / "loss.png"))
 
-    for metric in records[-1].get("val", {}):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(steps, [r.get("lr", float("nan")) for r in records], label="lr")
+    for key in SCHEDULES[1:]:
+        if key in records[-1]["train"]:
+            ax.plot(steps, [r["train"].get(key, float("nan")) for r in records], label=key)
+    ax.set(xlabel="step", title="schedules")
+    ax.legend()
+    written.append(_save(fig, out_dir / "schedule.png"))
+
+    val_metrics = list(records[-1].get("val", {}))
+    for metric in val_metrics:
+        if metric in ACCURACY_LIKE[1:] and "accuracy" in val_metrics:
+            continue  # drawn with accuracy
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(steps, [r["val"].get(metric, float("nan")) for r in records], label=f"validation {metric}")
+        for name in (ACCURACY_LIKE if metric == "accuracy" else (metric,)):
+            if name in records[-1]["val"]:
+                ax.plot(steps, [r["val"].get(name, float("nan")) for r in records], label=f"validation {name}")
+        for key in records[-1]["train"]:
+            if key.endswith(metric) and key not in SCHEDULES:
+                ax.plot(steps, [r["train"].get(key, float("nan")) for r in records], label=f"train {key}")
         ax.set(xlabel="step", ylabel=metric, title=f"validation {metric}")
         ax.legend()
         written.append(_save(fig, out_dir / f"{metric}.png"))

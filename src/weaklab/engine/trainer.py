@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from ..config import Config
+from ..core.metrics import HIGHER_IS_BETTER, candidate_metrics
 from ..errors import WeaklabError
 from ..methods import Batch, Progress
 from . import checkpoint, plots
@@ -59,9 +60,13 @@ class Trainer:
         self.spe = experiment.sampler.steps_per_epoch
         self.total_steps = cfg.epochs * self.spe
         self.eval_every = cfg.eval_every or self.spe
-        self.plot_every = self.eval_every * max(1, self.total_steps // self.eval_every // 10)  # ~10 redraws a run
+        redraws = max(cfg.plot_redraws, 1)  # ~plot_redraws redraws a run
+        self.plot_every = self.eval_every * max(1, self.total_steps // self.eval_every // redraws)
         self.step, self.best_metric, self.best_step, self.elapsed = 0, None, None, 0.0
         self.labels = experiment.data.supervision.labels.to(experiment.device)
+        task = self.method.task
+        self.selection_metric = cfg.selection_metric or task.selection_metric
+        self.higher_is_better = HIGHER_IS_BETTER.get(self.selection_metric, task.higher_is_better)
         self.monitor = LossMonitor(experiment.device, cfg.max_loss)
         use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and experiment.device.type == "cuda")
         if cfg.precision not in ("auto", "bf16", "fp32"):
@@ -146,9 +151,9 @@ class Trainer:
                     record, improved = self._evaluate(time.perf_counter() - started)
                     logger.write(record)  # before the checkpoint: a resumed run rewrites lines after its step
                     self._save(improved)
-                    if self.step % self.plot_every == 0:
+                    if self.cfg.plot_redraws and self.step % self.plot_every == 0:
                         plots.draw(self.run_dir)
-                    bar.set_postfix(loss=f"{record['train']['loss']:.3f}", val=f"{record['val'][task.selection_metric]:.3f}")
+                    bar.set_postfix(loss=f"{record['train']['loss']:.3f}", val=f"{record['val'][self.selection_metric]:.3f}")
         finally:
             bar.close()
             logger.close()
@@ -165,10 +170,17 @@ class Trainer:
         self.elapsed = elapsed
         probs = predict_summaries(self.method.predictor(), task, self.x.data.val.batches(1024), self.autocast)
         val = task.metrics(probs, self.x.data.val_labels)
+        if self.x.data.val_candidates is not None:  # partial labels: metrics that need no true label
+            val.update(candidate_metrics(probs, self.x.data.val_candidates))
         train = self.monitor.averages()
         self.monitor.reset()
-        metric = val[task.selection_metric]
-        improved = self.best_metric is None or (metric > self.best_metric if task.higher_is_better else metric < self.best_metric)
+        if self.selection_metric not in val:
+            raise WeaklabError(
+                f"train.selection_metric={self.selection_metric!r} is not a validation metric of this run; "
+                f"choose one of {', '.join(val)}"
+            )
+        metric = val[self.selection_metric]
+        improved = self.best_metric is None or (metric > self.best_metric if self.higher_is_better else metric < self.best_metric)
         if improved:
             self.best_metric, self.best_step = metric, self.step
         record = {"step": self.step, "epoch": self.step / self.spe, "lr": train.pop("lr"), "train": train, "val": val, "time": round(elapsed, 3)}
@@ -196,7 +208,7 @@ class Trainer:
             "model": self.x.spec["name"],
             "parameters": sum(p.numel() for p in self.method.predictor().parameters()),
             "steps": self.total_steps,
-            "selected": {"step": self.best_step, "val_" + task.selection_metric: self.best_metric},
+            "selected": {"step": self.best_step, "val_" + self.selection_metric: self.best_metric},
             "test": test,
             "wall_time_s": round(self.elapsed, 2),
             "device": str(self.x.device),

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from ..errors import WeaklabError
 from .base import Batch, Context, Method, Progress
+from .cc import CC
 from .mean_teacher import MeanTeacher
 from .pi_model import PiModel
+from .plcr import PLCR
+from .proden import PRODEN
+from .rc import RC
 from .supervised import Supervised
 from .temporal_ensembling import TemporalEnsembling
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (Supervised, PiModel, TemporalEnsembling, MeanTeacher)}
+METHODS.update({m.name: m for m in (PLCR, PRODEN, CC, RC)})  # partial labels
 
 
 def method_class(name: str) -> type[Method]:

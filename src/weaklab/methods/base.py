@@ -76,6 +76,7 @@ class Method(nn.Module):
     Settings: ClassVar[type[MethodSettings]]
     description: ClassVar[str]
     uses_unlabeled: ClassVar[bool] = True
+    trains_on_all: ClassVar[bool] = False  # one stream of every training sample (partial labels), batch_labeled each
 
     def __init__(self, settings: MethodSettings, ctx: Context):
         super().__init__()

@@ -1,12 +1,13 @@
 """Model zoo: backbones for images and flat features, wrapped in a multi-head `Network`."""
 from .cnn13 import CNN13
+from .lenet import LeNet
 from .mlp import MLP
 from .network import Network
 from .small_cnn import SmallCNN
 from .wrn import WRN
 
-MODELS = ("cnn13", "wrn28_2", "small_cnn", "mlp")
-IMAGE_MODELS = ("cnn13", "wrn28_2", "small_cnn")
+MODELS = ("cnn13", "wrn28_2", "small_cnn", "mlp", "lenet", "wrn34_10")
+IMAGE_MODELS = ("cnn13", "wrn28_2", "small_cnn", "lenet", "wrn34_10")
 
 
 def auto_model(input_shape: tuple[int, ...]) -> str:
@@ -37,7 +38,7 @@ def build_model(name: str, *, input_shape: tuple[int, ...], out_dim: int, heads:
     if width is not None and width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
     # fail loudly rather than silently ignore a width the architecture fixes
-    if width is not None and name in ("cnn13", "wrn28_2"):
+    if width is not None and name in ("cnn13", "wrn28_2", "lenet", "wrn34_10"):
         raise ValueError(f"{name} has fixed widths; width applies only to small_cnn and mlp")
 
     if name in IMAGE_MODELS:
@@ -50,11 +51,17 @@ def build_model(name: str, *, input_shape: tuple[int, ...], out_dim: int, heads:
         # two 2x2 max-pools need at least 4 pixels per side
         if name == "small_cnn" and min(h, w) < 4:
             raise ValueError(f"small_cnn needs images of at least 4x4, got {h}x{w}")
+        if name == "lenet" and min(h, w) < 16:
+            raise ValueError(f"lenet needs images of at least 16x16, got {h}x{w}; use small_cnn for smaller images")
 
     if name == "cnn13":
         backbone = CNN13(c, dropout=0.5 if dropout is None else dropout)
     elif name == "wrn28_2":
         backbone = WRN(c, depth=28, widen=2, dropout=0.0 if dropout is None else dropout)
+    elif name == "wrn34_10":
+        backbone = WRN(c, depth=34, widen=10, dropout=0.0 if dropout is None else dropout)
+    elif name == "lenet":
+        backbone = LeNet(c, (h, w), dropout=0.0 if dropout is None else dropout)
     elif name == "small_cnn":
         backbone = SmallCNN(c, width=width or 32, dropout=0.5 if dropout is None else dropout)
     else:
@@ -65,4 +72,4 @@ def build_model(name: str, *, input_shape: tuple[int, ...], out_dim: int, heads:
     return Network(backbone, out_dim, heads)
 
 
-__all__ = ["MODELS", "Network", "CNN13", "WRN", "SmallCNN", "MLP", "auto_model", "build_model"]
+__all__ = ["MODELS", "Network", "CNN13", "WRN", "SmallCNN", "MLP", "LeNet", "auto_model", "build_model"]

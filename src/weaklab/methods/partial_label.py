@@ -1,0 +1,28 @@
+"""What the partial-label methods share: they train on every sample from its candidate set S_i.
+
+The candidate matrix comes from the run's supervision (`Context.supervision`); it is a non-persistent buffer (data,
+not state: it is rebuilt from the config on resume, so it does not bloat checkpoints).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import WeaklabError
+from .base import Method
+
+
+class PartialLabelMethod(Method):
+    uses_unlabeled = False
+    trains_on_all = True
+
+    def __init__(self, settings, ctx):
+        super().__init__(settings, ctx)
+        if ctx.supervision is None:
+            raise WeaklabError(f"{self.name} needs candidate sets; set data.partial or data.candidates_file")
+        self.register_buffer("candidates", ctx.supervision.candidates.clone(), persistent=False)
+
+    def uniform_over_candidates(self) -> torch.Tensor:
+        """The N×C table every re-weighting method starts from: 1/|S_i| on each candidate."""
+        s = self.candidates.float()
+        return s / s.sum(1, keepdim=True)

@@ -1,0 +1,63 @@
+"""PL-CR, partial-label learning with consistency regularisation (Wu, Wang & Zhang, ICML 2022).
+
+    q_i ← uniform over S_i                                              (N×C target table, checkpointed)
+    for each batch:  views: 1 weak + K-1 strong per sample, one forward pass
+        supervised  = -mean_i Σ_{j ∉ S_i} log(1 - p_ij(weak) + 1e-7)
+        consistency = Σ_k mean_i KL(q_i ‖ p_k(x_i))
+        L = supervised + λ(e) · consistency,   λ(e) = min(e / T, 1) · λ_max   (e = epoch: 0 in the first)
+        q_i ← normalise(S_i ⊙ Π_k p_k(x_i)^(1/K))   from this step's detached predictions
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..config import MethodSettings
+from ..core.losses import non_candidate_loss, restrict_to_candidates, softmax_kl
+from ..core.ramps import linear_rampup
+from .partial_label import PartialLabelMethod
+
+
+@dataclass
+class Settings(MethodSettings):
+    name: str = "plcr"
+    lambda_max: float = 1.0  # λ_max
+    rampup_epochs: float = 100.0  # T: λ grows linearly per epoch to λ_max over T epochs
+    strong_views: int = 2  # K - 1
+
+
+class PLCR(PartialLabelMethod):
+    name = "plcr"
+    Settings = Settings
+    description = "partial labels: non-candidate loss + consistency of weak/strong views to a per-sample target table"
+
+    def __init__(self, settings, ctx):
+        super().__init__(settings, ctx)
+        self.register_buffer("targets", self.uniform_over_candidates())
+        clean = ctx.clean_labels if ctx.clean_labels is not None else torch.full((ctx.num_train,), -1)
+        self.register_buffer("clean_labels", clean.clone(), persistent=False)  # for the log only
+
+    def lam(self, epoch: int) -> float:
+        return linear_rampup(epoch, self.settings.rampup_epochs) * self.settings.lambda_max
+
+    def training_step(self, batch, progress):
+        x, idx, k = batch.x_lb, batch.idx_lb, 1 + self.settings.strong_views
+        views = [self.views(x)] + [self.views.strong(x) for _ in range(k - 1)]
+        logits = self.model(torch.cat(views)).chunk(k)
+        candidates, targets = self.candidates[idx], self.targets[idx]
+        supervised = non_candidate_loss(logits[0], candidates).mean()
+        consistency = sum(softmax_kl(out, targets).mean() for out in logits)
+        lam = self.lam(progress.epoch)
+        with torch.no_grad():  # normalised geometric mean of the K views, masked to the candidates
+            log_mean = torch.stack([out.float().log_softmax(-1) for out in logits]).mean(0)
+            self.targets[idx] = restrict_to_candidates(log_mean.softmax(-1), candidates)
+            target_accuracy = (self.targets[idx].argmax(1) == self.clean_labels[idx]).float().mean()
+        loss = supervised + lam * consistency
+        return loss, {
+            "supervised": supervised.detach(),
+            "consistency": consistency.detach(),
+            "consistency_weight": lam,
+            "target_accuracy": target_accuracy,
+        }

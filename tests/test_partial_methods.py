@@ -1,0 +1,171 @@
+"""PL-CR, PRODEN, CC and RC: each method's defining property on hand examples, and exact resume of their tables."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from weaklab.api import resume, train
+from weaklab.core.task import Classification
+from weaklab.data.supervision import Supervision
+from weaklab.engine import checkpoint
+from weaklab.engine.trainer import Trainer
+from weaklab.methods import Batch, Context, Progress, method_class
+
+
+class FakeViews:
+    """Weak view = the input; strong view k = input + k (so the K views give different predictions)."""
+
+    def __init__(self):
+        self.k = 0
+
+    def __call__(self, x):
+        return x
+
+    def strong(self, x):
+        self.k += 1
+        return x + torch.tensor([0.0, float(self.k), -float(self.k)])
+
+
+def make(name, candidates, **settings):
+    """A method whose 'network' is the identity: the inputs are the logits."""
+    candidates = torch.as_tensor(candidates, dtype=torch.bool)
+    n, c = candidates.shape
+    ctx = Context(task=Classification(c), make_model=lambda heads=1: nn.Identity(), views=FakeViews(), num_train=n,
+                  num_labeled=n, batch_labeled=n, batch_unlabeled=n, steps_per_epoch=1, epochs=1,
+                  supervision=Supervision(candidates, torch.zeros(n, dtype=torch.bool)), clean_labels=torch.zeros(n, dtype=torch.long))
+    cls = method_class(name)
+    return cls(cls.Settings(**settings), ctx)
+
+
+LOGITS = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]])
+SETS = [[1, 1, 0], [0, 1, 1]]
+
+
+def step(method, epoch=0):
+    return method.training_step(Batch(LOGITS, torch.full((2,), -1), torch.arange(2)), Progress(epoch, epoch, 1))
+
+
+def test_plcr_target_update_is_the_masked_geometric_mean_of_the_views():
+    m = make("plcr", SETS)
+    assert torch.allclose(m.targets, torch.tensor([[0.5, 0.5, 0], [0, 0.5, 0.5]]))  # uniform over each set
+    step(m)
+    views = [LOGITS, LOGITS + torch.tensor([0.0, 1, -1]), LOGITS + torch.tensor([0.0, 2, -2])]
+    p = [v.softmax(1) for v in views]
+    for i, row in enumerate(SETS):
+        g = [row[j] * math.prod(pk[i, j].item() for pk in p) ** (1 / 3) for j in range(3)]
+        assert m.targets[i].tolist() == pytest.approx([v / sum(g) for v in g], abs=1e-6)
+
+
+def test_plcr_consistency_is_the_sum_over_views_and_lambda_ramps_per_epoch():
+    m = make("plcr", SETS, rampup_epochs=100, lambda_max=2.0)
+    q = m.targets.clone()
+    loss, logs = step(m, epoch=50)
+    views = [LOGITS, LOGITS + torch.tensor([0.0, 1, -1]), LOGITS + torch.tensor([0.0, 2, -2])]
+    kl = sum((q * (q.clamp_min(1e-12).log() - v.log_softmax(1))).sum(1).mean() for v in views)
+    assert logs["consistency"].item() == pytest.approx(kl.item(), rel=1e-5)
+    assert logs["consistency_weight"] == pytest.approx(1.0)  # 50/100 · 2
+    assert loss.item() == pytest.approx(logs["supervised"].item() + 1.0 * kl.item(), rel=1e-5)
+    assert m.lam(0) == 0 and m.lam(300) == 2.0
+
+
+def test_plcr_supervised_term_is_zero_when_every_class_is_a_candidate():
+    m = make("plcr", [[1, 1, 1], [1, 1, 1]])
+    _, logs = step(m)
+    assert logs["supervised"].item() == 0
+    m = make("plcr", SETS)
+    _, logs = step(m)
+    p = LOGITS.softmax(1)  # the weak view only: -mean Σ_{j ∉ S} log(1 - p_j + 1e-7)
+    expected = -(math.log(1 - p[0, 2] + 1e-7) + math.log(1 - p[1, 0] + 1e-7)) / 2
+    assert logs["supervised"].item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_cc_loss_is_minus_log_candidate_mass():
+    m = make("cc", SETS)
+    loss, _ = step(m)
+    p = LOGITS.softmax(1)
+    expected = -(math.log(p[0, 0] + p[0, 1]) + math.log(p[1, 1] + p[1, 2])) / 2
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["proden", "rc"])
+def test_proden_and_rc_weights_start_uniform_then_follow_the_restricted_prediction(name):
+    m = make(name, SETS)
+    loss, _ = step(m)
+    w0 = torch.tensor([[0.5, 0.5, 0], [0, 0.5, 0.5]])
+    assert loss.item() == pytest.approx(-(w0 * LOGITS.log_softmax(1)).sum(1).mean().item(), rel=1e-5)
+    m.after_optimizer_step(Progress(0, 0, 1))
+    p = LOGITS.softmax(1) * torch.tensor(SETS)
+    assert torch.allclose(m.weights, p / p.sum(1, keepdim=True), atol=1e-6)
+
+
+def test_partial_methods_need_candidate_sets(fast, tmp_path):
+    from weaklab.errors import WeaklabError
+
+    with pytest.raises(WeaklabError, match="not both"):
+        train(fast("plcr", data__partial="plcr", data__candidates_file="x.npy", data__labels_per_class=None), out=tmp_path / "r")
+
+
+PLL = {"data__partial": "plcr", "data__partial_rate": 0.3, "data__labels_per_class": None, "train__batch_labeled": 128,
+       "views__strong": "randaugment", "views__cutout": 4, "views__noise": 0.0}
+
+
+def test_plcr_run_logs_lambda_and_label_free_metrics(fast, tmp_path):
+    run = train(fast("plcr", train__epochs=2, train__selection_metric="covering_rate", **PLL), out=tmp_path / "r")
+    import json
+
+    record = json.loads((run.directory / "metrics.jsonl").read_text().splitlines()[-1])
+    assert {"supervised", "consistency", "consistency_weight", "target_accuracy"} <= record["train"].keys()
+    assert {"accuracy", "covering_rate", "approx_accuracy"} <= record["val"].keys() and "lr" in record
+    assert "val_covering_rate" in run.summary["selected"]
+    assert (run.directory / "plots/loss.png").exists() and (run.directory / "plots/accuracy.png").exists()
+    assert run.summary["labels"]["partial"]["train"]["min_candidates"] >= 2
+
+
+@pytest.mark.parametrize("method", ["plcr", "rc"])
+def test_target_table_identical_after_resume(fast, tmp_path, monkeypatch, method):
+    config = dict(train__epochs=3, **PLL)
+    whole = train(fast(method, **config), out=tmp_path / "whole")
+    original, calls = Trainer._save, {"n": 0}
+
+    def killed(self, improved):
+        original(self, improved)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(fast(method, **config), out=tmp_path / "killed")
+    monkeypatch.setattr(Trainer, "_save", original)
+    resumed = resume(tmp_path / "killed")
+    a = checkpoint.load(whole.directory / "checkpoints/last.pt")["method"]
+    b = checkpoint.load(resumed.directory / "checkpoints/last.pt")["method"]
+    table = "targets" if method == "plcr" else "weights"
+    t = a[table]  # the table has moved away from "uniform over each set": it is real state
+    assert ((t > 0) & (t != t.max(1, keepdim=True).values)).any()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert whole.summary["test"] == resumed.summary["test"]
+
+
+def test_selection_metric_must_exist(fast, tmp_path):
+    from weaklab.errors import WeaklabError
+
+    with pytest.raises(WeaklabError, match="covering_rate.*choose one of accuracy"):
+        train(fast("supervised", train__epochs=1, train__selection_metric="covering_rate"), out=tmp_path / "r")
+
+
+def test_bench_partial_writes_its_table_and_plots(tmp_path, capsys):
+    from weaklab.cli import main
+
+    doc = tmp_path / "BENCH.md"
+    doc.write_text("# Benchmarks\n\n<!-- partial:begin -->\nold\n<!-- partial:end -->\n\nafter\n")
+    code = main(["bench", "partial", "--seeds", "0", "--rates", "0.3", "--methods", "cc", "plcr", "--epochs", "1",
+                 "--no-reference", "--out", str(tmp_path / "b"), "--write", str(doc)])
+    text = doc.read_text()
+    assert code == 0 and "old" not in text and text.rstrip().endswith("after")
+    assert "| cc |" in text and "| plcr |" in text and "q = 0.3" in text
+    assert (tmp_path / "benchmarks/partial/partial-curves-q0.3.png").exists()
+    assert (tmp_path / "benchmarks/partial/plcr-loss.png").exists()
