@@ -44,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-root", help="where the dataset files live")
     t.add_argument("--labels-per-class", type=int, help="keep K labels per class, hide the rest")
     t.add_argument("--labeled-fraction", type=float, help="keep this fraction of labels per class")
-    t.add_argument("--model", help="cnn13 | wrn28_2 | small_cnn | mlp | auto")
+    t.add_argument("--model", help="cnn13 | wrn28_2 | small_cnn | mlp | resnet18 | resnet50 | auto")
+    t.add_argument("--pretrained", metavar="PATH", help="initial weights (torchvision layout, `module.` prefix or `state_dict` nesting)")
+    t.add_argument("--noise", help="label noise: none | given | symmetric | uniform | asymmetric | pairflip | transition")
+    t.add_argument("--noise-rate", type=float, help="share of training labels made wrong")
     t.add_argument("--epochs", type=int)
     t.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     t.add_argument("--seed", type=int)
@@ -99,6 +102,9 @@ def train_overrides(args) -> dict:
         "data.labels_per_class": args.labels_per_class,
         "data.labeled_fraction": args.labeled_fraction,
         "model.name": args.model,
+        "model.pretrained": args.pretrained,
+        "data.noise": args.noise,
+        "data.noise_rate": args.noise_rate,
         "train.epochs": args.epochs,
         "train.device": args.device,
         "seed": args.seed,

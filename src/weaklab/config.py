@@ -28,13 +28,21 @@ class DataConfig:
     val_fraction: float = 0.1  # carved from the training data, stratified
     test_fraction: float = 0.2  # used only where the dataset ships no test split
     split_seed: int = 0  # fixes the test/validation carve across runs; `seed` draws the labeled subset
+    # Noisy labels (data/noise.py): none (trusted) | given (labels as they are, all untrusted) | symmetric (to a
+    # random different class, the SCN protocol) | uniform (may keep the class) | asymmetric | pairflip | transition
+    noise: str = "none"
+    noise_rate: float = 0.0  # share of labels made wrong (per mapped class for asymmetric / pairflip)
+    noise_mapping: str | list | None = None  # asymmetric: cifar10 | digits | ["truck->automobile", ...]
+    noise_matrix: str | list | None = None  # transition: C×C rows P(noisy | clean), or a .npy / .csv path
+    noise_seed: int | None = None  # None: the run's seed
 
 
 @dataclass
 class ModelConfig:
-    name: str = "auto"  # auto | cnn13 | wrn28_2 | small_cnn | mlp
+    name: str = "auto"  # auto | cnn13 | wrn28_2 | small_cnn | mlp | resnet18 | resnet50
     dropout: float | None = None  # None: the model's own default
     width: int | None = None
+    pretrained: str | None = None  # weight file (torchvision layout, `module.` prefix or `state_dict` nesting)
 
 
 @dataclass
@@ -56,12 +64,12 @@ class TrainConfig:
     weight_decay: float = 0.0
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
-    lr_schedule: str = "gaussian"  # gaussian | cosine | step | constant
+    lr_schedule: str = "gaussian"  # gaussian | cosine | step | constant | exponential
     lr_rampup_epochs: float = 80.0  # gaussian ramp-up of the lr (gaussian and cosine schedules)
     rampdown_epochs: float = 50.0  # gaussian: lr and Adam beta1 ramp down over the last epochs
     rampdown_beta1: float = 0.5  # Adam beta1 at the end of the ramp-down
     lr_milestones: list = field(default_factory=list)  # step schedule: epochs where lr *= lr_gamma
-    lr_gamma: float = 0.1
+    lr_gamma: float = 0.1  # step: factor at each milestone; exponential: factor per epoch
     grad_clip: float | None = None  # max gradient norm
     eval_every: int | None = None  # steps between evaluations; None: once per epoch
     log_every: int = 50  # steps between loss checks (NaN / explosion) and progress-bar updates

@@ -10,6 +10,7 @@ import torch
 from ..config import Config
 from ..core.task import Classification
 from ..data.datasets import load_source
+from ..data.noise import noisy_supervision
 from ..data.sampler import TwoStreamSampler
 from ..data.splits import stratified_split
 from ..data.store import DeviceStore, Normalizer
@@ -18,6 +19,7 @@ from ..data.views import Views
 from ..errors import WeaklabError
 from ..methods import Context, Method, method_class
 from ..models import build_model
+from ..models.pretrained import describe, load_pretrained
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Data:
     test_labels: torch.Tensor
     supervision: Supervision
     train_labels_clean: torch.Tensor
+    noise: dict | None = None  # what the label-noise generator produced (None: labels trusted)
 
     def report(self) -> dict:
         return {
@@ -43,6 +46,7 @@ class Data:
             "val": len(self.val),
             "test": len(self.test),
             **self.supervision.report(),
+            **(self.noise or {}),
         }
 
 
@@ -76,6 +80,10 @@ def build_data(config: Config, device: torch.device) -> Data:
     supervision = semi_supervised(
         y_train, src.num_classes, labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=config.seed
     )
+    noise_seed = config.seed if d.noise_seed is None else d.noise_seed
+    supervision, noise = noisy_supervision(
+        supervision, y_train, src.classes, d.noise, d.noise_rate, noise_seed, d.noise_mapping, d.noise_matrix
+    )
     normalizer = Normalizer.fit(src.x[train_idx])
     return Data(
         name=src.name,
@@ -90,6 +98,7 @@ def build_data(config: Config, device: torch.device) -> Data:
         test_labels=torch.as_tensor(test_y),
         supervision=supervision,
         train_labels_clean=torch.as_tensor(y_train),
+        noise=noise,
     )
 
 
@@ -135,9 +144,20 @@ def build_experiment(config: Config) -> Experiment:
     labeled = torch.nonzero(data.supervision.labeled).flatten()
     sampler = TwoStreamSampler(labeled, torch.arange(len(data.train)), t.batch_labeled, t.batch_unlabeled, config.seed)
     spec = model_spec(config, data)
+
+    def make_model(heads: int = 1) -> torch.nn.Module:
+        network = make_network(spec, heads)
+        if config.model.pretrained:
+            report = load_pretrained(network, config.model.pretrained)
+            if not pretrained_reports:
+                print(describe(report), flush=True)
+            pretrained_reports.append(report)
+        return network
+
+    pretrained_reports: list[dict] = []
     ctx = Context(
         task=Classification(len(data.classes)),
-        make_model=lambda heads=1: make_network(spec, heads),
+        make_model=make_model,
         views=views,
         num_train=len(data.train),
         num_labeled=len(labeled),

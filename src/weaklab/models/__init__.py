@@ -2,11 +2,12 @@
 from .cnn13 import CNN13
 from .mlp import MLP
 from .network import Network
+from .resnet import ResNet, resnet18, resnet50
 from .small_cnn import SmallCNN
 from .wrn import WRN
 
-MODELS = ("cnn13", "wrn28_2", "small_cnn", "mlp")
-IMAGE_MODELS = ("cnn13", "wrn28_2", "small_cnn")
+MODELS = ("cnn13", "wrn28_2", "small_cnn", "mlp", "resnet18", "resnet50")
+IMAGE_MODELS = ("cnn13", "wrn28_2", "small_cnn", "resnet18", "resnet50")
 
 
 def auto_model(input_shape: tuple[int, ...]) -> str:
@@ -37,7 +38,7 @@ def build_model(name: str, *, input_shape: tuple[int, ...], out_dim: int, heads:
     if width is not None and width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
     # fail loudly rather than silently ignore a width the architecture fixes
-    if width is not None and name in ("cnn13", "wrn28_2"):
+    if width is not None and name in ("cnn13", "wrn28_2", "resnet18", "resnet50"):
         raise ValueError(f"{name} has fixed widths; width applies only to small_cnn and mlp")
 
     if name in IMAGE_MODELS:
@@ -55,6 +56,9 @@ def build_model(name: str, *, input_shape: tuple[int, ...], out_dim: int, heads:
         backbone = CNN13(c, dropout=0.5 if dropout is None else dropout)
     elif name == "wrn28_2":
         backbone = WRN(c, depth=28, widen=2, dropout=0.0 if dropout is None else dropout)
+    elif name in ("resnet18", "resnet50"):
+        make = resnet18 if name == "resnet18" else resnet50
+        backbone = make(c, dropout=0.0 if dropout is None else dropout)
     elif name == "small_cnn":
         backbone = SmallCNN(c, width=width or 32, dropout=0.5 if dropout is None else dropout)
     else:
@@ -65,4 +69,4 @@ def build_model(name: str, *, input_shape: tuple[int, ...], out_dim: int, heads:
     return Network(backbone, out_dim, heads)
 
 
-__all__ = ["MODELS", "Network", "CNN13", "WRN", "SmallCNN", "MLP", "auto_model", "build_model"]
+__all__ = ["MODELS", "Network", "CNN13", "WRN", "SmallCNN", "MLP", "ResNet", "resnet18", "resnet50", "auto_model", "build_model"]
