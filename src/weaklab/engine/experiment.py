@@ -37,6 +37,7 @@ class Data:
     supervision: Supervision
     train_labels_clean: torch.Tensor
     noise: dict | None = None  # what the label-noise generator produced (None: labels trusted)
+    train_index: np.ndarray | None = None  # each training sample's row in the source data
 
     def report(self) -> dict:
         return {
@@ -99,6 +100,7 @@ def build_data(config: Config, device: torch.device) -> Data:
         supervision=supervision,
         train_labels_clean=torch.as_tensor(y_train),
         noise=noise,
+        train_index=train_idx,
     )
 
 
@@ -166,7 +168,8 @@ def build_experiment(config: Config) -> Experiment:
         steps_per_epoch=sampler.steps_per_epoch,
         epochs=t.epochs,
         supervision=data.supervision,
-        clean_labels=data.train_labels_clean,
+        # labels taken as given: their true values are unknown, so nothing may score against them
+        clean_labels=None if data.noise and data.noise["noise"] == "given" else data.train_labels_clean,
     )
     method = method_class(config.method.name)(config.method, ctx).to(device)
     if device.type == "cuda" and config.train.channels_last is not False and len(data.sample_shape) == 3:

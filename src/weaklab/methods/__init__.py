@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from ..errors import WeaklabError
 from .base import Batch, Context, Method, Progress
+from .gce import GCE
 from .mean_teacher import MeanTeacher
 from .pi_model import PiModel
+from .scn import SCN
 from .supervised import Supervised
 from .temporal_ensembling import TemporalEnsembling
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (Supervised, PiModel, TemporalEnsembling, MeanTeacher)}
+METHODS: dict[str, type[Method]] = {m.name: m for m in (Supervised, PiModel, TemporalEnsembling, MeanTeacher, SCN, GCE)}
 
 
 def method_class(name: str) -> type[Method]:
