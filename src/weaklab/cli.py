@@ -89,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", default="runs/bench-quality")
     q.add_argument("--write", help="Markdown file whose quality table to replace (e.g. BENCHMARKS.md)")
     q.set_defaults(func=cmd_bench_quality)
+    n = bsub.add_parser("noisy", help="CE, GCE and SCN on digits with symmetric / asymmetric label noise, several seeds")
+    n.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    n.add_argument("--methods", nargs="+", default=["ce", "gce", "scn", "scn-low"],
+                   help="ce | gce | scn | scn-low | scn-norelabel | scn-norr")
+    n.add_argument("--conditions", nargs="+", default=["clean", "sym20", "sym40", "asym40"])
+    n.add_argument("--out", default="runs/bench-noisy")
+    n.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting of every run")
+    n.add_argument("--write", help="Markdown file whose noisy-labels table to replace (e.g. BENCHMARKS.md)")
+    n.set_defaults(func=cmd_bench_noisy)
     return p
 
 
@@ -181,6 +190,19 @@ def cmd_bench_quality(args) -> int:
     from .bench import quality
 
     quality(args.methods, args.seeds, args.labels_per_class, Path(args.out), epochs=args.epochs, write=args.write)
+    return 0
+
+
+def cmd_bench_noisy(args) -> int:
+    from .bench_noisy import CONDITIONS, METHODS, run
+    from .config import parse_assignment
+
+    for name, known, what in ((args.methods, METHODS, "method"), (args.conditions, CONDITIONS, "condition")):
+        unknown = [n for n in name if n not in known]
+        if unknown:
+            raise WeaklabError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}")
+    extra = dict(parse_assignment(s) for s in args.set)
+    run(args.methods, args.conditions, args.seeds, Path(args.out), write=args.write, extra=extra)
     return 0
 
 

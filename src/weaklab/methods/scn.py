@@ -23,7 +23,7 @@ from ..config import MethodSettings
 from ..errors import WeaklabError
 from .base import Method, write_label_report
 
-RELABEL = ("all", "low", "off")
+RELABEL = ("all", "low", "none")
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Settings(MethodSettings):
     margin1: float = 0.15  # δ1: the gap wanted between the two groups' mean importance (paper, batch 1024)
     margin1_batch_scaled: bool = False  # δ1 − 0.02·log2(1024/B): 0.15 at batch 1024, 0.07 at 64 (authors' advice)
     rank_regularization: bool = True  # ablation: false drops L_RR
-    relabel: str = "all"  # all (official code; measured better, see docs) | low (paper) | off (ablation)
+    relabel: str = "all"  # all (official code; measured better, see docs) | low (paper) | none (ablation)
     relabel_start_epoch: int = 10  # relabel in epochs >= this (0-based)
     margin2: float = 0.2  # δ2: relabel when max_j p_j − p_label exceeds it
 
@@ -103,7 +103,7 @@ class SCN(Method):
         labels = self.labels[batch.idx_lb]
         ce = F.cross_entropy(logits, labels)
         rr = rank_regularization(alpha, s.beta, self.margin1) if s.rank_regularization else ce.new_zeros(())
-        if s.relabel != "off" and progress.epoch >= s.relabel_start_epoch:
+        if s.relabel != "none" and progress.epoch >= s.relabel_start_epoch:
             self.relabel(batch.idx_lb, logits.detach().softmax(1), labels, alpha.detach())
         return ce + rr, {"cross_entropy": ce.detach(), "rank_regularization": rr.detach(), "importance": alpha.detach().mean()}
 
