@@ -88,3 +88,13 @@ def test_noisy_run_keeps_clean_labels_for_reports(fast):
     assert x.data.report()["noise_rate_realised"] == pytest.approx(0.3, abs=0.01)
     given = build_experiment(fast("supervised", data__labels_per_class=None, data__noise="given"))
     assert given.method.ctx.clean_labels is None
+
+
+def test_rafdb_recipe_resolves_to_the_paper_setting():
+    from pathlib import Path
+
+    from weaklab.config import resolve
+
+    c = resolve(Path(__file__).parent.parent / "recipes" / "rafdb-scn.yaml")
+    assert (c.method.name, c.model.name, c.train.epochs, c.train.lr_schedule, c.train.lr_gamma) == ("scn", "resnet18", 70, "exponential", 0.9)
+    assert (c.train.lr, c.train.weight_decay, c.train.batch_labeled, c.data.noise) == (0.001, 1e-4, 64, "given")

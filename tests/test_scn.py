@@ -152,3 +152,29 @@ def test_label_issues_csv_and_pred_probs(fast, tmp_path, method, epochs):
     wrong = np.array([r["given_label"] != r["clean_label"] for r in rows])
     top = np.array([int(r["suspicion_rank"]) <= 100 for r in rows])
     assert wrong[top].mean() > 0.6
+
+
+def test_exponential_lr_schedule():
+    from weaklab.config import TrainConfig
+    from weaklab.engine.optim import Schedule
+
+    s = Schedule(TrainConfig(lr_schedule="exponential", lr_gamma=0.9))
+    assert [s.lr_factor(e) for e in (0.0, 0.99, 1.0, 2.5)] == pytest.approx([1.0, 1.0, 0.9, 0.81])
+
+
+def test_crossval_probs_are_out_of_sample(fast, tmp_path):
+    from weaklab.crossval import crossval_probs
+    from weaklab.data.folds import fold_ids
+
+    ids = fold_ids(np.repeat(np.arange(3), 10), 5, seed=0)
+    assert (np.bincount(ids) == 6).all() and all((np.bincount(ids[c * 10:(c + 1) * 10]) == 2).all() for c in range(3))
+    crossval_probs(fast("gce", train__epochs=1, **NOISY), 2, tmp_path / "cv")
+    probs = np.load(tmp_path / "cv/pred_probs_out_of_sample.npy")
+    rows = list(csv.DictReader((tmp_path / "cv/label_issues.csv").open()))
+    assert probs.shape == (len(rows), 10) and np.isfinite(probs).all()  # every sample predicted by one fold
+    assert rows[0]["clean_label"] != ""
+    for k in range(2):
+        run = build_experiment(fast("gce", data__cv_folds=2, data__cv_fold=k, **NOISY))
+        labeled = set(torch.nonzero(run.data.supervision.labeled).flatten().tolist())
+        assert len(run.data.held_out) >= len(rows) // 2 - 10 and labeled.isdisjoint(run.data.held_out.tolist())
+        assert run.data.supervision.untrusted[run.data.held_out].logical_not().all()

@@ -71,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--output", required=True, help="CSV file to write")
     pr.set_defaults(func=cmd_predict)
 
+    cv = sub.add_parser("crossval-probs", help="out-of-sample class probabilities by K-fold cross-validation",
+                        description="Train K runs, each with one fold of the training labels hidden, and write "
+                        "pred_probs_out_of_sample.npy (cleanlab's pred_probs layout) and label_issues.csv.")
+    cv.add_argument("--config", help="recipe YAML file")
+    cv.add_argument("--method")
+    cv.add_argument("--dataset")
+    cv.add_argument("--data-root")
+    cv.add_argument("--seed", type=int)
+    cv.add_argument("--folds", type=int, default=5)
+    cv.add_argument("--out", required=True, help="directory for the K runs and the results")
+    cv.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+    cv.set_defaults(func=cmd_crossval_probs)
+
     m = sub.add_parser("methods", help="list the methods and their settings")
     m.set_defaults(func=cmd_methods)
 
@@ -190,6 +203,19 @@ def cmd_bench_quality(args) -> int:
     from .bench import quality
 
     quality(args.methods, args.seeds, args.labels_per_class, Path(args.out), epochs=args.epochs, write=args.write)
+    return 0
+
+
+def cmd_crossval_probs(args) -> int:
+    from .config import parse_assignment, resolve
+    from .crossval import crossval_probs
+
+    flags = {"method.name": args.method, "data.dataset": args.dataset, "data.root": args.data_root, "seed": args.seed}
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    overrides.update(parse_assignment(s) for s in args.set)
+    if args.folds < 2:
+        raise WeaklabError(f"--folds must be at least 2, got {args.folds}")
+    crossval_probs(resolve(args.config, overrides), args.folds, Path(args.out))
     return 0
 
 

@@ -35,6 +35,8 @@ class DataConfig:
     noise_mapping: str | list | None = None  # asymmetric: cifar10 | digits | ["truck->automobile", ...]
     noise_matrix: str | list | None = None  # transition: C×C rows P(noisy | clean), or a .npy / .csv path
     noise_seed: int | None = None  # None: the run's seed
+    cv_folds: int | None = None  # K: hide fold `cv_fold` of the training labels (`weaklab crossval-probs` sets these)
+    cv_fold: int = 0
 
 
 @dataclass

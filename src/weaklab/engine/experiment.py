@@ -10,6 +10,7 @@ import torch
 from ..config import Config
 from ..core.task import Classification
 from ..data.datasets import load_source
+from ..data.folds import hold_out
 from ..data.noise import noisy_supervision
 from ..data.sampler import TwoStreamSampler
 from ..data.splits import stratified_split
@@ -38,6 +39,7 @@ class Data:
     train_labels_clean: torch.Tensor
     noise: dict | None = None  # what the label-noise generator produced (None: labels trusted)
     train_index: np.ndarray | None = None  # each training sample's row in the source data
+    held_out: np.ndarray | None = None  # cross-validation: training samples whose labels this run never saw
 
     def report(self) -> dict:
         return {
@@ -85,6 +87,9 @@ def build_data(config: Config, device: torch.device) -> Data:
     supervision, noise = noisy_supervision(
         supervision, y_train, src.classes, d.noise, d.noise_rate, noise_seed, d.noise_mapping, d.noise_matrix
     )
+    held_out = None
+    if d.cv_folds is not None:  # cross-validation: this fold's labels are hidden, its samples predicted later
+        supervision, held_out = hold_out(supervision, d.cv_folds, d.cv_fold, d.split_seed)
     normalizer = Normalizer.fit(src.x[train_idx])
     return Data(
         name=src.name,
@@ -101,6 +106,7 @@ def build_data(config: Config, device: torch.device) -> Data:
         train_labels_clean=torch.as_tensor(y_train),
         noise=noise,
         train_index=train_idx,
+        held_out=held_out,
     )
 
 
