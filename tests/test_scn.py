@@ -132,7 +132,7 @@ def test_relabels_identical_after_resume(fast, tmp_path, monkeypatch):
     assert (whole.directory / "label_issues.csv").read_text() == (resumed.directory / "label_issues.csv").read_text()
 
 
-@pytest.mark.parametrize("method,epochs", [("scn", 5), ("gce", 1)])
+@pytest.mark.parametrize("method,epochs", [("scn", 5), ("gce", 1), ("supervised", 1)])
 def test_label_issues_csv_and_pred_probs(fast, tmp_path, method, epochs):
     bigger = {"model__width": 16, "model__dropout": 0.0, "train__batch_unlabeled": 128}  # learns in 55 steps
     run = train(fast(method, train__epochs=epochs, **NOISY, **bigger), out=tmp_path / method)

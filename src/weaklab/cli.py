@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--out", default="runs/bench-noisy")
     n.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting of every run")
     n.add_argument("--write", help="Markdown file whose noisy-labels table to replace (e.g. BENCHMARKS.md)")
+    n.add_argument("--reuse", action="store_true", help="keep finished runs found under --out instead of retraining")
     n.set_defaults(func=cmd_bench_noisy)
     return p
 
@@ -228,7 +229,7 @@ def cmd_bench_noisy(args) -> int:
         if unknown:
             raise WeaklabError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}")
     extra = dict(parse_assignment(s) for s in args.set)
-    run(args.methods, args.conditions, args.seeds, Path(args.out), write=args.write, extra=extra)
+    run(args.methods, args.conditions, args.seeds, Path(args.out), write=args.write, extra=extra, reuse=args.reuse)
     return 0
 
 
