@@ -91,6 +91,21 @@ def test_importance_never_changes_the_arg_max(fast):
     assert not torch.allclose(weighted.softmax(1), plain.softmax(1))  # the probabilities do change
 
 
+def test_relabel_view_plain_uses_an_eval_forward_of_the_unaugmented_batch(fast, monkeypatch):
+    from weaklab.methods import Batch, Progress
+
+    m = build_experiment(fast("scn", method__relabel_view="plain", method__relabel_start_epoch=0, **NOISY)).method
+    seen = {}
+    monkeypatch.setattr(type(m), "relabel", lambda self, idx, probs, labels, alpha: seen.update(probs=probs))
+    x = torch.randn(8, 1, 8, 8)
+    m.train()
+    m.training_step(Batch(x, m.labels[:8], torch.arange(8)), Progress(0, 0, 10))
+    assert m.training  # back in training mode
+    m.eval()
+    expected = m.forward_weighted(x)[0].softmax(1)
+    assert torch.allclose(seen["probs"], expected, atol=1e-6)
+
+
 def test_gce_hand_values_and_limits():
     logits = torch.log(torch.tensor([[0.25, 0.75]]))
     assert generalized_cross_entropy(logits, torch.tensor([0]), 0.5).item() == pytest.approx((1 - 0.5) / 0.5)

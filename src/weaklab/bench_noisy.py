@@ -28,6 +28,7 @@ METHODS = {
     "scn-low": {"method.name": "scn", "method.relabel": "low"},
     "scn-norelabel": {"method.name": "scn", "method.relabel": "none"},
     "scn-norr": {"method.name": "scn", "method.rank_regularization": False},
+    "scn-plain": {"method.name": "scn", "method.relabel_view": "plain"},
 }
 # name -> (noise kind, rate)
 CONDITIONS = {
@@ -130,7 +131,7 @@ def run(methods, conditions, seeds, out: Path, write: str | None = None, extra: 
                                 "relabel": relabel_stats(run_dir) if method.startswith("scn") else {}})
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2))
-    table = _table(results, methods, conditions, seeds, extra)
+    table = _table(results, methods, conditions, seeds, extra, out, write)
     print(table)
     if write:
         _replace_section(Path(write), table)
@@ -145,7 +146,7 @@ def _mean_std(values) -> str:
     return f"{statistics.mean(values):.1f} ± {std:.1f}"
 
 
-def _table(results, methods, conditions, seeds, extra) -> str:
+def _table(results, methods, conditions, seeds, extra, out: Path, write: str | None) -> str:
     def cell(method, condition, get):
         return _mean_std([get(r) for r in results if r["method"] == method and r["condition"] == condition])
 
@@ -192,7 +193,8 @@ def _table(results, methods, conditions, seeds, extra) -> str:
     lines += [
         "",
         f"Command: `weaklab bench noisy --seeds {' '.join(map(str, seeds))} --methods {' '.join(methods)} "
-        f"--conditions {' '.join(conditions)}{' ' + flags if flags else ''} --write BENCHMARKS.md` with OMP_NUM_THREADS=1; "
+        f"--conditions {' '.join(conditions)}{' ' + flags if flags else ''} --out {out}"
+        f"{' --write ' + Path(write).name if write else ''}` with OMP_NUM_THREADS=1; "
         f"device: {platform.processor() or platform.machine()} CPU ({torch.get_num_threads()} thread), "
         f"torch {torch.__version__}; date: {datetime.date.today().isoformat()}. Times are wall-clock on a machine shared "
         "with other jobs (load ≈ 3 on 2 cores): indicative only.",

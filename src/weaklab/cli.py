@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     n = bsub.add_parser("noisy", help="CE, GCE and SCN on digits with symmetric / asymmetric label noise, several seeds")
     n.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     n.add_argument("--methods", nargs="+", default=["ce", "gce", "scn", "scn-low"],
-                   help="ce | gce | scn | scn-low | scn-norelabel | scn-norr")
+                   help="ce | gce | scn | scn-low | scn-norelabel | scn-norr | scn-plain")
     n.add_argument("--conditions", nargs="+", default=["clean", "sym20", "sym40", "asym40"])
     n.add_argument("--out", default="runs/bench-noisy")
     n.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting of every run")

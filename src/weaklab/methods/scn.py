@@ -24,6 +24,7 @@ from ..errors import WeaklabError
 from .base import Method, write_label_report
 
 RELABEL = ("all", "low", "none")
+RELABEL_VIEWS = ("augmented", "plain")
 
 
 @dataclass
@@ -36,6 +37,8 @@ class Settings(MethodSettings):
     relabel: str = "all"  # all (official code; measured better, see docs) | low (paper) | none (ablation)
     relabel_start_epoch: int = 10  # relabel in epochs >= this (0-based)
     margin2: float = 0.2  # δ2: relabel when max_j p_j − p_label exceeds it
+    relabel_view: str = "augmented"  # augmented: the training forward (paper, code) | plain: an extra eval-mode
+    # forward of the un-augmented sample (steadier under strong views; an addition of weaklab, measured)
 
 
 def split_size(batch: int, beta: float) -> int:
@@ -76,6 +79,8 @@ class SCN(Method):
         super().__init__(settings, ctx)
         if settings.relabel not in RELABEL:
             raise WeaklabError(f"method.relabel must be one of {', '.join(RELABEL)}, got {settings.relabel!r}")
+        if settings.relabel_view not in RELABEL_VIEWS:
+            raise WeaklabError(f"method.relabel_view must be augmented or plain, got {settings.relabel_view!r}")
         if not 0.0 <= settings.beta <= 1.0:
             raise WeaklabError(f"method.beta must be in [0, 1], got {settings.beta}")
         self.importance = nn.Linear(self.model.backbone.out_features, 1)
@@ -104,6 +109,8 @@ class SCN(Method):
         ce = F.cross_entropy(logits, labels)
         rr = rank_regularization(alpha, s.beta, self.margin1) if s.rank_regularization else ce.new_zeros(())
         if s.relabel != "none" and progress.epoch >= s.relabel_start_epoch:
+            if s.relabel_view == "plain":
+                logits, alpha = self.forward_plain(batch.x_lb)
             self.relabel(batch.idx_lb, logits.detach().softmax(1), labels, alpha.detach())
         return ce + rr, {"cross_entropy": ce.detach(), "rank_regularization": rr.detach(), "importance": alpha.detach().mean()}
 
@@ -127,16 +134,17 @@ class SCN(Method):
         return logs
 
     def on_train_end(self, run_dir, data) -> None:
-        alpha = torch.cat([self.forward_weighted_eval(x) for x in data.train.batches(1024)])
+        alpha = torch.cat([self.forward_plain(x)[1] for x in data.train.batches(1024)])
         write_label_report(self, run_dir, data, current=self.labels, importance=alpha)
 
     @torch.no_grad()
-    def forward_weighted_eval(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_plain(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(α-weighted logits, α) in eval mode (no dropout, BatchNorm running statistics), no gradient."""
         was_training = self.training
         self.eval()
-        alpha = self.forward_weighted(x)[1]
+        out = self.forward_weighted(x)
         self.train(was_training)
-        return alpha
+        return out
 
     def trainable_parameters(self):
         return self.parameters()  # the network and the importance head
