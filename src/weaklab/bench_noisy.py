@@ -78,6 +78,9 @@ def relabel_stats(run_dir: Path) -> dict:
     rows = list(csv.DictReader((run_dir / "label_issues.csv").open()))
     if not rows or "clean_label" not in rows[0]:
         return {}
+    # does α single out wrong labels? share of wrong given labels among the 30 % lowest α (selected checkpoint)
+    by_alpha = sorted(rows, key=lambda r: float(r["importance"]))[: int(0.3 * len(rows))]
+    low_alpha_wrong = sum(r["given_label"] != r["clean_label"] for r in by_alpha) / max(1, len(by_alpha))
     last = checkpoint.load(run_dir / "checkpoints" / "last.pt")
     labels, names = last["method"]["labels"].tolist(), last["classes"]
     current = [names[labels[int(r["index"])]] for r in rows]  # the CSV names classes; the buffer holds indices
@@ -86,6 +89,7 @@ def relabel_stats(run_dir: Path) -> dict:
     changed = [i for i in range(len(rows)) if current[i] != given[i]]
     wrong = [i for i in range(len(rows)) if given[i] != clean[i]]
     return {
+        "low_alpha_wrong": low_alpha_wrong,
         "changed": len(changed),
         "precision": sum(current[i] == clean[i] for i in changed) / len(changed) if changed else None,
         "recall": sum(current[i] == clean[i] for i in wrong) / len(wrong) if wrong else None,
@@ -179,6 +183,14 @@ def _table(results, methods, conditions, seeds, extra, out: Path, write: str | N
               head.replace(" time per run (s) |", ""), "|---|" + "---|" * len(conditions)]
     for m in methods:
         lines.append(f"| {m} | " + " | ".join(cell(m, c, final) for c in conditions) + " |")
+    scns = [m for m in methods if m.startswith("scn")]
+    if scns and any(CONDITIONS[c][1] > 0 for c in conditions):
+        low = lambda r: 100 * r["relabel"]["low_alpha_wrong"] if "low_alpha_wrong" in r["relabel"] else None  # noqa: E731
+        lines += ["", "Does the importance α single out wrong labels? Share of wrong given labels among the 30 % of "
+                  "training samples with the lowest α (selected checkpoint; the header gives the base rate) (%):", "",
+                  "| method | " + " | ".join(conditions) + " |", "|---|" + "---|" * len(conditions)]
+        for m in scns:
+            lines.append(f"| {m} | " + " | ".join(cell(m, c, low) for c in conditions) + " |")
     relabelers = [m for m in methods if m.startswith("scn") and m != "scn-norelabel"]
     if relabelers:
         lines += ["", "Relabeling at the end of training: labels changed (count), precision = share of changed labels that "
