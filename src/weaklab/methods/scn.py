@@ -38,7 +38,7 @@ class Settings(MethodSettings):
     relabel_start_epoch: int = 10  # relabel in epochs >= this (0-based)
     margin2: float = 0.2  # δ2: relabel when max_j p_j − p_label exceeds it
     relabel_view: str = "augmented"  # augmented: the training forward (paper, code) | plain: an extra eval-mode
-    # forward of the un-augmented sample (steadier under strong views; an addition of weaklab, measured)
+    # forward of the un-augmented sample (less label churn under strong views; a weaklab addition, BENCHMARKS.md)
 
 
 def split_size(batch: int, beta: float) -> int:
