@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add the dataset's extra unlabeled split (default: STL-10 yes, SVHN extra no)")
     t.add_argument("--labels-per-class", type=int, help="keep K labels per class, hide the rest")
     t.add_argument("--labeled-fraction", type=float, help="keep this fraction of labels per class")
-    t.add_argument("--model", help="cnn13 | wrn28_2 | small_cnn | mlp | auto")
+    t.add_argument("--model", help="cnn13 | wrn28_2 | small_cnn | mlp | resnet18 | resnet50 | auto")
+    t.add_argument("--pretrained", metavar="PATH", help="initial weights (torchvision layout, `module.` prefix or `state_dict` nesting)")
+    t.add_argument("--noise", help="label noise: none | given | symmetric | uniform | asymmetric | pairflip | transition")
+    t.add_argument("--noise-rate", type=float, help="share of training labels made wrong")
     t.add_argument("--epochs", type=int)
     t.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     t.add_argument("--seed", type=int)
@@ -74,6 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--input", required=True, help=".npy array (or .npz with an `x` array) in the training data's raw units")
     pr.add_argument("--output", required=True, help="CSV file to write")
     pr.set_defaults(func=cmd_predict)
+
+    cv = sub.add_parser("crossval-probs", help="out-of-sample class probabilities by K-fold cross-validation",
+                        description="Train K runs, each with one fold of the training labels hidden, and write "
+                        "pred_probs_out_of_sample.npy (cleanlab's pred_probs layout) and label_issues.csv.")
+    cv.add_argument("--config", help="recipe YAML file")
+    cv.add_argument("--method")
+    cv.add_argument("--dataset")
+    cv.add_argument("--data-root")
+    cv.add_argument("--seed", type=int)
+    cv.add_argument("--folds", type=int, default=5)
+    cv.add_argument("--out", required=True, help="directory for the K runs and the results")
+    cv.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+    cv.set_defaults(func=cmd_crossval_probs)
 
     m = sub.add_parser("methods", help="list the methods and their settings")
     m.set_defaults(func=cmd_methods)
@@ -123,6 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=cmd_bench_partial)
     au = bsub.add_parser("augment", help="strong augmentation: ms per batch and per-sample randomness (vs kornia if installed)")
     au.set_defaults(func=cmd_bench_augment)
+    n = bsub.add_parser("noisy", help="CE, GCE and SCN on digits with symmetric / asymmetric label noise, several seeds")
+    n.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    n.add_argument("--methods", nargs="+", default=["ce", "gce", "scn", "scn-low"],
+                   help="ce | gce | scn | scn-low | scn-norelabel | scn-norr | scn-plain")
+    n.add_argument("--conditions", nargs="+", default=["clean", "sym20", "sym40", "asym40"])
+    n.add_argument("--out", default="runs/bench-noisy")
+    n.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting of every run")
+    n.add_argument("--write", help="Markdown file whose noisy-labels table to replace (e.g. BENCHMARKS.md)")
+    n.add_argument("--reuse", action="store_true", help="keep finished runs found under --out instead of retraining")
+    n.set_defaults(func=cmd_bench_noisy)
     return p
 
 
@@ -142,6 +168,9 @@ def train_overrides(args) -> dict:
         "data.labels_per_class": args.labels_per_class,
         "data.labeled_fraction": args.labeled_fraction,
         "model.name": args.model,
+        "model.pretrained": args.pretrained,
+        "data.noise": args.noise,
+        "data.noise_rate": args.noise_rate,
         "train.epochs": args.epochs,
         "train.device": args.device,
         "seed": args.seed,
@@ -295,6 +324,32 @@ def cmd_bench_augment(args) -> int:
     from .bench_partial import augment_timing
 
     augment_timing()
+    return 0
+
+
+def cmd_crossval_probs(args) -> int:
+    from .config import parse_assignment, resolve
+    from .crossval import crossval_probs
+
+    flags = {"method.name": args.method, "data.dataset": args.dataset, "data.root": args.data_root, "seed": args.seed}
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    overrides.update(parse_assignment(s) for s in args.set)
+    if args.folds < 2:
+        raise WeaklabError(f"--folds must be at least 2, got {args.folds}")
+    crossval_probs(resolve(args.config, overrides), args.folds, Path(args.out))
+    return 0
+
+
+def cmd_bench_noisy(args) -> int:
+    from .bench_noisy import CONDITIONS, METHODS, run
+    from .config import parse_assignment
+
+    for name, known, what in ((args.methods, METHODS, "method"), (args.conditions, CONDITIONS, "condition")):
+        unknown = [n for n in name if n not in known]
+        if unknown:
+            raise WeaklabError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}")
+    extra = dict(parse_assignment(s) for s in args.set)
+    run(args.methods, args.conditions, args.seeds, Path(args.out), write=args.write, extra=extra, reuse=args.reuse)
     return 0
 
 

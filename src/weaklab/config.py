@@ -42,13 +42,23 @@ class DataConfig:
     partial_rate: float = 0.1  # q: probability that each wrong class joins a candidate set
     candidates_file: str | None = None  # a user's candidate sets: .csv (index|path, labels) or N×C 0/1 .npy/.npz
     candidates_complete: bool = True  # the user's sets hold the true label: checked where labels are known
+    # Noisy labels (data/noise.py): none (trusted) | given (labels as they are, all untrusted) | symmetric (to a
+    # random different class, the SCN protocol) | uniform (may keep the class) | asymmetric | pairflip | transition
+    noise: str = "none"
+    noise_rate: float = 0.0  # share of labels made wrong (per mapped class for asymmetric / pairflip)
+    noise_mapping: str | list | None = None  # asymmetric: cifar10 | digits | ["truck->automobile", ...]
+    noise_matrix: str | list | None = None  # transition: C×C rows P(noisy | clean), or a .npy / .csv path
+    noise_seed: int | None = None  # None: the run's seed
+    cv_folds: int | None = None  # K: hide fold `cv_fold` of the training labels (`weaklab crossval-probs` sets these)
+    cv_fold: int = 0
 
 
 @dataclass
 class ModelConfig:
-    name: str = "auto"  # auto | cnn13 | wrn28_2 | small_cnn | mlp
+    name: str = "auto"  # auto | cnn13 | wrn28_2 | small_cnn | mlp | resnet18 | resnet50
     dropout: float | None = None  # None: the model's own default
     width: int | None = None
+    pretrained: str | None = None  # weight file (torchvision layout, `module.` prefix or `state_dict` nesting)
 
 
 @dataclass
@@ -74,12 +84,12 @@ class TrainConfig:
     weight_decay: float = 0.0
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
-    lr_schedule: str = "gaussian"  # gaussian | cosine | step | constant
+    lr_schedule: str = "gaussian"  # gaussian | cosine | step | constant | exponential
     lr_rampup_epochs: float = 80.0  # gaussian ramp-up of the lr (gaussian and cosine schedules)
     rampdown_epochs: float = 50.0  # gaussian: lr and Adam beta1 ramp down over the last epochs
     rampdown_beta1: float = 0.5  # Adam beta1 at the end of the ramp-down
     lr_milestones: list = field(default_factory=list)  # step schedule: epochs where lr *= lr_gamma
-    lr_gamma: float = 0.1
+    lr_gamma: float = 0.1  # step: factor at each milestone; exponential: factor per epoch
     grad_clip: float | None = None  # max gradient norm
     eval_every: int | None = None  # steps between evaluations; None: once per epoch
     plot_redraws: int = 10  # times the plots are redrawn during a run (0: only at the end)

@@ -12,6 +12,8 @@ from ..core.task import Classification
 from ..data import partial
 from ..data.augment import POLICIES
 from ..data.datasets import load_source
+from ..data.folds import hold_out
+from ..data.noise import noisy_supervision
 from ..data.sampler import TwoStreamSampler
 from ..data.splits import stratified_split
 from ..data.host_store import make_store
@@ -21,6 +23,7 @@ from ..data.views import Views
 from ..errors import WeaklabError
 from ..methods import Context, Method, method_class
 from ..models import build_model
+from ..models.pretrained import describe, load_pretrained
 
 
 @dataclass
@@ -39,6 +42,9 @@ class Data:
     train_labels_clean: torch.Tensor
     val_candidates: torch.Tensor | None = None  # partial labels: the validation split's candidate sets
     regime: dict = field(default_factory=dict)  # what the supervision generator produced
+    noise: dict | None = None  # what the label-noise generator produced (None: labels trusted)
+    train_index: np.ndarray | None = None  # each training sample's row in the source data
+    held_out: np.ndarray | None = None  # cross-validation: training samples whose labels this run never saw
 
     def report(self) -> dict:
         return {
@@ -49,6 +55,7 @@ class Data:
             "test": len(self.test),
             **self.supervision.report(),
             **self.regime,
+            **(self.noise or {}),
         }
 
 
@@ -83,6 +90,8 @@ def build_data(config: Config, device: torch.device) -> Data:
     y_train = src.y[train_idx]
     val_candidates, regime = None, {}
     if d.partial or d.candidates_file:
+        if d.noise != "none":
+            raise WeaklabError("data.partial (candidate sets) and data.noise (noisy labels) cannot be combined yet; choose one")
         train_sets, val_sets, summary = partial.for_splits(
             d, src.y, src.classes, train_idx, val_idx, config.seed, src.info.get("paths")
         )
@@ -92,6 +101,13 @@ def build_data(config: Config, device: torch.device) -> Data:
         supervision = semi_supervised(
             y_train, src.num_classes, labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=config.seed
         )
+    noise_seed = config.seed if d.noise_seed is None else d.noise_seed
+    supervision, noise = noisy_supervision(
+        supervision, y_train, src.classes, d.noise, d.noise_rate, noise_seed, d.noise_mapping, d.noise_matrix
+    )
+    held_out = None
+    if d.cv_folds is not None:  # cross-validation: this fold's labels are hidden, its samples predicted later
+        supervision, held_out = hold_out(supervision, d.cv_folds, d.cv_fold, d.split_seed)
     train_x, n_extra = _train_samples(src, train_idx, d.extra_unlabeled)
     if n_extra:  # samples with no label, appended after the labeled ones: unlabeled stream only
         supervision = supervision.with_unlabeled(n_extra)
@@ -118,6 +134,9 @@ def build_data(config: Config, device: torch.device) -> Data:
         train_labels_clean=torch.as_tensor(y_train),
         val_candidates=val_candidates,
         regime=regime,
+        noise=noise,
+        train_index=train_idx,
+        held_out=held_out,
     )
 
 
@@ -193,9 +212,20 @@ def build_experiment(config: Config) -> Experiment:
         batch_unlabeled = t.batch_unlabeled
     sampler = TwoStreamSampler(labeled, everyone, t.batch_labeled, batch_unlabeled, config.seed)
     spec = model_spec(config, data)
+
+    def make_model(heads: int = 1) -> torch.nn.Module:
+        network = make_network(spec, heads)
+        if config.model.pretrained:
+            report = load_pretrained(network, config.model.pretrained)
+            if not pretrained_reports:
+                print(describe(report), flush=True)
+            pretrained_reports.append(report)
+        return network
+
+    pretrained_reports: list[dict] = []
     ctx = Context(
         task=Classification(len(data.classes)),
-        make_model=lambda heads=1: make_network(spec, heads),
+        make_model=make_model,
         views=views,
         num_train=len(data.train),
         num_labeled=len(labeled),
@@ -204,7 +234,8 @@ def build_experiment(config: Config) -> Experiment:
         steps_per_epoch=sampler.steps_per_epoch,
         epochs=t.epochs,
         supervision=data.supervision,
-        clean_labels=data.train_labels_clean,
+        # labels taken as given: their true values are unknown, so nothing may score against them
+        clean_labels=None if data.noise and data.noise["noise"] == "given" else data.train_labels_clean,
     )
     method = method_class(config.method.name)(config.method, ctx).to(device)
     if device.type == "cuda" and config.train.channels_last is not False and len(data.sample_shape) == 3:

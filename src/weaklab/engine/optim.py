@@ -8,7 +8,7 @@ from ..config import TrainConfig
 from ..core.ramps import cosine_rampdown, gaussian_rampdown, sigmoid_rampup, step_decay
 from ..errors import WeaklabError
 
-SCHEDULES = ("gaussian", "cosine", "step", "constant")
+SCHEDULES = ("gaussian", "cosine", "step", "constant", "exponential")
 
 
 def build_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
@@ -27,6 +27,7 @@ class Schedule:
               rampdown_epochs (Π-model / Temporal Ensembling / Mean Teacher ConvNet runs)
     cosine:   Gaussian ramp-up, then cosine decay to 0 at the end of training
     step:     lr × lr_gamma at each epoch in lr_milestones
+    exponential: lr × lr_gamma^e after e whole epochs (PyTorch's ExponentialLR stepped per epoch; SCN: 0.9)
     constant: lr throughout
     """
 
@@ -43,6 +44,8 @@ class Schedule:
             return sigmoid_rampup(epoch, c.lr_rampup_epochs) * cosine_rampdown(epoch, c.epochs)
         if c.lr_schedule == "step":
             return step_decay(epoch, c.lr_milestones, c.lr_gamma)
+        if c.lr_schedule == "exponential":
+            return c.lr_gamma ** int(epoch)
         return 1.0
 
     def beta1(self, epoch: float) -> float:

@@ -184,6 +184,9 @@ class Trainer:
         if improved:
             self.best_metric, self.best_step = metric, self.step
         record = {"step": self.step, "epoch": self.step / self.spe, "lr": train.pop("lr"), "train": train, "val": val, "time": round(elapsed, 3)}
+        state = self.method.state_logs()
+        if state:
+            record["state"] = state
         return record, improved
 
     def _save(self, improved: bool) -> None:
@@ -199,6 +202,7 @@ class Trainer:
         task = self.method.task
         probs = predict_summaries(self.method.predictor(), task, self.x.data.test.batches(1024), self.autocast)
         test = task.metrics(probs, self.x.data.test_labels)
+        self.method.on_train_end(self.run_dir, self.x.data)
         cfg = self.x.config
         summary = {
             "method": cfg.method.name,

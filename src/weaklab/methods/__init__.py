@@ -5,15 +5,18 @@ from __future__ import annotations
 from ..errors import WeaklabError
 from .base import Batch, Context, Method, Progress
 from .cc import CC
+from .gce import GCE
 from .mean_teacher import MeanTeacher
 from .pi_model import PiModel
 from .plcr import PLCR
 from .proden import PRODEN
 from .rc import RC
+from .scn import SCN
 from .supervised import Supervised
 from .temporal_ensembling import TemporalEnsembling
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (Supervised, PiModel, TemporalEnsembling, MeanTeacher)}
+METHODS.update({m.name: m for m in (SCN, GCE)})  # noisy labels
 METHODS.update({m.name: m for m in (PLCR, PRODEN, CC, RC)})  # partial labels
 
 

@@ -8,12 +8,14 @@ Per-sample state is kept in registered buffers, so it travels in checkpoints wit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, ClassVar
 
 import torch
 from torch import nn
 
 from ..config import MethodSettings
+from ..core.label_issues import write_label_issues
 from ..core.ramps import sigmoid_rampup
 from ..core.task import Classification
 from ..data.supervision import Supervision
@@ -93,6 +95,20 @@ class Method(nn.Module):
     def on_epoch_end(self, epoch: int) -> None:
         """Runs after the last step of each epoch (Temporal Ensembling's Z update)."""
 
+    def state_logs(self) -> dict[str, float]:
+        """Scalars about per-sample state, added to each evaluation record (SCN: labels changed since the last)."""
+        return {}
+
+    def on_train_end(self, run_dir: Path, data) -> None:
+        """Runs once after training with the selected checkpoint loaded; `data` is the run's engine Data.
+
+        Default: where labels are untrusted (noisy-label regime), write label_issues.csv from the predictor's
+        class probabilities on the training samples; nothing otherwise.
+        """
+        sup = self.ctx.supervision
+        if sup is not None and bool(sup.untrusted.any()):
+            write_label_report(self, run_dir, data)
+
     def predictor(self) -> nn.Module:
         """The network whose outputs are evaluated and predicted with."""
         return self.model
@@ -127,3 +143,23 @@ def consistency_weight(w_max: float, rampup_epochs: float, epoch: float, labeled
     """
     scale = 1.0 if labeled_share is None else labeled_share
     return w_max * scale * sigmoid_rampup(epoch, rampup_epochs)
+
+
+@torch.no_grad()
+def write_label_report(method: Method, run_dir: Path, data, current: torch.Tensor | None = None,
+                       importance: torch.Tensor | None = None) -> Path:
+    """label_issues.csv for the labeled training samples, from the predictor's eval-mode probabilities."""
+    model = method.predictor()
+    was_training = model.training
+    model.eval()
+    outs = [model(x) for x in data.train.batches(1024)]
+    probs = torch.cat([(o[0] if isinstance(o, tuple) else o).float().softmax(-1) for o in outs]).cpu().numpy()
+    model.train(was_training)
+    sup = method.ctx.supervision
+    rows = sup.labeled.cpu().numpy()
+    pick = (lambda t: None if t is None else t.detach().cpu().numpy()[rows])
+    clean = method.ctx.clean_labels
+    index = data.train_index[rows] if data.train_index is not None else None
+    return write_label_issues(run_dir, probs[rows], sup.labels.cpu().numpy()[rows], list(data.classes),
+                              current=pick(current), importance=pick(importance), clean=pick(clean),
+                              source_index=index)

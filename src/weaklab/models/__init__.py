@@ -3,11 +3,12 @@ from .cnn13 import CNN13
 from .lenet import LeNet
 from .mlp import MLP
 from .network import Network
+from .resnet import ResNet, resnet18, resnet50
 from .small_cnn import SmallCNN
 from .wrn import WRN
 
-MODELS = ("cnn13", "wrn28_2", "small_cnn", "mlp", "lenet", "wrn34_10")
-IMAGE_MODELS = ("cnn13", "wrn28_2", "small_cnn", "lenet", "wrn34_10")
+MODELS = ("cnn13", "wrn28_2", "small_cnn", "mlp", "lenet", "wrn34_10", "resnet18", "resnet50")
+IMAGE_MODELS = ("cnn13", "wrn28_2", "small_cnn", "lenet", "wrn34_10", "resnet18", "resnet50")
 
 
 def auto_model(input_shape: tuple[int, ...]) -> str:
@@ -38,7 +39,7 @@ def build_model(name: str, *, input_shape: tuple[int, ...], out_dim: int, heads:
     if width is not None and width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
     # fail loudly rather than silently ignore a width the architecture fixes
-    if width is not None and name in ("cnn13", "wrn28_2", "lenet", "wrn34_10"):
+    if width is not None and name in ("cnn13", "wrn28_2", "lenet", "wrn34_10", "resnet18", "resnet50"):
         raise ValueError(f"{name} has fixed widths; width applies only to small_cnn and mlp")
 
     if name in IMAGE_MODELS:
@@ -62,6 +63,9 @@ def build_model(name: str, *, input_shape: tuple[int, ...], out_dim: int, heads:
         backbone = WRN(c, depth=34, widen=10, dropout=0.0 if dropout is None else dropout)
     elif name == "lenet":
         backbone = LeNet(c, (h, w), dropout=0.0 if dropout is None else dropout)
+    elif name in ("resnet18", "resnet50"):
+        make = resnet18 if name == "resnet18" else resnet50
+        backbone = make(c, dropout=0.0 if dropout is None else dropout)
     elif name == "small_cnn":
         backbone = SmallCNN(c, width=width or 32, dropout=0.5 if dropout is None else dropout)
     else:
@@ -72,4 +76,4 @@ def build_model(name: str, *, input_shape: tuple[int, ...], out_dim: int, heads:
     return Network(backbone, out_dim, heads)
 
 
-__all__ = ["MODELS", "Network", "CNN13", "WRN", "SmallCNN", "MLP", "LeNet", "auto_model", "build_model"]
+__all__ = ["MODELS", "Network", "CNN13", "WRN", "SmallCNN", "MLP", "LeNet", "ResNet", "resnet18", "resnet50", "auto_model", "build_model"]

@@ -1,0 +1,150 @@
+"""Self-Cure Network (Wang, Peng, Yang, Meng, Qiao, CVPR 2020): learning from noisy labels.
+
+    f      = backbone(view(x))                       per sample feature
+    α      = sigmoid(w_α · f + b_α)                  importance
+    z      = α · (W f + b)                           logit-weighted: α never changes the arg-max
+    L      = CE(z, y) + max(0, δ1 − (mean α_high − mean α_low))     high = top ⌊βB⌋ of the batch by α
+    from epoch `relabel_start_epoch`, with p = softmax(z):
+        if max_j p_j − p_y > δ2, the stored label y of the sample becomes argmax p
+        (paper: only samples of the batch's low-importance group; official code: every sample)
+
+The stored labels are a buffer, so they are in every checkpoint and a resumed run continues with them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import MethodSettings
+from ..errors import WeaklabError
+from .base import Method, write_label_report
+
+RELABEL = ("all", "low", "none")
+RELABEL_VIEWS = ("augmented", "plain")
+
+
+@dataclass
+class Settings(MethodSettings):
+    name: str = "scn"
+    beta: float = 0.7  # share of each batch in the high-importance group
+    margin1: float = 0.15  # δ1: the gap wanted between the two groups' mean importance (paper, batch 1024)
+    margin1_batch_scaled: bool = False  # δ1 − 0.02·log2(1024/B): 0.15 at batch 1024, 0.07 at 64 (authors' advice)
+    rank_regularization: bool = True  # ablation: false drops L_RR
+    relabel: str = "all"  # all (official code; measured better, see docs) | low (paper) | none (ablation)
+    relabel_start_epoch: int = 10  # relabel in epochs >= this (0-based)
+    margin2: float = 0.2  # δ2: relabel when max_j p_j − p_label exceeds it
+    relabel_view: str = "augmented"  # augmented: the training forward (paper, code) | plain: an extra eval-mode
+    # forward of the un-augmented sample (less label churn under strong views; a weaklab addition, BENCHMARKS.md)
+
+
+def split_size(batch: int, beta: float) -> int:
+    """⌊β·B⌋, the size of the high-importance group (robust to 0.7·30 = 20.999…)."""
+    return math.floor(beta * batch + 1e-9)
+
+
+def rank_regularization(alpha: torch.Tensor, beta: float, margin: float) -> torch.Tensor:
+    """max(0, δ1 − (mean of the top ⌊βB⌋ α − mean of the rest)); 0 when either group is empty."""
+    high = split_size(len(alpha), beta)
+    if high == 0 or high == len(alpha):
+        return alpha.sum() * 0.0
+    ranked = alpha.sort(descending=True).values
+    return F.relu(margin - (ranked[:high].mean() - ranked[high:].mean()))
+
+
+def low_importance(alpha: torch.Tensor, beta: float) -> torch.Tensor:
+    """Mask of the batch's low-importance group: all but the top ⌊βB⌋ by α."""
+    low = torch.ones_like(alpha, dtype=torch.bool)
+    low[alpha.argsort(descending=True)[: split_size(len(alpha), beta)]] = False
+    return low
+
+
+def relabel_rule(probs: torch.Tensor, labels: torch.Tensor, margin: float, eligible: torch.Tensor) -> torch.Tensor:
+    """New labels: argmax p where max p − p_label > δ2 for eligible samples; the old label elsewhere."""
+    p_max, best = probs.max(1)
+    p_label = probs.gather(1, labels[:, None]).squeeze(1)
+    return torch.where(eligible & (p_max - p_label > margin), best, labels)
+
+
+class SCN(Method):
+    name = "scn"
+    Settings = Settings
+    description = "Self-Cure Network: importance-weighted logits, rank regularisation, relabeling (noisy labels)"
+    uses_unlabeled = False
+
+    def __init__(self, settings: Settings, ctx):
+        super().__init__(settings, ctx)
+        if settings.relabel not in RELABEL:
+            raise WeaklabError(f"method.relabel must be one of {', '.join(RELABEL)}, got {settings.relabel!r}")
+        if settings.relabel_view not in RELABEL_VIEWS:
+            raise WeaklabError(f"method.relabel_view must be augmented or plain, got {settings.relabel_view!r}")
+        if not 0.0 <= settings.beta <= 1.0:
+            raise WeaklabError(f"method.beta must be in [0, 1], got {settings.beta}")
+        self.importance = nn.Linear(self.model.backbone.out_features, 1)
+        given = ctx.supervision.labels if ctx.supervision is not None else torch.full((ctx.num_train,), -1)
+        self.register_buffer("labels", given.clone())  # the current (relabeled) labels: checkpointed
+        self.register_buffer("given", given.clone(), persistent=False)
+        clean = ctx.clean_labels if ctx.clean_labels is not None else torch.full_like(given, -1)
+        self.register_buffer("clean", torch.as_tensor(clean).clone(), persistent=False)  # reports only
+        self.clean_known = ctx.clean_labels is not None
+        # relabel events so far: changed, corrected (to the clean label), corrupted (away from it); and at last log
+        self.register_buffer("events", torch.zeros(3, dtype=torch.long))
+        self.register_buffer("events_logged", torch.zeros(3, dtype=torch.long))
+        b = ctx.batch_labeled
+        self.margin1 = max(0.0, settings.margin1 - 0.02 * math.log2(1024 / b)) if settings.margin1_batch_scaled else settings.margin1
+
+    def forward_weighted(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(α-weighted logits, α) of a batch."""
+        feature = self.model.features(x)
+        alpha = torch.sigmoid(self.importance(feature)).squeeze(1).float()
+        return alpha[:, None] * self.model.heads[0](feature).float(), alpha
+
+    def training_step(self, batch, progress):
+        s = self.settings
+        logits, alpha = self.forward_weighted(self.views(batch.x_lb))
+        labels = self.labels[batch.idx_lb]
+        ce = F.cross_entropy(logits, labels)
+        rr = rank_regularization(alpha, s.beta, self.margin1) if s.rank_regularization else ce.new_zeros(())
+        if s.relabel != "none" and progress.epoch >= s.relabel_start_epoch:
+            if s.relabel_view == "plain":
+                logits, alpha = self.forward_plain(batch.x_lb)
+            self.relabel(batch.idx_lb, logits.detach().softmax(1), labels, alpha.detach())
+        return ce + rr, {"cross_entropy": ce.detach(), "rank_regularization": rr.detach(), "importance": alpha.detach().mean()}
+
+    @torch.no_grad()
+    def relabel(self, idx: torch.Tensor, probs: torch.Tensor, labels: torch.Tensor, alpha: torch.Tensor) -> None:
+        eligible = low_importance(alpha, self.settings.beta) if self.settings.relabel == "low" else torch.ones_like(labels, dtype=torch.bool)
+        new = relabel_rule(probs, labels, self.settings.margin2, eligible)
+        changed = new != labels
+        clean = self.clean[idx]
+        self.events += torch.stack([changed.sum(), (changed & (new == clean)).sum(), (changed & (labels == clean)).sum()])
+        self.labels[idx] = new
+
+    def state_logs(self) -> dict[str, float]:
+        delta = (self.events - self.events_logged).tolist()
+        self.events_logged.copy_(self.events)
+        labeled = self.given >= 0
+        logs = {"relabeled": delta[0], "differ_from_given": int((self.labels != self.given)[labeled].sum())}
+        if self.clean_known:
+            logs.update(relabel_corrected=delta[1], relabel_corrupted=delta[2],
+                        label_accuracy=float((self.labels == self.clean)[labeled].float().mean()))
+        return logs
+
+    def on_train_end(self, run_dir, data) -> None:
+        alpha = torch.cat([self.forward_plain(x)[1] for x in data.train.batches(1024)])
+        write_label_report(self, run_dir, data, current=self.labels, importance=alpha)
+
+    @torch.no_grad()
+    def forward_plain(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(α-weighted logits, α) in eval mode (no dropout, BatchNorm running statistics), no gradient."""
+        was_training = self.training
+        self.eval()
+        out = self.forward_weighted(x)
+        self.train(was_training)
+        return out
+
+    def trainable_parameters(self):
+        return self.parameters()  # the network and the importance head

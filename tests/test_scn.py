@@ -1,0 +1,195 @@
+"""Self-Cure Network and GCE: the defining rules on hand-computed batches, relabel state through resume,
+and label_issues.csv."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from weaklab.api import resume, train
+from weaklab.engine import checkpoint
+from weaklab.engine.experiment import build_experiment
+from weaklab.engine.trainer import Trainer
+from weaklab.methods.gce import generalized_cross_entropy
+from weaklab.methods.scn import low_importance, rank_regularization, relabel_rule, split_size
+
+NOISY = {"data__labels_per_class": None, "data__noise": "symmetric", "data__noise_rate": 0.3, "train__batch_labeled": 64,
+         "train__lr_schedule": "constant"}
+
+
+def test_rank_regularization_hand_computed():
+    alpha = torch.tensor([0.5, 0.45, 0.4, 0.42], requires_grad=True)
+    # ⌊0.7·4⌋ = 2: high {0.5, 0.45} mean 0.475, low {0.42, 0.4} mean 0.41; 0.15 − 0.065 = 0.085
+    loss = rank_regularization(alpha, 0.7, 0.15)
+    assert loss.item() == pytest.approx(0.085, abs=1e-6)
+    loss.backward()
+    assert torch.allclose(alpha.grad, torch.tensor([-0.5, -0.5, 0.5, 0.5]))  # pushes the groups apart
+    spread = torch.tensor([0.9, 0.8, 0.3, 0.6, 0.5, 0.2, 0.7, 0.4, 0.1, 1.0])
+    # ⌊7⌋: high mean 4.9/7 = 0.7, low mean 0.2: gap 0.5 exceeds δ1 = 0.15 → 0; with δ1 = 0.6 → 0.1
+    assert rank_regularization(spread, 0.7, 0.15).item() == 0.0
+    assert rank_regularization(spread, 0.7, 0.6).item() == pytest.approx(0.1, abs=1e-6)
+
+
+def test_rank_regularization_empty_groups_and_batch_of_one():
+    one = torch.tensor([0.3], requires_grad=True)
+    assert split_size(1, 0.7) == 0 and rank_regularization(one, 0.7, 0.15).item() == 0.0  # ⌊0.7⌋ = 0
+    rank_regularization(one, 0.7, 0.15).backward()  # still differentiable (a zero in the graph)
+    three = torch.tensor([0.1, 0.2, 0.3])
+    assert split_size(3, 1.0) == 3 and rank_regularization(three, 1.0, 0.15).item() == 0.0  # ⌊βB⌋ = B
+    assert split_size(30, 0.7) == 21  # 0.7·30 = 20.999… in floating point
+    assert rank_regularization(torch.tensor([0.5, 0.5]), 0.7, 0.15).item() == pytest.approx(0.15)  # 1 vs 1, equal
+
+
+def test_relabel_rule_both_groups_hand_example():
+    probs = torch.tensor([[0.7, 0.2, 0.1],  # label 1: 0.7 − 0.2 = 0.5 > 0.2 → 0
+                          [0.5, 0.35, 0.15],  # label 1: 0.15 ≤ 0.2 → stays
+                          [0.1, 0.1, 0.8],  # label 2 is the arg-max → stays
+                          [0.3, 0.6, 0.1]])  # label 0: 0.3 > 0.2 → 1
+    labels = torch.tensor([1, 1, 2, 0])
+    alpha = torch.tensor([0.9, 0.2, 0.5, 0.8])  # ⌊0.5·4⌋ = 2: rows 0 and 3 are the high-importance group
+    low = low_importance(alpha, 0.5)
+    assert low.tolist() == [False, True, True, False]
+    assert relabel_rule(probs, labels, 0.2, torch.ones(4, dtype=torch.bool)).tolist() == [0, 1, 2, 1]  # all samples
+    assert relabel_rule(probs, labels, 0.2, low).tolist() == [1, 1, 2, 0]  # low group only: rows 0, 3 not eligible
+    alpha_low_first = torch.tensor([0.1, 0.2, 0.9, 0.05])
+    assert relabel_rule(probs, labels, 0.2, low_importance(alpha_low_first, 0.5)).tolist() == [0, 1, 2, 1]
+
+
+def test_relabel_buffer_and_event_counts(fast):
+    x = build_experiment(fast("scn", method__relabel="low", method__beta=0.25, **NOISY))
+    m = x.method
+    clean, given = m.clean.clone(), m.labels.clone()
+    wrong = torch.nonzero(given != clean).flatten()[:2]
+    right = torch.nonzero(given == clean).flatten()[:2]
+    idx = torch.cat([wrong, right])
+    k = 10
+    probs = torch.full((4, k), 0.01)
+    probs[0, clean[wrong[0]]] = 0.91  # a noisy label, model sure of the clean class → corrected
+    probs[1, given[wrong[1]]] = 0.91  # a noisy label the model agrees with → kept
+    probs[2, (clean[right[0]] + 1) % k] = 0.91  # a clean label the model disputes → corrupted
+    probs[3, clean[right[1]]] = 0.91  # clean and agreed → kept
+    m.relabel(idx, probs, m.labels[idx], alpha=torch.tensor([0.1, 0.2, 0.3, 0.9]))  # ⌊0.25·4⌋ = 1: row 3 is high
+    assert m.labels[wrong[0]] == clean[wrong[0]] and m.labels[wrong[1]] == given[wrong[1]]
+    assert m.labels[right[0]] == (clean[right[0]] + 1) % k and m.labels[right[1]] == clean[right[1]]
+    assert m.events.tolist() == [2, 1, 1]
+    logs = m.state_logs()
+    assert logs["relabeled"] == 2 and logs["relabel_corrected"] == 1 and logs["relabel_corrupted"] == 1
+    assert logs["differ_from_given"] == 2 and m.state_logs()["relabeled"] == 0  # counts since the last log
+
+
+def test_importance_never_changes_the_arg_max(fast):
+    torch.manual_seed(0)
+    m = build_experiment(fast("scn", **NOISY)).method.eval()
+    with torch.no_grad():
+        m.importance.bias.fill_(-3.0)  # small α: logits shrink a lot
+        x = torch.randn(64, 1, 8, 8)
+        weighted, alpha = m.forward_weighted(x)
+        plain = m.predictor()(x)
+    assert (alpha > 0).all() and (alpha < 0.2).all()
+    assert torch.equal(weighted.argmax(1), plain.argmax(1))
+    assert not torch.allclose(weighted.softmax(1), plain.softmax(1))  # the probabilities do change
+
+
+def test_relabel_view_plain_uses_an_eval_forward_of_the_unaugmented_batch(fast, monkeypatch):
+    from weaklab.methods import Batch, Progress
+
+    m = build_experiment(fast("scn", method__relabel_view="plain", method__relabel_start_epoch=0, **NOISY)).method
+    seen = {}
+    monkeypatch.setattr(type(m), "relabel", lambda self, idx, probs, labels, alpha: seen.update(probs=probs))
+    x = torch.randn(8, 1, 8, 8)
+    m.train()
+    m.training_step(Batch(x, m.labels[:8], torch.arange(8)), Progress(0, 0, 10))
+    assert m.training  # back in training mode
+    m.eval()
+    expected = m.forward_weighted(x)[0].softmax(1)
+    assert torch.allclose(seen["probs"], expected, atol=1e-6)
+
+
+def test_gce_hand_values_and_limits():
+    logits = torch.log(torch.tensor([[0.25, 0.75]]))
+    assert generalized_cross_entropy(logits, torch.tensor([0]), 0.5).item() == pytest.approx((1 - 0.5) / 0.5)
+    assert generalized_cross_entropy(logits, torch.tensor([0]), 1.0).item() == pytest.approx(0.75)  # MAE-like
+    ce = torch.nn.functional.cross_entropy(logits, torch.tensor([0])).item()
+    assert generalized_cross_entropy(logits, torch.tensor([0]), 1e-4).item() == pytest.approx(ce, rel=1e-3)
+
+
+def lines(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_relabels_identical_after_resume(fast, tmp_path, monkeypatch):
+    def config():
+        return fast("scn", train__epochs=4, method__relabel_start_epoch=1, **NOISY)
+
+    whole = train(config(), out=tmp_path / "whole")
+    original = Trainer._save
+    calls = {"n": 0}
+
+    def killed(self, improved):
+        original(self, improved)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(config(), out=tmp_path / "killed")
+    monkeypatch.setattr(Trainer, "_save", original)
+    resumed = resume(tmp_path / "killed")
+
+    drop_time = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]  # noqa: E731
+    assert drop_time(lines(whole.directory)) == drop_time(lines(resumed.directory))
+    a = checkpoint.load(whole.directory / "checkpoints/last.pt")["method"]
+    b = checkpoint.load(resumed.directory / "checkpoints/last.pt")["method"]
+    assert torch.equal(a["labels"], b["labels"]) and torch.equal(a["events"], b["events"])
+    assert sum(r["state"]["relabeled"] for r in lines(whole.directory)) == int(a["events"][0]) > 0
+    assert (whole.directory / "label_issues.csv").read_text() == (resumed.directory / "label_issues.csv").read_text()
+
+
+@pytest.mark.parametrize("method,epochs", [("scn", 5), ("gce", 1), ("supervised", 1)])
+def test_label_issues_csv_and_pred_probs(fast, tmp_path, method, epochs):
+    bigger = {"model__width": 16, "model__dropout": 0.0, "train__batch_unlabeled": 128}  # learns in 55 steps
+    run = train(fast(method, train__epochs=epochs, **NOISY, **bigger), out=tmp_path / method)
+    rows = list(csv.DictReader((run.directory / "label_issues.csv").open()))
+    probs = np.load(run.directory / "pred_probs_in_sample.npy")
+    n = run.summary["labels"]["num_labeled"]
+    assert len(rows) == n and probs.shape == (n, 10) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert sorted(int(r["suspicion_rank"]) for r in rows) == list(range(1, n + 1))
+    assert (rows[0]["importance"] != "") == (method == "scn")
+    margins = np.array([float(r["margin"]) for r in rows])
+    given = np.array([int(r["given_label"]) for r in rows])
+    p_given = probs[np.arange(n), given]
+    assert np.allclose(margins, p_given - np.where(np.eye(10, dtype=bool)[given], -1, probs).max(1), atol=1e-4)
+    if method != "scn":
+        return
+    # the ranking finds wrong labels: the 100 most suspicious hold far more of them than the 30 % base rate
+    wrong = np.array([r["given_label"] != r["clean_label"] for r in rows])
+    top = np.array([int(r["suspicion_rank"]) <= 100 for r in rows])
+    assert wrong[top].mean() > 0.6
+
+
+def test_exponential_lr_schedule():
+    from weaklab.config import TrainConfig
+    from weaklab.engine.optim import Schedule
+
+    s = Schedule(TrainConfig(lr_schedule="exponential", lr_gamma=0.9))
+    assert [s.lr_factor(e) for e in (0.0, 0.99, 1.0, 2.5)] == pytest.approx([1.0, 1.0, 0.9, 0.81])
+
+
+def test_crossval_probs_are_out_of_sample(fast, tmp_path):
+    from weaklab.crossval import crossval_probs
+    from weaklab.data.folds import fold_ids
+
+    ids = fold_ids(np.repeat(np.arange(3), 10), 5, seed=0)
+    assert (np.bincount(ids) == 6).all() and all((np.bincount(ids[c * 10:(c + 1) * 10]) == 2).all() for c in range(3))
+    crossval_probs(fast("gce", train__epochs=1, **NOISY), 2, tmp_path / "cv")
+    probs = np.load(tmp_path / "cv/pred_probs_out_of_sample.npy")
+    rows = list(csv.DictReader((tmp_path / "cv/label_issues.csv").open()))
+    assert probs.shape == (len(rows), 10) and np.isfinite(probs).all()  # every sample predicted by one fold
+    assert rows[0]["clean_label"] != ""
+    for k in range(2):
+        run = build_experiment(fast("gce", data__cv_folds=2, data__cv_fold=k, **NOISY))
+        labeled = set(torch.nonzero(run.data.supervision.labeled).flatten().tolist())
+        assert len(run.data.held_out) >= len(rows) // 2 - 10 and labeled.isdisjoint(run.data.held_out.tolist())
+        assert run.data.supervision.untrusted[run.data.held_out].logical_not().all()
