@@ -118,3 +118,22 @@ def test_strong_view_runs_on_normalised_batches():
     out = views.strong(x)
     assert out.shape == x.shape and torch.isfinite(out).all() and not torch.equal(out, x)
     assert ((out == 0).flatten(1).sum(1) >= 3 * 8 * 8).all()  # every image has its Cutout box (at least a corner)
+
+
+def test_random_erasing_zeroes_one_rectangle_of_the_asked_area():
+    from weaklab.data.augment import random_erasing
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.ones(256, 1, 20, 20)
+    assert torch.equal(random_erasing(x, 0.0, (0.02, 0.33), g), x)  # p = 0: identity
+    out = random_erasing(x, 1.0, (0.1, 0.2), g)
+    zero = out[:, 0] == 0
+    area = zero.float().mean((1, 2))
+    assert (area > 0.05).all() and (area < 0.3).all()  # rounding the sides moves the share a little
+    for mask in zero[:16]:  # one filled rectangle: its bounding box holds only zeros
+        rows, cols = mask.any(1).nonzero().flatten(), mask.any(0).nonzero().flatten()
+        assert mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()
+    assert len({tuple(m.flatten().tolist()) for m in zero[:32]}) > 16  # drawn per image
+    half = random_erasing(x, 0.5, (0.1, 0.2), g)
+    erased = (half[:, 0] == 0).any((1, 2)).float().mean()
+    assert 0.35 < erased < 0.65

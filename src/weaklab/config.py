@@ -70,6 +70,8 @@ class ViewsConfig:
     cutout: int = 0  # strong views: side of the zeroed square (0: none)
     randaugment_n: int = 2  # RandAugment: ops per image
     randaugment_m: int = 10  # RandAugment: magnitude on a 0..30 scale
+    erasing: float = 0.0  # weak views: probability of random erasing (SCN's recipe: 0.5)
+    erasing_area: list = field(default_factory=lambda: [0.02, 0.33])  # erased share of the image, [low, high]
 
 
 @dataclass

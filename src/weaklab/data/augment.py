@@ -283,6 +283,27 @@ def random_cutout(x: torch.Tensor, size: int, generator: torch.Generator) -> tor
     return cutout(x, centres, size)
 
 
+def random_erasing(x: torch.Tensor, p: float, area: tuple[float, float], generator: torch.Generator,
+                   aspect: tuple[float, float] = (0.3, 3.3)) -> torch.Tensor:
+    """Random erasing (Zhong et al., AAAI 2020): with probability p, zero (the normalised mean) one rectangle
+    per image, its area a uniform share of the image in `area` and its aspect ratio log-uniform in `aspect`."""
+    if p <= 0:
+        return x
+    b, (h, w), dev = len(x), x.shape[-2:], x.device
+    share = area[0] + (area[1] - area[0]) * torch.rand(b, device=dev, generator=generator)
+    log_aspect = torch.empty(b, device=dev).uniform_(math.log(aspect[0]), math.log(aspect[1]), generator=generator)
+    eh = (share * h * w * log_aspect.exp()).sqrt().round().clamp(1, h).long()
+    ew = (share * h * w / log_aspect.exp()).sqrt().round().clamp(1, w).long()
+    top = (torch.rand(b, device=dev, generator=generator) * (h - eh + 1)).long()
+    left = (torch.rand(b, device=dev, generator=generator) * (w - ew + 1)).long()
+    erase = torch.rand(b, device=dev, generator=generator) < p
+    rows = torch.arange(h, device=dev).view(1, h, 1)
+    cols = torch.arange(w, device=dev).view(1, 1, w)
+    box = (rows >= top.view(-1, 1, 1)) & (rows < (top + eh).view(-1, 1, 1))
+    box = box & (cols >= left.view(-1, 1, 1)) & (cols < (left + ew).view(-1, 1, 1)) & erase.view(-1, 1, 1)
+    return x.masked_fill(box[:, None], 0.0)
+
+
 POLICIES = {
     "none": None,
     "autoaugment_cifar10": lambda cfg: AutoAugment(CIFAR10_POLICY),

@@ -45,8 +45,10 @@ class Views:
     translation, optional horizontal flip, Gaussian input noise. Flat features get the noise only."""
 
     def __init__(self, translate: int, flip: bool, noise: float, device, seed: int,
-                 policy=None, cutout: int = 0, normalizer=None, pixel_max: float = 1.0):
+                 policy=None, cutout: int = 0, normalizer=None, pixel_max: float = 1.0,
+                 erasing: float = 0.0, erasing_area: tuple[float, float] = (0.02, 0.33)):
         self.translate, self.flip, self.noise = translate, flip, noise
+        self.erasing, self.erasing_area = erasing, tuple(erasing_area)  # random erasing in the weak view (SCN)
         self.generator = torch.Generator(device=device).manual_seed(seed)
         # strong views: a policy on [0, 1] pixels (AutoAugment, RandAugment) and Cutout, after flip + translation
         self.policy, self.cutout, self.normalizer, self.pixel_max = policy, cutout, normalizer, pixel_max
@@ -58,6 +60,7 @@ class Views:
                 flips = flip_mask(len(x), x.device, self.generator) if flips is None else flips
                 x = horizontal_flip(x, flips)
             x = random_translate(x, self.translate, self.generator)
+            x = augment.random_erasing(x, self.erasing, self.erasing_area, self.generator)
         return gaussian_noise(x, self.noise, self.generator)
 
     def strong(self, x: torch.Tensor) -> torch.Tensor:

@@ -200,9 +200,13 @@ def build_experiment(config: Config) -> Experiment:
     if v.strong not in POLICIES:
         raise WeaklabError(f"views.strong={v.strong!r} is not a policy; choose one of {', '.join(POLICIES)}")
     policy = POLICIES[v.strong](v) if POLICIES[v.strong] else None
+    low_high = v.erasing_area
+    if not 0 <= v.erasing <= 1 or len(low_high) != 2 or not 0 < low_high[0] <= low_high[1] <= 1:
+        raise WeaklabError(f"views.erasing must be in [0, 1] and views.erasing_area a [low, high] within (0, 1], "
+                           f"got {v.erasing} and {low_high}")
     pixel_max = 255.0 if data.train.x.dtype == torch.uint8 else max(float(data.train.x.max()), 1e-6)
     views = Views(v.translate, flip, v.noise, device, seed=config.seed, policy=policy, cutout=v.cutout,
-                  normalizer=data.train.normalizer, pixel_max=pixel_max)
+                  normalizer=data.train.normalizer, pixel_max=pixel_max, erasing=v.erasing, erasing_area=v.erasing_area)
     t = config.train
     labeled = torch.nonzero(data.supervision.labeled).flatten()
     everyone = torch.arange(len(data.train))
