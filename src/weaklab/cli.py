@@ -62,10 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", choices=["test", "val"])
     e.set_defaults(func=cmd_eval)
 
-    pr = sub.add_parser("predict", help="write class probabilities for new samples")
+    pr = sub.add_parser("predict", help="write class probabilities (or regression predictions with uncertainty) for new samples")
     pr.add_argument("run_dir")
     pr.add_argument("--input", required=True, help=".npy array (or .npz with an `x` array) in the training data's raw units")
     pr.add_argument("--output", required=True, help="CSV file to write")
+    pr.add_argument("--level", type=float, default=0.9, help="regression: nominal level of the central predictive interval")
     pr.set_defaults(func=cmd_predict)
 
     m = sub.add_parser("methods", help="list the methods and their settings")
@@ -143,15 +144,31 @@ def cmd_predict(args) -> int:
 
     run = load_run(args.run_dir)
     x = _load_array(Path(args.input))
-    probs = run.predict_proba(x)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if run.is_regression:
+        return _write_regression_predictions(run, x, out, args.level)
+    probs = run.predict_proba(x)
     classes = run.classes
     with out.open("w") as f:
         f.write(",".join(["index", "prediction", *(f"p_{c}" for c in classes)]) + "\n")
         for i, row in enumerate(probs):
             f.write(",".join([str(i), classes[int(np.argmax(row))], *(f"{p:.6g}" for p in row)]) + "\n")
     print(f"wrote {len(probs)} predictions to {out}")
+    return 0
+
+
+def _write_regression_predictions(run, x, out: Path, level: float) -> int:
+    """One row per sample, in original target units: prediction, spreads, central interval at `level`."""
+    columns = run.predict(x, uncertainty=True, level=level)
+    pct = f"{100 * level:g}"
+    names = ["prediction", "aleatoric_std", "epistemic_std", "total_std", f"lower_{pct}", f"upper_{pct}"]
+    keys = ["prediction", "aleatoric_std", "epistemic_std", "total_std", "lower", "upper"]
+    with out.open("w") as f:
+        f.write(",".join(["index", *names]) + "\n")
+        for i in range(len(columns["prediction"])):
+            f.write(",".join([str(i), *(f"{columns[k][i]:.6g}" for k in keys)]) + "\n")
+    print(f"wrote {len(columns['prediction'])} predictions with {pct}% intervals to {out}")
     return 0
 
 
@@ -198,6 +215,13 @@ def _print_summary(summary: dict | None, run_dir: Path) -> None:
     if summary is None:
         return
     test = summary["test"]
+    if "mae" in test:
+        print(
+            f"{summary['method']} on {summary['dataset']} (seed {summary['seed']}): test MAE {test['mae']:.4g}, "
+            f"RMSE {test['rmse']:.4g}, R² {test['r2']:.4f}, NLL {test['nll']:.4f}, coverage@90% {test['coverage']:.3f}; "
+            f"selected step {summary['selected']['step']}; {summary['wall_time_s']:.1f}s; run directory {run_dir}"
+        )
+        return
     print(
         f"{summary['method']} on {summary['dataset']} (seed {summary['seed']}): test accuracy {test['accuracy']:.4f}, "
         f"nll {test['nll']:.4f}, ece {test['ece']:.4f}; selected step {summary['selected']['step']}; "

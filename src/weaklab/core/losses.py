@@ -25,3 +25,8 @@ def softmax_kl(logits: torch.Tensor, target_probs: torch.Tensor) -> torch.Tensor
 def squared_error(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per sample: mean over output dimensions of (prediction - target)²."""
     return (prediction.float() - target.float()).pow(2).reshape(len(prediction), -1).mean(-1)
+
+
+def gaussian_nll(mean: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per sample: ½ [exp(−s)(μ − y)² + s], the heteroscedastic regression loss (constant ½ log 2π left out)."""
+    return 0.5 * (torch.exp(-log_var) * (mean - target.float()).pow(2) + log_var)

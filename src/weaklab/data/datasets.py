@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import WeaklabError
+from .regression_datasets import diabetes, digits_rotation
 from .source import ArraySource
 
 
@@ -24,6 +25,7 @@ def digits(root: str | None = None) -> ArraySource:
 
 
 DATASETS: dict[str, Callable[[str | None], ArraySource]] = {"digits": digits}
+DATASETS.update(digits_rotation=digits_rotation, diabetes=diabetes)  # embedded regression tasks
 
 
 def load_source(name: str, root: str | None = None) -> ArraySource:

@@ -8,12 +8,12 @@ import numpy as np
 import torch
 
 from ..config import Config
-from ..core.task import Classification
+from ..core.task import Classification, Regression
 from ..data.datasets import load_source
 from ..data.sampler import TwoStreamSampler
-from ..data.splits import stratified_split
+from ..data.splits import quantile_bins, stratified_split
 from ..data.store import DeviceStore, Normalizer
-from ..data.supervision import Supervision, semi_supervised
+from ..data.supervision import RegressionSupervision, Supervision, semi_supervised, semi_supervised_regression
 from ..data.views import Views
 from ..errors import WeaklabError
 from ..methods import Context, Method, method_class
@@ -32,8 +32,9 @@ class Data:
     test: DeviceStore
     val_labels: torch.Tensor
     test_labels: torch.Tensor
-    supervision: Supervision
+    supervision: Supervision | RegressionSupervision
     train_labels_clean: torch.Tensor
+    task: Classification | Regression  # what outputs mean; regression's holds the target normalisation
 
     def report(self) -> dict:
         return {
@@ -61,21 +62,30 @@ def build_data(config: Config, device: torch.device) -> Data:
     """Load the source, carve test (if not official) and validation splits, draw the labeled subset."""
     d = config.data
     src = load_source(d.dataset, d.root)
+    regression = src.task == "regression"
+    strata = quantile_bins if regression else (lambda y: y)  # regression splits stratify on target quantiles
     if src.test_x is None:
-        rest, test = stratified_split(src.y, d.test_fraction, d.split_seed)
+        rest, test = stratified_split(strata(src.y), d.test_fraction, d.split_seed)
         if len(test) == 0:
             raise WeaklabError(f"{src.name} has no test split; set data.test_fraction above 0")
         test_x, test_y = src.x[test], src.y[test]
     else:
         rest, test_x, test_y = np.arange(len(src.y)), src.test_x, src.test_y
-    fit, val = stratified_split(src.y[rest], d.val_fraction, d.split_seed + 1)
+    fit, val = stratified_split(strata(src.y[rest]), d.val_fraction, d.split_seed + 1)
     if len(val) == 0:
         raise WeaklabError("the validation split is empty; set data.val_fraction above 0 (model selection needs it)")
     train_idx, val_idx = rest[fit], rest[val]
     y_train = src.y[train_idx]
-    supervision = semi_supervised(
-        y_train, src.num_classes, labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=config.seed
-    )
+    if regression:
+        supervision = semi_supervised_regression(
+            y_train, labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=config.seed
+        )
+        task = Regression.fit(y_train[supervision.has_target.numpy()])  # labeled training targets only
+    else:
+        supervision = semi_supervised(
+            y_train, src.num_classes, labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=config.seed
+        )
+        task = Classification(src.num_classes)
     normalizer = Normalizer.fit(src.x[train_idx])
     return Data(
         name=src.name,
@@ -90,6 +100,7 @@ def build_data(config: Config, device: torch.device) -> Data:
         test_labels=torch.as_tensor(test_y),
         supervision=supervision,
         train_labels_clean=torch.as_tensor(y_train),
+        task=task,
     )
 
 
@@ -98,17 +109,19 @@ def model_spec(config: Config, data: Data) -> dict:
     return {
         "name": config.model.name,
         "input_shape": list(data.sample_shape),
-        "out_dim": len(data.classes),
+        "out_dim": data.task.out_dim,
         "dropout": config.model.dropout,
         "width": config.model.width,
     }
 
 
-def make_network(spec: dict, heads: int = 1) -> torch.nn.Module:
+def make_network(spec: dict, heads: int = 1, out_dim: int | None = None, dropout: float | None = None) -> torch.nn.Module:
+    """The run's network; a method may ask for another output size (mean + log-variance) and give its own default
+    dropout (UCVME's MC-dropout p), which applies only when the config leaves model.dropout unset."""
     try:
         return build_model(
-            spec["name"], input_shape=tuple(spec["input_shape"]), out_dim=spec["out_dim"], heads=heads,
-            dropout=spec["dropout"], width=spec["width"],
+            spec["name"], input_shape=tuple(spec["input_shape"]), out_dim=out_dim or spec["out_dim"], heads=heads,
+            dropout=spec["dropout"] if spec["dropout"] is not None else dropout, width=spec["width"],
         )
     except ValueError as e:
         raise WeaklabError(str(e)) from None
@@ -136,8 +149,8 @@ def build_experiment(config: Config) -> Experiment:
     sampler = TwoStreamSampler(labeled, torch.arange(len(data.train)), t.batch_labeled, t.batch_unlabeled, config.seed)
     spec = model_spec(config, data)
     ctx = Context(
-        task=Classification(len(data.classes)),
-        make_model=lambda heads=1: make_network(spec, heads),
+        task=data.task,
+        make_model=lambda heads=1, out_dim=None, dropout=None: make_network(spec, heads, out_dim, dropout),
         views=views,
         num_train=len(data.train),
         num_labeled=len(labeled),

@@ -8,8 +8,10 @@ from .mean_teacher import MeanTeacher
 from .pi_model import PiModel
 from .supervised import Supervised
 from .temporal_ensembling import TemporalEnsembling
+from .ucvme import UCVME
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (Supervised, PiModel, TemporalEnsembling, MeanTeacher)}
+METHODS[UCVME.name] = UCVME
 
 
 def method_class(name: str) -> type[Method]:
