@@ -63,18 +63,10 @@ class UCVME(Method):
         outs = [self.split(m(v)) for m, v in zip(self.models(), views)]  # [(μ_m, s_m)]
         y = batch.y_lb.float()
 
-        lb = [(mu[:n_lb], logv[:n_lb]) for mu, logv in outs]
-        if s.labeled_variance == "average":
-            s_bar = (lb[0][1] + lb[1][1]) / 2
-            lb_reg = sum(gaussian_nll(mu, s_bar, y).mean() for mu, _ in lb)
-        else:
-            lb_reg = sum(gaussian_nll(mu, logv, y).mean() for mu, logv in lb)
-        lb_unc = (lb[0][1] - lb[1][1]).pow(2).mean()
-
+        mu, logv = [o[0] for o in outs], [o[1] for o in outs]
+        lb_reg, lb_unc = labeled_losses([m[:n_lb] for m in mu], [v[:n_lb] for v in logv], y, s.labeled_variance)
         y_tilde, z_tilde = self.pseudo_labels([v[n_lb:] for v in views])
-        ulb = [(mu[n_lb:], logv[n_lb:]) for mu, logv in outs]
-        ulb_reg = sum(gaussian_nll(mu, z_tilde, y_tilde).mean() for mu, _ in ulb)
-        ulb_unc = sum((logv - z_tilde).pow(2).mean() for _, logv in ulb)
+        ulb_reg, ulb_unc = unlabeled_losses([m[n_lb:] for m in mu], [v[n_lb:] for v in logv], y_tilde, z_tilde)
 
         loss = lb_reg + lb_unc + s.unlabeled_weight * (ulb_reg + ulb_unc)
         logs = {"lb_reg": lb_reg.detach(), "lb_unc": lb_unc.detach(), "ulb_reg": ulb_reg.detach(), "ulb_unc": ulb_unc.detach()}
@@ -100,6 +92,24 @@ class UCVME(Method):
 
     def trainable_parameters(self):
         return [p for m in self.models() for p in m.parameters()]
+
+
+def labeled_losses(mu, logv, y, labeled_variance: str = "own"):
+    """L_lb_reg = Σ_m mean ½[exp(−s)(μ_m − y)² + s] with s = s_m (own) or s̄ = mean_m s_m (average);
+    L_lb_unc = mean (s_a − s_b)². `mu`, `logv`: one tensor per model."""
+    if labeled_variance == "average":
+        s_bar = sum(logv) / len(logv)
+        reg = sum(gaussian_nll(m, s_bar, y).mean() for m in mu)
+    else:
+        reg = sum(gaussian_nll(m, v, y).mean() for m, v in zip(mu, logv))
+    return reg, (logv[0] - logv[1]).pow(2).mean()
+
+
+def unlabeled_losses(mu, logv, y_tilde, z_tilde):
+    """L_ulb_reg = Σ_m mean ½[exp(−z̃)(μ_m − ỹ)² + z̃];  L_ulb_unc = Σ_m mean (s_m − z̃)²."""
+    reg = sum(gaussian_nll(m, z_tilde, y_tilde).mean() for m in mu)
+    unc = sum((v - z_tilde).pow(2).mean() for v in logv)
+    return reg, unc
 
 
 class mc_dropout:
