@@ -87,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", default="runs/bench-quality")
     q.add_argument("--write", help="Markdown file whose quality table to replace (e.g. BENCHMARKS.md)")
     q.set_defaults(func=cmd_bench_quality)
+    rg = bsub.add_parser("regression", help="supervised, Mean Teacher, Temporal Ensembling and UCVME on digits_rotation")
+    rg.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    rg.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.1], help="labeled fractions")
+    rg.add_argument("--methods", nargs="+", default=None, help="variants (default: supervised supervised_nll mean_teacher temporal_ensembling ucvme)")
+    rg.add_argument("--epochs", type=int, default=None)
+    rg.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key for every run")
+    rg.add_argument("--out", default="runs/bench-regression")
+    rg.add_argument("--write", help="Markdown file whose regression table to replace (e.g. BENCHMARKS.md)")
+    rg.set_defaults(func=cmd_bench_regression)
     return p
 
 
@@ -192,6 +201,19 @@ def cmd_bench_quality(args) -> int:
     from .bench import quality
 
     quality(args.methods, args.seeds, args.labels_per_class, Path(args.out), epochs=args.epochs, write=args.write)
+    return 0
+
+
+def cmd_bench_regression(args) -> int:
+    from .bench_regression import DEFAULT_VARIANTS, VARIANTS, regression
+    from .config import parse_assignment
+
+    variants = args.methods or DEFAULT_VARIANTS
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise WeaklabError(f"unknown regression benchmark method {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    extra = dict(parse_assignment(s) for s in args.set)
+    regression(variants, args.seeds, args.fractions, Path(args.out), epochs=args.epochs, write=args.write, extra=extra)
     return 0
 
 

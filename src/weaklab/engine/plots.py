@@ -24,7 +24,7 @@ def draw(run_dir: Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for key in records[-1]["train"]:
-        if key == "consistency_weight" or key == "lr":
+        if key in ("consistency_weight", "unlabeled_weight", "lr"):
             continue
         ax.plot(steps, [r["train"].get(key, float("nan")) for r in records], label=key)
     ax.set(xlabel="step", ylabel="loss", title="training losses")

@@ -21,6 +21,7 @@ from torch import nn
 
 from ..config import MethodSettings
 from ..core.losses import gaussian_nll
+from ..core.ramps import sigmoid_rampup
 from ..errors import WeaklabError
 from .base import Method
 
@@ -32,6 +33,8 @@ class Settings(MethodSettings):
     unlabeled_weight: float = 10.0  # w_ulb
     labeled_variance: str = "own"  # own (paper, Eq. 3) | average (official code: s̄ of both models in both terms)
     dropout: float = 0.05  # MC-dropout p, used when model.dropout is not set
+    unlabeled_rampup_epochs: float = 0.0  # not in the paper (constant w_ulb): Gaussian ramp-up of w_ulb, for
+    # networks trained from scratch (see docs/METHODS.md)
 
 
 class UCVME(Method):
@@ -68,8 +71,9 @@ class UCVME(Method):
         y_tilde, z_tilde = self.pseudo_labels([v[n_lb:] for v in views])
         ulb_reg, ulb_unc = unlabeled_losses([m[n_lb:] for m in mu], [v[n_lb:] for v in logv], y_tilde, z_tilde)
 
-        loss = lb_reg + lb_unc + s.unlabeled_weight * (ulb_reg + ulb_unc)
-        logs = {"lb_reg": lb_reg.detach(), "lb_unc": lb_unc.detach(), "ulb_reg": ulb_reg.detach(), "ulb_unc": ulb_unc.detach()}
+        w_ulb = s.unlabeled_weight * sigmoid_rampup(progress.epochs_done, s.unlabeled_rampup_epochs)
+        loss = lb_reg + lb_unc + w_ulb * (ulb_reg + ulb_unc)
+        logs = {"unlabeled_weight": w_ulb, "lb_reg": lb_reg.detach(), "lb_unc": lb_unc.detach(), "ulb_reg": ulb_reg.detach(), "ulb_unc": ulb_unc.detach()}
         return loss, logs
 
     @torch.no_grad()
