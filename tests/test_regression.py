@@ -96,7 +96,7 @@ def test_log_variance_stays_finite_for_extreme_inputs():
 
 @pytest.mark.parametrize("method", ["pi_model", "temporal_ensembling", "mean_teacher"])
 def test_consistency_methods_train_on_regression_through_the_task(method, tmp_path):
-    run = train(reg_config(method), out=tmp_path / method)
+    run = train(reg_config(method, train__epochs=2), out=tmp_path / method)
     test = run.summary["test"]
     assert {"mae", "rmse", "r2", "nll", "coverage", "std_error_spearman"} <= test.keys()
     assert math.isfinite(test["mae"]) and run.summary["selected"].keys() >= {"val_mse"}
@@ -138,3 +138,17 @@ def test_regression_mistakes_are_one_line_errors():
         build_experiment(resolve(None, {"method.name": "supervised", "method.heteroscedastic": True, "data.labels_per_class": 5, "model.name": "mlp"}))
     with pytest.raises(WeaklabError, match="labeled_fraction"):
         build_experiment(reg_config(data__labeled_fraction=None, data__labels_per_class=5))
+
+
+def test_bench_regression_writes_its_table(tmp_path, capsys):
+    md = tmp_path / "BENCH.md"
+    md.write_text("# Benchmarks\n\nintro kept\n")
+    args = ["bench", "regression", "--seeds", "0", "--fractions", "0.1", "--methods", "supervised", "ucvme",
+            "--epochs", "1", "--set", "model.width=4", "--set", "train.progress=false", "--out", str(tmp_path / "runs"), "--write", str(md)]
+    assert main(args) == 0
+    text = md.read_text()
+    assert text.startswith("# Benchmarks\n\nintro kept") and "<!-- regression:begin -->" in text
+    rows = [line for line in text.splitlines() if line.startswith("| 10% (")]
+    assert [r.split(" | ")[1] for r in rows] == ["supervised (MSE)", "UCVME"]
+    assert "--methods supervised ucvme --set model.width=4" in text
+    assert main(["bench", "regression", "--methods", "nonsense"]) == 2

@@ -132,7 +132,9 @@ class Run:
 
     @property
     def is_regression(self) -> bool:
-        return hasattr(self.task, "decode")
+        from .core.task import Regression
+
+        return isinstance(self.task, Regression)
 
     def predict(self, x: np.ndarray, uncertainty: bool = False, level: float = 0.9, batch_size: int = 1024):
         """Predicted class indices, or (regression) predicted values in original target units.

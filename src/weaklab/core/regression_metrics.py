@@ -63,6 +63,7 @@ def regression_metrics(summaries: torch.Tensor, targets: torch.Tensor, noise_var
         "nll": gaussian_nll_metric(mean, var, targets),
         "coverage": coverage(mean, var.sqrt(), targets, NOMINAL_LEVEL),
         "std_error_spearman": spearman(var.sqrt(), error.abs()),
+        "std_rms": var.mean().sqrt().item(),  # sharpness: a calibrated model's equals its RMSE
     }
 
 
