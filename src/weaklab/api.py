@@ -88,6 +88,8 @@ class Run:
             from .methods import Context, method_class
 
             state = checkpoint.load(self.directory / "checkpoints" / "best.pt")
+            if "task" not in state or "context" not in state:
+                raise WeaklabError(f"{self.directory} was written by an older weaklab that saved no task/context in its checkpoints; train it again")
             spec, task = state["model_spec"], task_from_state(state["task"])
             ctx = Context(
                 task=task,
