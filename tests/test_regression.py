@@ -12,7 +12,7 @@ from weaklab.api import train
 from weaklab.cli import main
 from weaklab.config import resolve
 from weaklab.core.regression_metrics import coverage, regression_metrics
-from weaklab.core.task import LOG_VAR_BOUND, Regression
+from weaklab.core.task import LOG_VAR_BOUND, Regression, task_from_state
 from weaklab.data.splits import quantile_bins
 from weaklab.data.supervision import semi_supervised_regression
 from weaklab.engine.experiment import build_data, build_experiment
@@ -45,6 +45,8 @@ def test_normalisation_round_trips_and_uses_labeled_targets_only():
     assert torch.allclose(decoded[:, 0], y)
     assert torch.allclose(decoded[:, 1], torch.full((4,), task.target_std**2))  # variances scale by std²
     assert torch.allclose(decoded[:, 2], torch.full((4,), 4 * task.target_std**2))
+    restored = task_from_state(task.state_dict())  # what a checkpoint holds
+    assert (restored.target_mean, restored.target_std) == (task.target_mean, task.target_std)
 
     data = build_data(reg_config(), torch.device("cpu"))
     known = data.supervision.targets[data.supervision.has_target]
