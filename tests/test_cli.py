@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from weaklab.methods import METHODS
 from weaklab.cli import main
 
 FAST = ["--dataset", "digits", "--labels-per-class", "5", "--epochs", "2", "--set", "model.width=8",
@@ -56,8 +57,6 @@ def test_eval_predict_resume_methods(trained, tmp_path, capsys):
     code, out, _ = run_cli(capsys, "resume", str(trained))  # a finished run: nothing left to do
     assert code == 0 and "mean_teacher" in out
     code, out, _ = run_cli(capsys, "methods")
-    from weaklab.methods import METHODS
-
     assert code == 0 and len(out.strip().splitlines()) == len(METHODS) and "ema_decay=0.99" in out
 
 

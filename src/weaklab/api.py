@@ -1,4 +1,5 @@
-"""The Python API: `train(config) -> Run`, `load_run(path) -> Run`, and a Run's `predict_proba` / `evaluate`."""
+"""The Python API: `train(config) -> Run`, `load_run(path) -> Run`, and a Run's `predict_proba` / `predict` /
+`evaluate`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 from .config import Config, from_dict, load_yaml, resolve
 from .engine import checkpoint
 from .engine.experiment import build_data, make_network
-from .engine.trainer import first_head, predict_summaries, run_training
+from .engine.trainer import predict_summaries, run_training
 from .errors import WeaklabError
 
 
@@ -67,7 +68,7 @@ class Run:
         if require_summary and not summary.is_file():
             raise WeaklabError(f"{self.directory} has no summary.json: the run did not finish; continue it with `weaklab resume {self.directory}`")
         self.summary = json.loads(summary.read_text()) if summary.is_file() else None
-        self._predictor = None
+        self._method = None
 
     def __repr__(self) -> str:
         return f"Run({str(self.directory)!r})"
@@ -78,25 +79,47 @@ class Run:
 
         return read_metrics(self.directory)
 
-    def _load_predictor(self):
-        if self._predictor is None:
-            state = checkpoint.load(self.directory / "checkpoints" / "best.pt")
-            model = make_network(state["model_spec"], heads=_heads(state))
-            prefix = state["predictor"] + "."
-            model.load_state_dict({k[len(prefix):]: v for k, v in state["method"].items() if k.startswith(prefix)})
+    def _load_method(self):
+        """The run's method rebuilt from the selected checkpoint (weights, teacher, second model, task)."""
+        if self._method is None:
+            from .core.task import Regression, task_from_state
             from .data.store import Normalizer
+            from .data.supervision import Supervision
+            from .data.views import Views
+            from .methods import Context, method_class
 
-            self._predictor = (model.eval(), Normalizer.from_state_dict(state["normalizer"]), state["model_spec"], state["classes"])
-        return self._predictor
+            state = checkpoint.load(self.directory / "checkpoints" / "best.pt")
+            if "task" not in state or "context" not in state:
+                raise WeaklabError(f"{self.directory} was written by an older weaklab that saved no task/context in its checkpoints; train it again")
+            spec, task = state["model_spec"], task_from_state(state["task"])
+            n = state["context"]["num_train"]
+            # Per-sample training state (candidate sets, relabeled labels) plays no part in prediction: a
+            # placeholder of the right size lets every method be built; its learned buffers come from the checkpoint.
+            placeholder = None if isinstance(task, Regression) else Supervision(
+                torch.ones(n, task.out_dim, dtype=torch.bool), torch.zeros(n, dtype=torch.bool)
+            )
+            ctx = Context(
+                task=task,
+                make_model=lambda heads=1, out_dim=None, dropout=None: make_network(spec, heads, out_dim, dropout),
+                views=Views(0, False, 0.0, "cpu", seed=0),
+                supervision=placeholder,
+                **state["context"],
+            )
+            method = method_class(self.config.method.name)(self.config.method, ctx)
+            method.load_state_dict(state["method"])
+            self._method = (method.eval(), Normalizer.from_state_dict(state["normalizer"]), spec, state["classes"])
+        return self._method
+
+    @property
+    def task(self):
+        return self._load_method()[0].task
 
     @property
     def classes(self) -> list[str]:
-        return self._load_predictor()[3]
+        return self._load_method()[3]
 
-    @torch.no_grad()
-    def predict_proba(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Class probabilities (N×C) from the selected checkpoint; `x` in the raw units of the training data."""
-        model, normalizer, spec, _ = self._load_predictor()
+    def _summaries(self, x: np.ndarray, batch_size: int) -> torch.Tensor:
+        method, normalizer, spec, _ = self._load_method()
         x = np.asarray(x)
         expected = tuple(spec["input_shape"])
         if x.shape[1:] != expected:
@@ -107,26 +130,60 @@ class Run:
         if not np.issubdtype(x.dtype, np.number) or (np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all()):
             raise WeaklabError("inputs must be finite numbers (found NaN, inf or a non-numeric dtype)")
         xt = torch.as_tensor(x.astype(np.float32))
-        outs = [first_head(model(normalizer(xt[i : i + batch_size]))).float().softmax(-1) for i in range(0, len(xt), batch_size)]
-        return torch.cat(outs).numpy()
+        with torch.random.fork_rng():  # MC-dropout predictions are repeatable and leave the caller's RNG alone
+            torch.manual_seed(0)
+            return predict_summaries(method, (normalizer(xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)))
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Predicted class indices."""
-        return self.predict_proba(x).argmax(1)
+    def predict_proba(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Class probabilities (N×C) from the selected checkpoint; `x` in the raw units of the training data."""
+        if self.is_regression:
+            raise WeaklabError(f"{self.directory} is a regression run: it has no class probabilities; use predict")
+        return self._summaries(x, batch_size).numpy()
+
+    @property
+    def is_regression(self) -> bool:
+        from .core.task import Regression
+
+        return isinstance(self.task, Regression)
+
+    def predict(self, x: np.ndarray, uncertainty: bool = False, level: float = 0.9, batch_size: int = 1024):
+        """Predicted class indices, or (regression) predicted values in original target units.
+
+        Regression with `uncertainty=True`: a dict of arrays `prediction`, `aleatoric_std`, `epistemic_std`,
+        `total_std` and the central interval at `level`, `lower` and `upper`."""
+        if not self.is_regression:
+            return self.predict_proba(x, batch_size).argmax(1)
+        if not 0 < level < 1:
+            raise WeaklabError(f"the interval level must be between 0 and 1 (e.g. 0.9), got {level}")
+        from .core.regression_metrics import interval_halfwidth
+
+        decoded = self.task.decode(self._summaries(x, batch_size)).double()
+        mean, aleatoric, epistemic = decoded.unbind(1)
+        if torch.isnan(aleatoric).any():  # no variance head: the validation-fitted homoscedastic noise
+            aleatoric = torch.full_like(mean, (self.summary or {}).get("task", {}).get("homoscedastic_noise_var") or float("nan"))
+        if not uncertainty:
+            return mean.numpy()
+        total = (aleatoric + epistemic).sqrt()
+        half = interval_halfwidth(total, level)
+        return {
+            "prediction": mean.numpy(),
+            "aleatoric_std": aleatoric.sqrt().numpy(),
+            "epistemic_std": epistemic.sqrt().numpy(),
+            "total_std": total.numpy(),
+            "lower": (mean - half).numpy(),
+            "upper": (mean + half).numpy(),
+        }
 
     def evaluate(self, split: str = "test") -> dict[str, float]:
         """Re-evaluate the selected checkpoint on the run's `test` or `val` split (rebuilt from the config)."""
         if split not in ("test", "val"):
             raise WeaklabError(f"split must be 'test' or 'val', got {split!r}")
-        from .core.task import Classification
-
         data = build_data(self.config, torch.device("cpu"))
-        model = self._load_predictor()[0]
+        method = self._load_method()[0]
         store, labels = (data.test, data.test_labels) if split == "test" else (data.val, data.val_labels)
-        task = Classification(len(data.classes))
-        return task.metrics(predict_summaries(model, task, store.batches(1024)), labels)
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            reference = (predict_summaries(method, data.val.batches(1024)), data.val_labels)
+            return method.task.metrics(predict_summaries(method, store.batches(1024)), labels, reference=reference)
 
 
-def _heads(state: dict) -> int:
-    prefix = state["predictor"] + ".heads."
-    return len({k[len(prefix):].split(".")[0] for k in state["method"] if k.startswith(prefix)})

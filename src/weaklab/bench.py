@@ -95,8 +95,8 @@ def _table(rows, methods, seeds, labels_per_class, results) -> str:
     return "\n".join(lines)
 
 
-def _replace_section(path: Path, table: str) -> None:
+def _replace_section(path: Path, table: str, name: str = "quality") -> None:
     text = path.read_text() if path.exists() else "# Benchmarks\n\n## Quality\n\n"
-    pattern = re.compile(r"<!-- quality:begin -->.*?<!-- quality:end -->", re.S)
+    pattern = re.compile(rf"<!-- {name}:begin -->.*?<!-- {name}:end -->", re.S)
     text = pattern.sub(lambda _: table, text) if pattern.search(text) else text.rstrip() + "\n\n" + table + "\n"
     path.write_text(text)

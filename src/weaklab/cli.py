@@ -72,10 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", choices=["test", "val"])
     e.set_defaults(func=cmd_eval)
 
-    pr = sub.add_parser("predict", help="write class probabilities for new samples")
+    pr = sub.add_parser("predict", help="write class probabilities (or regression predictions with uncertainty) for new samples")
     pr.add_argument("run_dir")
     pr.add_argument("--input", required=True, help=".npy array (or .npz with an `x` array) in the training data's raw units")
     pr.add_argument("--output", required=True, help="CSV file to write")
+    pr.add_argument("--level", type=float, default=0.9, help="regression: nominal level of the central predictive interval")
     pr.set_defaults(func=cmd_predict)
 
     cv = sub.add_parser("crossval-probs", help="out-of-sample class probabilities by K-fold cross-validation",
@@ -149,6 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--write", help="Markdown file whose noisy-labels table to replace (e.g. BENCHMARKS.md)")
     n.add_argument("--reuse", action="store_true", help="keep finished runs found under --out instead of retraining")
     n.set_defaults(func=cmd_bench_noisy)
+    rg = bsub.add_parser("regression", help="supervised, Mean Teacher, Temporal Ensembling and UCVME on digits_rotation")
+    rg.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    rg.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.1], help="labeled fractions")
+    rg.add_argument("--methods", nargs="+", default=None, help="variants (default: supervised supervised_nll mean_teacher temporal_ensembling ucvme)")
+    rg.add_argument("--epochs", type=int, default=None)
+    rg.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key for every run")
+    rg.add_argument("--out", default="runs/bench-regression")
+    rg.add_argument("--write", help="Markdown file whose regression table to replace (e.g. BENCHMARKS.md)")
+    rg.set_defaults(func=cmd_bench_regression)
     return p
 
 
@@ -215,15 +225,31 @@ def cmd_predict(args) -> int:
 
     run = load_run(args.run_dir)
     x = _load_array(Path(args.input))
-    probs = run.predict_proba(x)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if run.is_regression:
+        return _write_regression_predictions(run, x, out, args.level)
+    probs = run.predict_proba(x)
     classes = run.classes
     with out.open("w") as f:
         f.write(",".join(["index", "prediction", *(f"p_{c}" for c in classes)]) + "\n")
         for i, row in enumerate(probs):
             f.write(",".join([str(i), classes[int(np.argmax(row))], *(f"{p:.6g}" for p in row)]) + "\n")
     print(f"wrote {len(probs)} predictions to {out}")
+    return 0
+
+
+def _write_regression_predictions(run, x, out: Path, level: float) -> int:
+    """One row per sample, in original target units: prediction, spreads, central interval at `level`."""
+    columns = run.predict(x, uncertainty=True, level=level)
+    pct = f"{100 * level:g}"
+    names = ["prediction", "aleatoric_std", "epistemic_std", "total_std", f"lower_{pct}", f"upper_{pct}"]
+    keys = ["prediction", "aleatoric_std", "epistemic_std", "total_std", "lower", "upper"]
+    with out.open("w") as f:
+        f.write(",".join(["index", *names]) + "\n")
+        for i in range(len(columns["prediction"])):
+            f.write(",".join([str(i), *(f"{columns[k][i]:.6g}" for k in keys)]) + "\n")
+    print(f"wrote {len(columns['prediction'])} predictions with {pct}% intervals to {out}")
     return 0
 
 
@@ -353,6 +379,19 @@ def cmd_bench_noisy(args) -> int:
     return 0
 
 
+def cmd_bench_regression(args) -> int:
+    from .bench_regression import DEFAULT_VARIANTS, VARIANTS, regression
+    from .config import parse_assignment
+
+    variants = args.methods or DEFAULT_VARIANTS
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise WeaklabError(f"unknown regression benchmark method {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    extra = dict(parse_assignment(s) for s in args.set)
+    regression(variants, args.seeds, args.fractions, Path(args.out), epochs=args.epochs, write=args.write, extra=extra)
+    return 0
+
+
 def _load_array(path: Path):
     import numpy as np
 
@@ -373,6 +412,13 @@ def _print_summary(summary: dict | None, run_dir: Path) -> None:
     if summary is None:
         return
     test = summary["test"]
+    if "mae" in test:
+        print(
+            f"{summary['method']} on {summary['dataset']} (seed {summary['seed']}): test MAE {test['mae']:.4g}, "
+            f"RMSE {test['rmse']:.4g}, R² {test['r2']:.4f}, NLL {test['nll']:.4f}, coverage@90% {test['coverage']:.3f}; "
+            f"selected step {summary['selected']['step']}; {summary['wall_time_s']:.1f}s; run directory {run_dir}"
+        )
+        return
     print(
         f"{summary['method']} on {summary['dataset']} (seed {summary['seed']}): test accuracy {test['accuracy']:.4f}, "
         f"nll {test['nll']:.4f}, ece {test['ece']:.4f}; selected step {summary['selected']['step']}; "

@@ -50,3 +50,8 @@ def restrict_to_candidates(probs: torch.Tensor, candidates: torch.Tensor) -> tor
     total = masked.sum(-1, keepdim=True)
     uniform = candidates.float() / candidates.sum(-1, keepdim=True)
     return torch.where(total > 0, masked / total.clamp_min(1e-30), uniform)
+
+
+def gaussian_nll(mean: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per sample: ½ [exp(−s)(μ − y)² + s], the heteroscedastic regression loss (constant ½ log 2π left out)."""
+    return 0.5 * (torch.exp(-log_var) * (mean - target.float()).pow(2) + log_var)

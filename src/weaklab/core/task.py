@@ -1,15 +1,22 @@
 """The task says what a network's output means, so the consistency methods need no copy per task.
 
-Classification: outputs are logits; the quantity compared between two passes is the softmax. (Regression
-will compare predicted means; it plugs in here with the same four functions.)
+Classification: outputs are logits; the quantity compared between two passes is the softmax.
+Regression: outputs are a mean (column 0) and, for heteroscedastic networks, a log-variance (column 1), in
+normalised target units; the quantity compared is the predicted mean. Targets are standardised with the labeled
+training targets' mean and std (`encode`), and metrics are computed in the original units (`decode`).
+
+`predictive(outs)` turns a stack of outputs (passes × N × out_dim, one pass for a plain forward, several for
+MC dropout) into what is evaluated: class probabilities, or [mean, aleatoric var, epistemic var] per sample.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .losses import cross_entropy_sum_over, softmax_kl, softmax_mse
+from ..errors import WeaklabError
+from .losses import cross_entropy_sum_over, gaussian_nll, softmax_kl, softmax_mse
 from .metrics import classification_metrics
+from .regression_metrics import regression_metrics
 
 
 class Classification:
@@ -31,5 +38,118 @@ class Classification:
         """Per-sample distance between an output and a target summary (softmax MSE, or KL)."""
         return softmax_kl(out, target) if kind == "kl" else softmax_mse(out, target)
 
-    def metrics(self, summaries: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    def predictive(self, outs: torch.Tensor) -> torch.Tensor:
+        """Passes × N × C logits -> N × C probabilities (averaged over passes)."""
+        return outs.float().softmax(-1).mean(0)
+
+    def encode(self, labels: torch.Tensor) -> torch.Tensor:
+        """Labels as the losses see them (class indices stay as they are)."""
+        return labels
+
+    def metrics(self, summaries: torch.Tensor, labels: torch.Tensor, reference=None) -> dict[str, float]:
         return classification_metrics(summaries, labels)
+
+    def state_dict(self) -> dict:
+        return {"kind": "classification", "num_classes": self.num_classes}
+
+    def report(self, reference=None) -> dict:
+        return self.state_dict()
+
+
+# A log-variance beyond ±LOG_VAR_BOUND (σ² from 5e-5 to 2e4 target stds²) means a broken input; bounding it
+# smoothly keeps exp(±s) finite for extreme inputs while leaving its gradient alive.
+LOG_VAR_BOUND = 10.0
+
+
+class Regression:
+    selection_metric = "mse"  # validation MSE, lower is better (the UCVME paper's model selection)
+    higher_is_better = False
+    out_dim = 1  # a plain network predicts the mean ...
+    out_dim_with_variance = 2  # ... a heteroscedastic one the mean and the log-variance
+
+    def __init__(self, target_mean: float = 0.0, target_std: float = 1.0):
+        if not target_std > 0:
+            raise WeaklabError(f"the labeled training targets have std {target_std}; regression needs varied targets")
+        self.target_mean, self.target_std = float(target_mean), float(target_std)
+
+    @classmethod
+    def fit(cls, labeled_targets) -> Regression:
+        """Standardisation from the labeled training targets only (unlabeled and held-out targets are unseen)."""
+        y = torch.as_tensor(labeled_targets, dtype=torch.float64)
+        std = y.std().item() if len(y) > 1 else 1.0
+        return cls(y.mean().item(), std if std > 1e-12 else 1.0)
+
+    # --- targets in and out of normalised units ---------------------------------------------------------
+    def encode(self, targets: torch.Tensor) -> torch.Tensor:
+        return (targets.float() - self.target_mean) / self.target_std
+
+    def decode(self, summaries: torch.Tensor) -> torch.Tensor:
+        """[mean, aleatoric var, epistemic var] (normalised) -> the same in original target units."""
+        scale = torch.tensor([self.target_std, self.target_std**2, self.target_std**2], dtype=summaries.dtype)
+        shift = torch.tensor([self.target_mean, 0.0, 0.0], dtype=summaries.dtype)
+        return summaries * scale.to(summaries.device) + shift.to(summaries.device)
+
+    # --- what outputs mean ------------------------------------------------------------------------------
+    @staticmethod
+    def mean(out: torch.Tensor) -> torch.Tensor:
+        return out[:, 0].float()
+
+    @staticmethod
+    def log_var(out: torch.Tensor) -> torch.Tensor:
+        """The log-variance head, smoothly bounded to ±LOG_VAR_BOUND so exp(±s) stays finite."""
+        return LOG_VAR_BOUND * torch.tanh(out[:, 1].float() / LOG_VAR_BOUND)
+
+    def supervised_loss(self, out: torch.Tensor, targets: torch.Tensor, denominator: int) -> torch.Tensor:
+        """Σ over labeled rows of the squared error (mean-only network) or the Gaussian NLL
+        ½[exp(−s)(μ − y)² + s] (mean + log-variance network), divided by `denominator`."""
+        if out.shape[1] >= 2:
+            return gaussian_nll(self.mean(out), self.log_var(out), targets).sum() / denominator
+        return (self.mean(out) - targets.float()).pow(2).sum() / denominator
+
+    def summary(self, out: torch.Tensor) -> torch.Tensor:
+        """What is ensembled and compared: the predicted mean (N × 1)."""
+        return out[:, :1].float()
+
+    def consistency(self, out: torch.Tensor, target: torch.Tensor, kind: str = "mse") -> torch.Tensor:
+        """Per-sample squared error between predicted means."""
+        if kind != "mse":
+            raise WeaklabError(f"regression compares predicted means by squared error; consistency {kind!r} is for classification")
+        return (self.summary(out) - target.float()).pow(2).mean(-1)
+
+    def predictive(self, outs: torch.Tensor) -> torch.Tensor:
+        """Passes × N × out_dim -> N × 3: mean of μ, aleatoric var = mean exp(s) (NaN without a variance head),
+        epistemic var = variance of μ across the passes (0 for one pass)."""
+        mu = outs[..., 0].float()
+        if outs.shape[-1] >= 2:
+            aleatoric = torch.stack([self.log_var(o).exp() for o in outs]).mean(0)
+        else:
+            aleatoric = torch.full_like(mu[0], float("nan"))
+        return torch.stack([mu.mean(0), aleatoric, mu.var(0, unbiased=False)], dim=1)
+
+    def metrics(self, summaries: torch.Tensor, targets: torch.Tensor, reference=None) -> dict[str, float]:
+        """MAE, RMSE, R², Gaussian NLL, coverage, std/|error| rank correlation, in original units.
+
+        Without a variance head the aleatoric variance is homoscedastic: the mean squared error on `reference`
+        (summaries, targets) — the validation split — or on this split when no reference is given."""
+        return regression_metrics(self.decode(summaries.float().cpu()), targets.float().cpu(), self._noise_var(reference))
+
+    def _noise_var(self, reference) -> float | None:
+        if reference is None:
+            return None
+        summaries, targets = reference
+        return (self.decode(summaries.float().cpu())[:, 0] - targets.float().cpu()).pow(2).mean().item()
+
+    def state_dict(self) -> dict:
+        return {"kind": "regression", "target_mean": self.target_mean, "target_std": self.target_std}
+
+    def report(self, reference=None) -> dict:
+        """The normalisation, and the homoscedastic noise variance (original units) used where the network
+        has no variance head: what `weaklab predict` reports as aleatoric spread for such runs."""
+        return {**self.state_dict(), "homoscedastic_noise_var": self._noise_var(reference)}
+
+
+def task_from_state(state: dict):
+    """Rebuild the task saved in a checkpoint."""
+    if state["kind"] == "regression":
+        return Regression(state["target_mean"], state["target_std"])
+    return Classification(state["num_classes"])

@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import WeaklabError
+from .regression_datasets import diabetes, digits_rotation
 from .source import ArraySource
 
 
@@ -39,6 +40,7 @@ for _name in ("cifar10", "cifar100", "svhn", "stl10", "mnist", "fashion_mnist", 
 
 # Layouts of a user's own copy of a data set (they take the data options: image size, bad images).
 LAYOUTS = ("rafdb", "fer2013", "ferplus")
+DATASETS.update(digits_rotation=digits_rotation, diabetes=diabetes)  # embedded regression tasks
 
 
 def load_source(name: str, root: str | None = None, options=None) -> ArraySource:

@@ -23,3 +23,12 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
     part = np.sort(np.concatenate(part)) if part else np.zeros(0, np.int64)
     rest = np.setdiff1d(np.arange(len(y)), part)
     return rest, part
+
+
+def quantile_bins(y: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Stratum of each real-valued target: which of `bins` equal-count quantile bins it falls in.
+
+    Regression splits and labeled subsets stratify on these, so every part spans the target range."""
+    y = np.asarray(y, dtype=np.float64)
+    edges = np.quantile(y, np.linspace(0, 1, bins + 1)[1:-1])
+    return np.searchsorted(edges, y, side="right")

@@ -101,3 +101,62 @@ def semi_supervised(
         k = labels_per_class if labels_per_class is not None else max(1, int(round(fraction * len(members))))
         keep[rng.permutation(members)[:k]] = True
     return Supervision.from_labels(labels, num_classes, keep)
+
+
+@dataclass
+class RegressionSupervision:
+    """Regression: a target value per sample and whether it is known (the has-target mask)."""
+
+    targets: torch.Tensor  # N float (raw units; meaningless where has_target is False)
+    has_target: torch.Tensor  # N bool
+    strata: int = 10  # quantile bins the labeled subset was balanced over
+
+    @property
+    def labeled(self) -> torch.Tensor:
+        return self.has_target
+
+    def with_unlabeled(self, n: int) -> RegressionSupervision:
+        """The same rows followed by `n` samples without a target."""
+        return RegressionSupervision(
+            torch.cat([self.targets, torch.zeros(n, dtype=self.targets.dtype)]),
+            torch.cat([self.has_target, torch.zeros(n, dtype=torch.bool)]),
+            self.strata,
+        )
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """Known targets, NaN elsewhere (never read for unlabeled samples)."""
+        return torch.where(self.has_target, self.targets, torch.full_like(self.targets, float("nan")))
+
+    def report(self) -> dict:
+        known = self.targets[self.has_target]
+        return {
+            "num_samples": len(self.has_target),
+            "num_labeled": int(self.has_target.sum()),
+            "num_unlabeled": int((~self.has_target).sum()),
+            "labeled_target_range": [float(known.min()), float(known.max())] if len(known) else [],
+        }
+
+
+def semi_supervised_regression(
+    targets: np.ndarray, *, labels_per_class: int | None = None, fraction: float | None = None, seed: int = 0, bins: int = 10
+) -> RegressionSupervision:
+    """Keep a labeled `fraction` of the targets, balanced over `bins` target-quantile bins; hide the rest.
+
+    No fraction: every target is known (fully supervised)."""
+    from .splits import quantile_bins
+
+    targets = np.asarray(targets, dtype=np.float32)
+    if labels_per_class is not None:
+        raise WeaklabError("labels_per_class is for classification; a regression dataset takes labeled_fraction")
+    keep = np.ones(len(targets), dtype=bool)
+    if fraction is not None:
+        if not 0 < fraction <= 1:
+            raise WeaklabError(f"labeled_fraction must be in (0, 1], got {fraction}")
+        keep[:] = False
+        strata = quantile_bins(targets, bins)
+        rng = np.random.default_rng(seed)
+        for b in np.unique(strata):
+            members = np.flatnonzero(strata == b)
+            keep[rng.permutation(members)[: max(1, int(round(fraction * len(members))))]] = True
+    return RegressionSupervision(torch.as_tensor(targets), torch.as_tensor(keep), bins)

@@ -8,17 +8,17 @@ import numpy as np
 import torch
 
 from ..config import Config
-from ..core.task import Classification
+from ..core.task import Classification, Regression
 from ..data import partial
 from ..data.augment import POLICIES
 from ..data.datasets import load_source
 from ..data.folds import hold_out
 from ..data.noise import noisy_supervision
 from ..data.sampler import TwoStreamSampler
-from ..data.splits import stratified_split
+from ..data.splits import quantile_bins, stratified_split
 from ..data.host_store import make_store
 from ..data.store import DeviceStore, Normalizer
-from ..data.supervision import Supervision, semi_supervised
+from ..data.supervision import RegressionSupervision, Supervision, semi_supervised, semi_supervised_regression
 from ..data.views import Views
 from ..errors import WeaklabError
 from ..methods import Context, Method, method_class
@@ -38,13 +38,14 @@ class Data:
     test: DeviceStore
     val_labels: torch.Tensor
     test_labels: torch.Tensor
-    supervision: Supervision
+    supervision: Supervision | RegressionSupervision
     train_labels_clean: torch.Tensor
     val_candidates: torch.Tensor | None = None  # partial labels: the validation split's candidate sets
     regime: dict = field(default_factory=dict)  # what the supervision generator produced
     noise: dict | None = None  # what the label-noise generator produced (None: labels trusted)
     train_index: np.ndarray | None = None  # each training sample's row in the source data
     held_out: np.ndarray | None = None  # cross-validation: training samples whose labels this run never saw
+    task: Classification | Regression | None = None  # what outputs mean; regression's holds the target normalisation
 
     def report(self) -> dict:
         return {
@@ -74,22 +75,31 @@ def build_data(config: Config, device: torch.device) -> Data:
     """Load the source, carve test (if not official) and validation splits, draw the labeled subset."""
     d = config.data
     src = load_source(d.dataset, d.root, d)
+    regression = src.task == "regression"
+    strata = quantile_bins if regression else (lambda y: y)  # regression splits stratify on target quantiles
     known = np.flatnonzero(src.has_label)  # samples without a label never enter validation or test
     if src.test_x is None:
-        rest, test = stratified_split(src.y[known], d.test_fraction, d.split_seed)
+        rest, test = stratified_split(strata(src.y[known]), d.test_fraction, d.split_seed)
         if len(test) == 0:
             raise WeaklabError(f"{src.name} has no test split; set data.test_fraction above 0")
         rest, test = known[rest], known[test]
         test_x, test_y = src.x[test], src.y[test]
     else:
         rest, test_x, test_y = known, src.test_x, src.test_y
-    fit, val = stratified_split(src.y[rest], d.val_fraction, d.split_seed + 1)
+    fit, val = stratified_split(strata(src.y[rest]), d.val_fraction, d.split_seed + 1)
     if len(val) == 0:
         raise WeaklabError("the validation split is empty; set data.val_fraction above 0 (model selection needs it)")
     train_idx, val_idx = rest[fit], rest[val]
     y_train = src.y[train_idx]
-    val_candidates, regime = None, {}
-    if d.partial or d.candidates_file:
+    val_candidates, regime, noise, held_out = None, {}, None, None
+    if regression:
+        if d.partial or d.candidates_file or d.noise != "none":
+            raise WeaklabError("candidate sets (data.partial) and label noise (data.noise) are for classification data")
+        supervision = semi_supervised_regression(
+            y_train, labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=config.seed
+        )
+        task = Regression.fit(y_train[supervision.has_target.numpy()])  # labeled training targets only
+    elif d.partial or d.candidates_file:
         if d.noise != "none":
             raise WeaklabError("data.partial (candidate sets) and data.noise (noisy labels) cannot be combined yet; choose one")
         train_sets, val_sets, summary = partial.for_splits(
@@ -101,13 +111,14 @@ def build_data(config: Config, device: torch.device) -> Data:
         supervision = semi_supervised(
             y_train, src.num_classes, labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=config.seed
         )
-    noise_seed = config.seed if d.noise_seed is None else d.noise_seed
-    supervision, noise = noisy_supervision(
-        supervision, y_train, src.classes, d.noise, d.noise_rate, noise_seed, d.noise_mapping, d.noise_matrix
-    )
-    held_out = None
-    if d.cv_folds is not None:  # cross-validation: this fold's labels are hidden, its samples predicted later
-        supervision, held_out = hold_out(supervision, d.cv_folds, d.cv_fold, d.split_seed)
+    if not regression:
+        task = Classification(src.num_classes)
+        noise_seed = config.seed if d.noise_seed is None else d.noise_seed
+        supervision, noise = noisy_supervision(
+            supervision, y_train, src.classes, d.noise, d.noise_rate, noise_seed, d.noise_mapping, d.noise_matrix
+        )
+        if d.cv_folds is not None:  # cross-validation: this fold's labels are hidden, its samples predicted later
+            supervision, held_out = hold_out(supervision, d.cv_folds, d.cv_fold, d.split_seed)
     train_x, n_extra = _train_samples(src, train_idx, d.extra_unlabeled)
     if n_extra:  # samples with no label, appended after the labeled ones: unlabeled stream only
         supervision = supervision.with_unlabeled(n_extra)
@@ -137,6 +148,7 @@ def build_data(config: Config, device: torch.device) -> Data:
         noise=noise,
         train_index=train_idx,
         held_out=held_out,
+        task=task,
     )
 
 
@@ -164,17 +176,19 @@ def model_spec(config: Config, data: Data) -> dict:
     return {
         "name": config.model.name,
         "input_shape": list(data.sample_shape),
-        "out_dim": len(data.classes),
+        "out_dim": data.task.out_dim,
         "dropout": config.model.dropout,
         "width": config.model.width,
     }
 
 
-def make_network(spec: dict, heads: int = 1) -> torch.nn.Module:
+def make_network(spec: dict, heads: int = 1, out_dim: int | None = None, dropout: float | None = None) -> torch.nn.Module:
+    """The run's network; a method may ask for another output size (mean + log-variance) and give its own default
+    dropout (UCVME's MC-dropout p), which applies only when the config leaves model.dropout unset."""
     try:
         return build_model(
-            spec["name"], input_shape=tuple(spec["input_shape"]), out_dim=spec["out_dim"], heads=heads,
-            dropout=spec["dropout"], width=spec["width"],
+            spec["name"], input_shape=tuple(spec["input_shape"]), out_dim=out_dim or spec["out_dim"], heads=heads,
+            dropout=spec["dropout"] if spec["dropout"] is not None else dropout, width=spec["width"],
         )
     except ValueError as e:
         raise WeaklabError(str(e)) from None
@@ -217,8 +231,9 @@ def build_experiment(config: Config) -> Experiment:
     sampler = TwoStreamSampler(labeled, everyone, t.batch_labeled, batch_unlabeled, config.seed)
     spec = model_spec(config, data)
 
-    def make_model(heads: int = 1) -> torch.nn.Module:
-        network = make_network(spec, heads)
+    def make_model(heads: int = 1, out_dim: int | None = None, dropout: float | None = None) -> torch.nn.Module:
+        """A fresh network; a method may ask for another output size and give its own default dropout."""
+        network = make_network(spec, heads, out_dim, dropout)
         if config.model.pretrained:
             report = load_pretrained(network, config.model.pretrained)
             if not pretrained_reports:
@@ -228,7 +243,7 @@ def build_experiment(config: Config) -> Experiment:
 
     pretrained_reports: list[dict] = []
     ctx = Context(
-        task=Classification(len(data.classes)),
+        task=data.task,
         make_model=make_model,
         views=views,
         num_train=len(data.train),

@@ -28,7 +28,7 @@ def draw(run_dir: Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for key in records[-1]["train"]:
-        if key in SCHEDULES or "accuracy" in key:
+        if key in SCHEDULES or key == "unlabeled_weight" or "accuracy" in key:
             continue
         ax.plot(steps, [r["train"].get(key, float("nan")) for r in records], label=key)
     ax.set(xlabel="step", ylabel="loss", title="training losses")
@@ -69,3 +69,36 @@ def _save(fig, path: Path) -> Path:
 
     plt.close(fig)
     return path
+
+
+def draw_regression(run_dir: Path, task, summaries, targets, reference=None) -> list[Path]:
+    """`plots/predicted_vs_true.png` (test means with ±1 total std error bars) and `plots/coverage.png`
+    (observed coverage of the central interval against its nominal level; the diagonal is calibrated)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..core.regression_metrics import coverage_curve, total_variance
+
+    out_dir = Path(run_dir) / "plots"
+    out_dir.mkdir(exist_ok=True)
+    decoded, targets = task.decode(summaries.float().cpu()).double(), targets.double().cpu()
+    noise_var = task._noise_var(reference)
+    std = total_variance(decoded, noise_var, targets).sqrt()
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.errorbar(targets.numpy(), decoded[:, 0].numpy(), yerr=std.numpy(), fmt="o", ms=2, alpha=0.5, elinewidth=0.5)
+    low, high = float(targets.min()), float(targets.max())
+    ax.plot([low, high], [low, high], "k--", lw=1)
+    ax.set(xlabel="true target", ylabel="predicted mean (± 1 std)", title="test: predicted vs true")
+    written = [_save(fig, out_dir / "predicted_vs_true.png")]
+
+    levels, observed = coverage_curve(decoded, targets, noise_var)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(levels, observed, "o-", label="observed")
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="calibrated")
+    ax.set(xlabel="nominal level of the central interval", ylabel="share of test targets inside", title="test coverage")
+    ax.legend()
+    written.append(_save(fig, out_dir / "coverage.png"))
+    return written

@@ -23,6 +23,7 @@ import torch
 
 from ..config import Config
 from ..core.metrics import HIGHER_IS_BETTER, candidate_metrics
+from ..core.task import Regression
 from ..errors import WeaklabError
 from ..methods import Batch, Progress
 from . import checkpoint, plots
@@ -37,15 +38,16 @@ def first_head(out):
 
 
 @torch.no_grad()
-def predict_summaries(model: torch.nn.Module, task, batches, precision_ctx=contextlib.nullcontext) -> torch.Tensor:
-    """Task summaries (class probabilities) of a model in eval mode over an iterable of input batches."""
-    was_training = model.training
-    model.eval()
+def predict_summaries(method, batches, precision_ctx=contextlib.nullcontext) -> torch.Tensor:
+    """What the method predicts (class probabilities; regression: mean, aleatoric and epistemic variance), in
+    eval mode, over an iterable of input batches."""
+    was_training = method.training
+    method.eval()
     outs = []
     for x in batches:
         with precision_ctx():
-            outs.append(task.summary(first_head(model(x))).float())
-    model.train(was_training)
+            outs.append(method.predict_summary(x).float())
+    method.train(was_training)
     return torch.cat(outs)
 
 
@@ -63,7 +65,7 @@ class Trainer:
         redraws = max(cfg.plot_redraws, 1)  # ~plot_redraws redraws a run
         self.plot_every = self.eval_every * max(1, self.total_steps // self.eval_every // redraws)
         self.step, self.best_metric, self.best_step, self.elapsed = 0, None, None, 0.0
-        self.labels = experiment.data.supervision.labels.to(experiment.device)
+        self.labels = experiment.method.task.encode(experiment.data.supervision.labels).to(experiment.device)
         task = self.method.task
         self.selection_metric = cfg.selection_metric or task.selection_metric
         self.higher_is_better = HIGHER_IS_BETTER.get(self.selection_metric, task.higher_is_better)
@@ -96,6 +98,8 @@ class Trainer:
             "model_spec": x.spec,
             "normalizer": x.data.normalizer.state_dict(),
             "classes": list(x.data.classes),
+            "task": self.method.task.state_dict(),  # regression: the target normalisation
+            "context": context_state(self.method.ctx),  # enough to rebuild the method without the data
         }
 
     def restore(self, path: Path) -> None:
@@ -168,7 +172,7 @@ class Trainer:
     def _evaluate(self, elapsed: float) -> tuple[dict, bool]:
         task = self.method.task
         self.elapsed = elapsed
-        probs = predict_summaries(self.method.predictor(), task, self.x.data.val.batches(1024), self.autocast)
+        probs = predict_summaries(self.method, self.x.data.val.batches(1024), self.autocast)
         val = task.metrics(probs, self.x.data.val_labels)
         if self.x.data.val_candidates is not None:  # partial labels: metrics that need no true label
             val.update(candidate_metrics(probs, self.x.data.val_candidates))
@@ -200,9 +204,14 @@ class Trainer:
         best = checkpoint.load(self.ckpt_dir / "best.pt", map_location=self.x.device)
         self.method.load_state_dict(best["method"])
         task = self.method.task
-        probs = predict_summaries(self.method.predictor(), task, self.x.data.test.batches(1024), self.autocast)
-        test = task.metrics(probs, self.x.data.test_labels)
-        self.method.on_train_end(self.run_dir, self.x.data)
+        data = self.x.data
+        val_probs = predict_summaries(self.method, data.val.batches(1024), self.autocast)
+        probs = predict_summaries(self.method, data.test.batches(1024), self.autocast)
+        reference = (val_probs, data.val_labels)  # regression: a homoscedastic variance is fitted on validation
+        test = task.metrics(probs, data.test_labels, reference=reference)
+        if isinstance(task, Regression):
+            plots.draw_regression(self.run_dir, task, probs, data.test_labels, reference)
+        self.method.on_train_end(self.run_dir, data)
         cfg = self.x.config
         summary = {
             "method": cfg.method.name,
@@ -214,12 +223,19 @@ class Trainer:
             "steps": self.total_steps,
             "selected": {"step": self.best_step, "val_" + self.selection_metric: self.best_metric},
             "test": test,
+            "task": task.report(reference),
             "wall_time_s": round(self.elapsed, 2),
             "device": str(self.x.device),
             "torch": torch.__version__,
         }
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
+
+
+def context_state(ctx) -> dict:
+    """The sizes a method is built with, saved so a run's method can be rebuilt for prediction."""
+    keys = ("num_train", "num_labeled", "batch_labeled", "batch_unlabeled", "steps_per_epoch", "epochs")
+    return {k: getattr(ctx, k) for k in keys}
 
 
 def _progress_bar(total: int, initial: int, enabled: bool):

@@ -14,10 +14,12 @@ from .rc import RC
 from .scn import SCN
 from .supervised import Supervised
 from .temporal_ensembling import TemporalEnsembling
+from .ucvme import UCVME
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (Supervised, PiModel, TemporalEnsembling, MeanTeacher)}
 METHODS.update({m.name: m for m in (SCN, GCE)})  # noisy labels
 METHODS.update({m.name: m for m in (PLCR, PRODEN, CC, RC)})  # partial labels
+METHODS[UCVME.name] = UCVME  # regression with uncertainty
 
 
 def method_class(name: str) -> type[Method]:

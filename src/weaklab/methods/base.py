@@ -17,7 +17,7 @@ from torch import nn
 from ..config import MethodSettings
 from ..core.label_issues import write_label_issues
 from ..core.ramps import sigmoid_rampup
-from ..core.task import Classification
+from ..core.task import Classification, Regression
 from ..data.supervision import Supervision
 from ..data.views import Views
 
@@ -26,8 +26,8 @@ from ..data.views import Views
 class Context:
     """What a method may know about the run it is part of."""
 
-    task: Classification
-    make_model: Callable[..., nn.Module]  # make_model(heads=1) -> a fresh network
+    task: Classification | Regression
+    make_model: Callable[..., nn.Module]  # make_model(heads=1, out_dim=None, dropout=None) -> a fresh network
     views: Views
     num_train: int  # samples the indices in a batch point into
     num_labeled: int
@@ -112,6 +112,14 @@ class Method(nn.Module):
     def predictor(self) -> nn.Module:
         """The network whose outputs are evaluated and predicted with."""
         return self.model
+
+    @torch.no_grad()
+    def predict_summary(self, x: torch.Tensor) -> torch.Tensor:
+        """What is evaluated for a batch of normalised inputs (the method is in eval mode): class probabilities,
+        or [mean, aleatoric var, epistemic var] for regression. Default: one plain forward of the predictor;
+        methods that predict by sampling (UCVME's MC dropout) override this."""
+        out = self.predictor()(x)
+        return self.task.predictive((out[0] if isinstance(out, tuple) else out)[None])
 
     def trainable_parameters(self):
         return self.model.parameters()

@@ -1,0 +1,132 @@
+"""UCVME: uncertainty-consistent variational model ensembling (Dai, Li, Cheng, AAAI 2023), for regression.
+
+    two networks a, b with MC dropout, each giving a mean μ and a log-variance s (normalised targets)
+    labeled (x, y):
+        L_lb_reg = Σ_m mean ½ [exp(−s_m)(μ_m − y)² + s_m]       (paper: each model's own s; option: s̄ = (s_a+s_b)/2)
+        L_lb_unc = mean (s_a − s_b)²
+    unlabeled x′, with no gradient: T stochastic passes of each model (dropout on)
+        ỹ = mean over models and passes of μ,   z̃ = mean of s
+        L_ulb_reg = Σ_m mean ½ [exp(−z̃)(μ_m − ỹ)² + z̃],   L_ulb_unc = Σ_m mean (s_m − z̃)²
+    L = L_lb_reg + L_lb_unc + w_ulb (L_ulb_reg + L_ulb_unc),   w_ulb = 10, constant
+    predict: T passes per model, dropout on, BatchNorm frozen: mean of μ, aleatoric = mean exp(s),
+             epistemic = variance of μ over the 2T passes
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..config import MethodSettings
+from ..core.losses import gaussian_nll
+from ..core.ramps import sigmoid_rampup
+from ..errors import WeaklabError
+from .base import Method
+
+
+@dataclass
+class Settings(MethodSettings):
+    name: str = "ucvme"
+    samples: int = 5  # T: stochastic passes per model for pseudo-labels and for prediction
+    unlabeled_weight: float = 10.0  # w_ulb
+    labeled_variance: str = "own"  # own (paper, Eq. 3) | average (official code: s̄ of both models in both terms)
+    dropout: float = 0.05  # MC-dropout p, used when model.dropout is not set
+    unlabeled_rampup_epochs: float = 0.0  # not in the paper (constant w_ulb): Gaussian ramp-up of w_ulb, for
+    # networks trained from scratch (see docs/METHODS.md)
+
+
+class UCVME(Method):
+    name = "ucvme"
+    Settings = Settings
+    description = "two co-trained MC-dropout regressors; mean and variance pseudo-labels from their variational ensemble"
+
+    def __init__(self, settings, ctx):
+        super().__init__(settings, ctx)
+        task = ctx.task
+        if not hasattr(task, "out_dim_with_variance"):
+            raise WeaklabError("ucvme is a regression method; choose a regression dataset (e.g. digits_rotation, diabetes)")
+        if settings.labeled_variance not in ("own", "average"):
+            raise WeaklabError(f"method.labeled_variance must be 'own' or 'average', got {settings.labeled_variance!r}")
+        if settings.samples < 1:
+            raise WeaklabError(f"method.samples must be at least 1, got {settings.samples}")
+        make = lambda: ctx.make_model(out_dim=task.out_dim_with_variance, dropout=settings.dropout)  # noqa: E731
+        self.model, self.model_b = make(), make()  # a and b: independently initialised
+
+    def models(self):
+        return self.model, self.model_b
+
+    def split(self, out):
+        return self.task.mean(out), self.task.log_var(out)
+
+    def training_step(self, batch, progress):
+        s, n_lb = self.settings, len(batch.x_lb)
+        views = [self.views(batch.all_x()) for _ in self.models()]  # one view per model, labeled + unlabeled
+        outs = [self.split(m(v)) for m, v in zip(self.models(), views)]  # [(μ_m, s_m)]
+        y = batch.y_lb.float()
+
+        mu, logv = [o[0] for o in outs], [o[1] for o in outs]
+        lb_reg, lb_unc = labeled_losses([m[:n_lb] for m in mu], [v[:n_lb] for v in logv], y, s.labeled_variance)
+        y_tilde, z_tilde = self.pseudo_labels([v[n_lb:] for v in views])
+        ulb_reg, ulb_unc = unlabeled_losses([m[n_lb:] for m in mu], [v[n_lb:] for v in logv], y_tilde, z_tilde)
+
+        w_ulb = s.unlabeled_weight * sigmoid_rampup(progress.epochs_done, s.unlabeled_rampup_epochs)
+        loss = lb_reg + lb_unc + w_ulb * (ulb_reg + ulb_unc)
+        logs = {"unlabeled_weight": w_ulb, "lb_reg": lb_reg.detach(), "lb_unc": lb_unc.detach(), "ulb_reg": ulb_reg.detach(), "ulb_unc": ulb_unc.detach()}
+        return loss, logs
+
+    @torch.no_grad()
+    def pseudo_labels(self, views) -> tuple[torch.Tensor, torch.Tensor]:
+        """ỹ, z̃: mean μ and mean s over T no-gradient stochastic passes of each model on its own view."""
+        mus, logvs = [], []
+        for m, v in zip(self.models(), views):
+            for _ in range(self.settings.samples):
+                mu, logv = self.split(m(v))
+                mus.append(mu)
+                logvs.append(logv)
+        return torch.stack(mus).mean(0), torch.stack(logvs).mean(0)
+
+    @torch.no_grad()
+    def predict_summary(self, x):
+        """T MC-dropout passes per model -> [mean, aleatoric var, epistemic var] (normalised units)."""
+        with mc_dropout(self):
+            outs = [m(x) for m in self.models() for _ in range(self.settings.samples)]
+        return self.task.predictive(torch.stack(outs))
+
+    def trainable_parameters(self):
+        return [p for m in self.models() for p in m.parameters()]
+
+
+def labeled_losses(mu, logv, y, labeled_variance: str = "own"):
+    """L_lb_reg = Σ_m mean ½[exp(−s)(μ_m − y)² + s] with s = s_m (own) or s̄ = mean_m s_m (average);
+    L_lb_unc = mean (s_a − s_b)². `mu`, `logv`: one tensor per model."""
+    if labeled_variance == "average":
+        s_bar = sum(logv) / len(logv)
+        reg = sum(gaussian_nll(m, s_bar, y).mean() for m in mu)
+    else:
+        reg = sum(gaussian_nll(m, v, y).mean() for m, v in zip(mu, logv))
+    return reg, (logv[0] - logv[1]).pow(2).mean()
+
+
+def unlabeled_losses(mu, logv, y_tilde, z_tilde):
+    """L_ulb_reg = Σ_m mean ½[exp(−z̃)(μ_m − ỹ)² + z̃];  L_ulb_unc = Σ_m mean (s_m − z̃)²."""
+    reg = sum(gaussian_nll(m, z_tilde, y_tilde).mean() for m in mu)
+    unc = sum((v - z_tilde).pow(2).mean() for v in logv)
+    return reg, unc
+
+
+class mc_dropout:
+    """Within the block, dropout layers sample (train mode) while BatchNorm keeps its running statistics."""
+
+    def __init__(self, module: nn.Module):
+        self.dropouts = [m for m in module.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+
+    def __enter__(self):
+        self.was = [d.training for d in self.dropouts]
+        for d in self.dropouts:
+            d.train()
+
+    def __exit__(self, *exc):
+        for d, was in zip(self.dropouts, self.was):
+            d.train(was)
