@@ -224,6 +224,11 @@ def test_target_range_keeps_the_protocol_ages(tmp_path):
     assert sorted(src.y.tolist()) == [21, 40, 60] and len(src.x) == 3
     with pytest.raises(WeaklabError, match="regression"):
         load_source("digits", None, DataConfig(target_range=[0, 1]))
+    # by name, as the UCVME recipe loads it: --dataset utkface --data-root FACES
+    src = load_source("utkface", str(tmp_path / "faces"), DataConfig(target_range=[21, 60], image_size=4))
+    assert src.task == "regression" and sorted(src.y.tolist()) == [21, 40, 60] and src.x.shape == (3, 3, 4, 4)
+    with pytest.raises(WeaklabError, match="--data-root"):
+        load_source("utkface", None, DataConfig())
 
 
 def test_skipped_images_are_reported_again_from_the_cache(tmp_path, capsys):

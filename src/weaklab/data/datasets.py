@@ -39,7 +39,7 @@ for _name in ("cifar10", "cifar100", "svhn", "stl10", "mnist", "fashion_mnist", 
     DATASETS[_name] = _benchmark_loader(_name)
 
 # Layouts of a user's own copy of a data set (they take the data options: image size, bad images).
-LAYOUTS = ("rafdb", "fer2013", "ferplus")
+LAYOUTS = ("rafdb", "fer2013", "ferplus", "utkface")
 DATASETS.update(digits_rotation=digits_rotation, diabetes=diabetes)  # embedded regression tasks
 
 

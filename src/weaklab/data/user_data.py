@@ -5,6 +5,8 @@ empty (or -1 in an .npz) is marked unlabeled. Images are decoded with Pillow and
 
 from __future__ import annotations
 
+import dataclasses
+
 import csv
 import hashlib
 import json
@@ -412,7 +414,14 @@ def load_layout(name: str, root, opts: Options) -> ArraySource:
     if root is None:
         raise WeaklabError(f"dataset {name} loads from your copy: pass --data-root DIR pointing at it")
     root = Path(root).expanduser()
-    return {"rafdb": rafdb, "fer2013": fer2013, "ferplus": ferplus}[name](root, opts)
+    return {"rafdb": rafdb, "fer2013": fer2013, "ferplus": ferplus, "utkface": utkface}[name](root, opts)
+
+
+def utkface(root: Path, opts: Options) -> ArraySource:
+    """UTKFace: a folder of face images whose file names carry the age (`age_gender_race_date.jpg.chip.jpg`)."""
+    if not root.is_dir():
+        raise WeaklabError(f"UTKFace: {root} is not a folder; --data-root must be the folder of UTKFace images")
+    return image_filenames(root, dataclasses.replace(opts, filename_target="utkface", task="regression"))
 
 
 def rafdb(root: Path, opts: Options) -> ArraySource:

@@ -105,8 +105,8 @@ class Method(nn.Module):
         Default: where labels are untrusted (noisy-label regime), write label_issues.csv from the predictor's
         class probabilities on the training samples; nothing otherwise.
         """
-        sup = self.ctx.supervision
-        if sup is not None and bool(sup.untrusted.any()):
+        untrusted = getattr(self.ctx.supervision, "untrusted", None)  # regression supervision has no such flag
+        if untrusted is not None and bool(untrusted.any()):
             write_label_report(self, run_dir, data)
 
     def predictor(self) -> nn.Module:
