@@ -23,3 +23,22 @@ def fast_config(method="supervised", **overrides):
 @pytest.fixture
 def fast():
     return fast_config
+
+
+def train_interrupted(config, out, monkeypatch, saves: int = 2) -> None:
+    """Train `config` into `out`, killed (KeyboardInterrupt) right after its `saves`-th checkpoint is written."""
+    from weaklab.api import train
+    from weaklab.engine.trainer import Trainer
+
+    original, calls = Trainer._save, {"n": 0}
+
+    def killed(self, improved):
+        original(self, improved)
+        calls["n"] += 1
+        if calls["n"] == saves:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(Trainer, "_save", killed)
+        with pytest.raises(KeyboardInterrupt):
+            train(config, out=out)

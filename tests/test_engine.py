@@ -5,9 +5,9 @@ import torch
 
 from weaklab.api import resume, train
 from weaklab.engine import checkpoint
-from weaklab.engine.trainer import Trainer
 from weaklab.errors import TrainingDiverged, WeaklabError
 from weaklab.methods.supervised import Supervised
+from conftest import train_interrupted
 
 
 def lines(run_dir):
@@ -24,19 +24,7 @@ def test_resumed_run_equals_uninterrupted(fast, tmp_path, monkeypatch, method):
     whole = train(config, out=tmp_path / "whole")
 
     # Kill the second run right after its second checkpoint, then resume it.
-    original = Trainer._save
-    calls = {"n": 0}
-
-    def killed(self, improved):
-        original(self, improved)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Trainer, "_save", killed)
-    with pytest.raises(KeyboardInterrupt):
-        train(fast(method, train__epochs=4), out=tmp_path / "killed")
-    monkeypatch.setattr(Trainer, "_save", original)
+    train_interrupted(fast(method, train__epochs=4), tmp_path / "killed", monkeypatch)
     assert checkpoint.load(tmp_path / "killed/checkpoints/last.pt")["step"] == 12
     resumed = resume(tmp_path / "killed")
 

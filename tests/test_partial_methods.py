@@ -10,8 +10,8 @@ from weaklab.api import resume, train
 from weaklab.core.task import Classification
 from weaklab.data.supervision import Supervision
 from weaklab.engine import checkpoint
-from weaklab.engine.trainer import Trainer
 from weaklab.methods import Batch, Context, Progress, method_class
+from conftest import train_interrupted
 
 
 class FakeViews:
@@ -127,18 +127,7 @@ def test_plcr_run_logs_lambda_and_label_free_metrics(fast, tmp_path):
 def test_target_table_identical_after_resume(fast, tmp_path, monkeypatch, method):
     config = dict(train__epochs=3, **PLL)
     whole = train(fast(method, **config), out=tmp_path / "whole")
-    original, calls = Trainer._save, {"n": 0}
-
-    def killed(self, improved):
-        original(self, improved)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Trainer, "_save", killed)
-    with pytest.raises(KeyboardInterrupt):
-        train(fast(method, **config), out=tmp_path / "killed")
-    monkeypatch.setattr(Trainer, "_save", original)
+    train_interrupted(fast(method, **config), tmp_path / "killed", monkeypatch)
     resumed = resume(tmp_path / "killed")
     a = checkpoint.load(whole.directory / "checkpoints/last.pt")["method"]
     b = checkpoint.load(resumed.directory / "checkpoints/last.pt")["method"]

@@ -10,9 +10,9 @@ import torch
 from weaklab.api import resume, train
 from weaklab.engine import checkpoint
 from weaklab.engine.experiment import build_experiment
-from weaklab.engine.trainer import Trainer
 from weaklab.methods.gce import generalized_cross_entropy
 from weaklab.methods.scn import low_importance, rank_regularization, relabel_rule, split_size
+from conftest import train_interrupted
 
 NOISY = {"data__labels_per_class": None, "data__noise": "symmetric", "data__noise_rate": 0.3, "train__batch_labeled": 64,
          "train__lr_schedule": "constant"}
@@ -123,19 +123,7 @@ def test_relabels_identical_after_resume(fast, tmp_path, monkeypatch):
         return fast("scn", train__epochs=4, method__relabel_start_epoch=1, **NOISY)
 
     whole = train(config(), out=tmp_path / "whole")
-    original = Trainer._save
-    calls = {"n": 0}
-
-    def killed(self, improved):
-        original(self, improved)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Trainer, "_save", killed)
-    with pytest.raises(KeyboardInterrupt):
-        train(config(), out=tmp_path / "killed")
-    monkeypatch.setattr(Trainer, "_save", original)
+    train_interrupted(config(), tmp_path / "killed", monkeypatch)
     resumed = resume(tmp_path / "killed")
 
     drop_time = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]  # noqa: E731

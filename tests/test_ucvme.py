@@ -9,10 +9,10 @@ from weaklab.api import resume, train
 from weaklab.core.losses import gaussian_nll
 from weaklab.engine import checkpoint
 from weaklab.engine.experiment import build_experiment
-from weaklab.engine.trainer import Trainer
 from weaklab.methods.ucvme import labeled_losses, unlabeled_losses
 
 from test_regression import reg_config
+from conftest import train_interrupted
 
 
 def ucvme(**overrides):
@@ -106,19 +106,7 @@ def test_epistemic_variance_is_zero_without_dropout():
 
 def test_resume_restores_both_models_and_optimizers(tmp_path, monkeypatch):
     whole = train(reg_config("ucvme", train__epochs=4), out=tmp_path / "whole")
-    original = Trainer._save
-    calls = {"n": 0}
-
-    def killed(self, improved):
-        original(self, improved)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Trainer, "_save", killed)
-    with pytest.raises(KeyboardInterrupt):
-        train(reg_config("ucvme", train__epochs=4), out=tmp_path / "killed")
-    monkeypatch.setattr(Trainer, "_save", original)
+    train_interrupted(reg_config("ucvme", train__epochs=4), tmp_path / "killed", monkeypatch)
     resumed = resume(tmp_path / "killed")
     a = checkpoint.load(whole.directory / "checkpoints/last.pt")
     b = checkpoint.load(resumed.directory / "checkpoints/last.pt")
