@@ -8,7 +8,6 @@ shipped recipe); only the method differs. Test metrics are those of the checkpoi
 from __future__ import annotations
 
 import datetime
-import json
 import platform
 import shutil
 import statistics
@@ -96,8 +95,7 @@ def _table(results, variants, seeds, fractions, epochs, extra, write=None, datas
         f"{description}: {s['labels']['train']} training, {s['labels']['val']} validation, {s['labels']['test']} test "
         f"samples; model {s['model']}, {s['steps']} steps; seeds {', '.join(map(str, seeds))}; test metrics "
         "(mean ± std over seeds) of the checkpoint selected on validation MSE. NLL: Gaussian, in the target's units; "
-        "coverage "
-        f"of the central 90% interval; ρ: Spearman correlation of predicted std and |error| (methods without a "
+        "coverage of the central 90% interval; ρ: Spearman correlation of predicted std and |error| (methods without a "
         "variance head use one validation-fitted std for every sample, so ρ is undefined). σ-scaled: the predicted "
         "variance times the one factor that maximises the validation likelihood (for those methods the factor is 1).",
         "",
