@@ -2,6 +2,7 @@
 prediction with uncertainty (API and CLI)."""
 
 import csv
+import json
 import math
 
 import numpy as np
@@ -11,11 +12,12 @@ import torch
 from weaklab.api import train
 from weaklab.cli import main
 from weaklab.config import resolve
-from weaklab.core.regression_metrics import coverage, regression_metrics
+from weaklab.core.regression_metrics import coverage, regression_metrics, variance_scale
 from weaklab.core.task import LOG_VAR_BOUND, Regression, task_from_state
 from weaklab.data.splits import quantile_bins
 from weaklab.data.supervision import semi_supervised_regression
 from weaklab.engine.experiment import build_data, build_experiment
+from weaklab.engine.logger import strict_json
 from weaklab.errors import WeaklabError
 
 # A seconds-long regression run: the diabetes table (442 × 10), an MLP, 3 epochs.
@@ -81,6 +83,24 @@ def test_metrics_on_a_hand_example():
     assert homo["nll"] == pytest.approx(0.5 * math.log(2 * math.pi * 4.0) + 0.5 * 0.5 / 4.0)
 
 
+def test_variance_scale_fitted_on_validation():
+    """σ-scaling: c = mean(err² / σ²) on the reference split, applied to this split's variance."""
+    targets = torch.tensor([0.0, 1.0, 2.0, 3.0])
+    summaries = torch.tensor([[0.0, 1.0, 0.0], [2.0, 1.0, 0.0], [2.0, 0.5, 0.5], [4.0, 1.0, 0.0]])  # errors 0 1 0 1, σ² 1
+    assert variance_scale(summaries, targets) == pytest.approx(0.5)
+    m = regression_metrics(summaries, targets, scale=0.5)
+    assert m["nll_scaled"] == pytest.approx(0.5 * math.log(2 * math.pi * 0.5) + 0.5 * 0.5 / 0.5)
+    assert m["coverage_scaled"] == 1.0 and m["nll"] == regression_metrics(summaries, targets)["nll"]
+    # a mean-only network's homoscedastic variance is the validation MSE, so its scale is exactly 1
+    task = Regression(target_mean=10.0, target_std=2.0)
+    val = (torch.tensor([[0.0, float("nan"), 0.0], [1.0, float("nan"), 0.0]]), torch.tensor([9.0, 13.0]))
+    test = task.metrics(torch.tensor([[0.5, float("nan"), 0.0]]), torch.tensor([11.0]), reference=val)
+    assert test["variance_scale"] == pytest.approx(1.0) and test["nll_scaled"] == pytest.approx(test["nll"])
+    # an over-confident variance head (σ² a quarter of the squared errors) gets scaled up by 4
+    head = (torch.tensor([[0.0, 0.25, 0.0], [1.0, 0.25, 0.0]]), torch.tensor([8.0, 14.0]))  # errors 2 and 2 in target units = 1 normalised
+    assert task.metrics(head[0], head[1], reference=head)["variance_scale"] == pytest.approx(4.0)
+
+
 def test_log_variance_stays_finite_for_extreme_inputs():
     task = Regression()
     out = torch.tensor([[0.0, 1e30], [0.0, -1e30], [0.0, float("3e38")]])
@@ -144,13 +164,33 @@ def test_regression_mistakes_are_one_line_errors():
 
 def test_bench_regression_writes_its_table(tmp_path, capsys):
     md = tmp_path / "BENCH.md"
-    md.write_text("# Benchmarks\n\nintro kept\n")
-    args = ["bench", "regression", "--seeds", "0", "--fractions", "0.1", "--methods", "supervised", "ucvme",
+    digits_section = "<!-- regression:begin -->\ndigits_rotation table kept\n<!-- regression:end -->"
+    md.write_text(f"# Benchmarks\n\nintro kept\n\n{digits_section}\n")
+    args = ["bench", "regression", "--dataset", "diabetes", "--seeds", "0", "--fractions", "0.1", "--methods", "supervised", "ucvme",
             "--epochs", "1", "--set", "model.width=4", "--set", "train.progress=false", "--out", str(tmp_path / "runs"), "--write", str(md)]
     assert main(args) == 0
     text = md.read_text()
-    assert text.startswith("# Benchmarks\n\nintro kept") and "<!-- regression:begin -->" in text
+    # each dataset has its own markers: the diabetes run leaves the digits_rotation table alone
+    assert text.startswith("# Benchmarks\n\nintro kept") and digits_section in text
+    assert "<!-- regression-diabetes:begin -->" in text and "<!-- regression-diabetes:end -->" in text
     rows = [line for line in text.splitlines() if line.startswith("| 10% (")]
     assert [r.split(" | ")[1] for r in rows] == ["supervised (MSE)", "UCVME"]
-    assert "--methods supervised ucvme --set model.width=4" in text
+    assert rows[0].split(" | ")[8] == "—" and rows[1].split(" | ")[8] != "—"  # ρ is undefined without a variance head
+    assert "--dataset diabetes --seeds 0 --fractions 0.1 --epochs 1 --methods supervised ucvme --set model.width=4" in text
     assert main(["bench", "regression", "--methods", "nonsense"]) == 2
+    assert main(["bench", "regression", "--dataset", "nonsense"]) == 2
+
+
+def _reject_nan(token):
+    raise ValueError(f"strict JSON has no {token}")
+
+
+def test_undefined_metrics_are_written_as_null(tmp_path):
+    """ρ(std, |error|) is undefined for a network without a variance head: JSON null, not Python's NaN token."""
+    run = train(reg_config("supervised", train__epochs=1), out=tmp_path / "mse")
+    summary = json.loads((run.directory / "summary.json").read_text(), parse_constant=_reject_nan)
+    assert summary["test"]["std_error_spearman"] is None and math.isfinite(summary["test"]["mae"])
+    lines = (run.directory / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(line, parse_constant=_reject_nan) for line in lines]
+    assert records and all(r["val"]["std_error_spearman"] is None for r in records)
+    assert strict_json({"a": [float("nan"), float("inf"), 1.5], "b": (2, float("-inf"))}) == '{"a": [null, null, 1.5], "b": [2, null]}'

@@ -1,4 +1,5 @@
-"""`weaklab bench regression`: semi-supervised regression baselines vs UCVME on the embedded digits_rotation task.
+"""`weaklab bench regression`: semi-supervised regression baselines vs UCVME on an embedded regression task
+(digits_rotation, an exact image target; diabetes, a real table with noisy targets).
 
 Every method gets the same data, splits, labeled subsets, network, views, optimizer and number of steps (the
 shipped recipe); only the method differs. Test metrics are those of the checkpoint selected on validation MSE.
@@ -7,7 +8,6 @@ shipped recipe); only the method differs. Test metrics are those of the checkpoi
 from __future__ import annotations
 
 import datetime
-import json
 import platform
 import shutil
 import statistics
@@ -18,8 +18,24 @@ import torch
 from .api import train
 from .bench import _replace_section
 from .config import resolve
+from .engine.logger import strict_json
 
-RECIPE = Path(__file__).parent / "recipes" / "digits_rotation.yaml"
+RECIPES = Path(__file__).parent / "recipes"
+
+# Dataset -> (recipe, Markdown section marker, unit of the target, one-sentence description of the task). Each
+# dataset has its own marker so one run never replaces another dataset's table.
+DATASETS = {
+    "digits_rotation": (
+        "digits_rotation.yaml", "regression", "°",
+        "digits_rotation (scikit-learn's 8×8 digits, each rotated by a random angle in ±45°; target: the angle in "
+        "degrees)",
+    ),
+    "diabetes": (
+        "diabetes.yaml", "regression-diabetes", "",
+        "diabetes (scikit-learn's table of 442 patients × 10 baseline features; target: a disease-progression score "
+        "one year later, 25–346)",
+    ),
+}
 
 # Variant name -> (label, config overrides). The consistency weights are the papers' w_max divided by 10: the
 # papers' weights were set for a softmax MSE over classes, and on this task they let consistency swamp the
@@ -35,14 +51,16 @@ VARIANTS = {
 DEFAULT_VARIANTS = ["supervised", "supervised_nll", "mean_teacher", "temporal_ensembling", "ucvme"]
 
 
-def regression_config(variant: str, seed: int, fraction: float, out: Path, epochs: int | None = None, extra: dict | None = None):
+def regression_config(variant: str, seed: int, fraction: float, out: Path, epochs: int | None = None,
+                      extra: dict | None = None, dataset: str = "digits_rotation"):
     overrides = {**VARIANTS[variant][1], "seed": seed, "data.labeled_fraction": fraction, "out": str(out)}
     if epochs is not None:
         overrides["train.epochs"] = epochs
-    return resolve(RECIPE, {**overrides, **(extra or {})})
+    return resolve(RECIPES / DATASETS[dataset][0], {**overrides, **(extra or {})})
 
 
-def regression(variants, seeds, fractions, out: Path, epochs=None, write: str | None = None, extra: dict | None = None) -> str:
+def regression(variants, seeds, fractions, out: Path, epochs=None, write: str | None = None, extra: dict | None = None,
+               dataset: str = "digits_rotation") -> str:
     results = []
     for fraction in fractions:
         for variant in variants:
@@ -51,48 +69,54 @@ def regression(variants, seeds, fractions, out: Path, epochs=None, write: str | 
                 if run_dir.exists():
                     shutil.rmtree(run_dir)
                 print(f"training {variant} ({fraction:.0%} labels, seed {seed}) ...", flush=True)
-                summary = train(regression_config(variant, seed, fraction, run_dir, epochs, extra)).summary
+                summary = train(regression_config(variant, seed, fraction, run_dir, epochs, extra, dataset)).summary
                 results.append({**summary, "variant": variant, "fraction": fraction})
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    table = _table(results, variants, seeds, fractions, epochs, extra, write)
+    (out / "results.json").write_text(strict_json(results, indent=2))
+    table = _table(results, variants, seeds, fractions, epochs, extra, write, dataset)
     print(table)
     if write:
-        _replace_section(Path(write), table, "regression")
+        _replace_section(Path(write), table, DATASETS[dataset][1])
     return table
 
 
 def _mean_std(values, digits: int) -> str:
+    """"mean ± std" over seeds; "—" when a value is undefined (null in the JSON, e.g. ρ without a variance head)."""
+    if any(v is None or v != v for v in values):
+        return "—"
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):.{digits}f} ± {std:.{digits}f}"
 
 
-def _table(results, variants, seeds, fractions, epochs, extra, write=None) -> str:
+def _table(results, variants, seeds, fractions, epochs, extra, write=None, dataset="digits_rotation") -> str:
     s = results[0]
+    _, marker, unit, description = DATASETS[dataset]
     lines = [
-        "<!-- regression:begin -->",
-        f"digits_rotation (scikit-learn's 8×8 digits, each rotated by a random angle in ±45°; target: the angle in "
-        f"degrees): {s['labels']['train']} training, {s['labels']['val']} validation, {s['labels']['test']} test "
-        f"images; model {s['model']}, {s['steps']} steps; seeds {', '.join(map(str, seeds))}; test metrics "
-        "(mean ± std over seeds) of the checkpoint selected on validation MSE. NLL: Gaussian, in degrees; coverage "
-        "of the central 90% interval; ρ: Spearman correlation of predicted std and |error| (methods without a "
-        "variance head use one validation-fitted std for every sample, so ρ is undefined).",
+        f"<!-- {marker}:begin -->",
+        f"{description}: {s['labels']['train']} training, {s['labels']['val']} validation, {s['labels']['test']} test "
+        f"samples; model {s['model']}, {s['steps']} steps; seeds {', '.join(map(str, seeds))}; test metrics "
+        "(mean ± std over seeds) of the checkpoint selected on validation MSE. NLL: Gaussian, in the target's units; "
+        "coverage of the central 90% interval; ρ: Spearman correlation of predicted std and |error| (methods without a "
+        "variance head use one validation-fitted std for every sample, so ρ is undefined). σ-scaled: the predicted "
+        "variance times the one factor that maximises the validation likelihood (for those methods the factor is 1).",
         "",
-        "| labels | method | MAE ° | R² % | NLL | coverage@90 % | ρ(std, abs err) | time per run (s) |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| labels | method | MAE{' ' + unit if unit else ''} | R² % | NLL | coverage@90 % | σ-scaled NLL | σ-scaled coverage@90 % "
+        "| ρ(std, abs err) | time per run (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for fraction in fractions:
         for variant in variants:
             runs = [r for r in results if r["variant"] == variant and r["fraction"] == fraction]
             t = [r["test"] for r in runs]
-            rho = [x["std_error_spearman"] for x in t]
-            rho_text = "—" if any(v != v for v in rho) else _mean_std(rho, 2)
             lines.append(
                 f"| {fraction:.0%} ({runs[0]['labels']['num_labeled']}) | {VARIANTS[variant][0]} | "
                 f"{_mean_std([x['mae'] for x in t], 2)} | {_mean_std([100 * x['r2'] for x in t], 1)} | "
                 f"{_mean_std([x['nll'] for x in t], 3)} | {_mean_std([100 * x['coverage'] for x in t], 1)} | "
-                f"{rho_text} | {statistics.mean(r['wall_time_s'] for r in runs):.1f} |"
+                f"{_mean_std([x.get('nll_scaled') for x in t], 3)} | "
+                f"{_mean_std([100 * x['coverage_scaled'] if 'coverage_scaled' in x else None for x in t], 1)} | "
+                f"{_mean_std([x['std_error_spearman'] for x in t], 2)} | {statistics.mean(r['wall_time_s'] for r in runs):.1f} |"
             )
-    command = f"weaklab bench regression --seeds {' '.join(map(str, seeds))} --fractions {' '.join(f'{f:g}' for f in fractions)}"
+    command = "weaklab bench regression" + (f" --dataset {dataset}" if dataset != "digits_rotation" else "")
+    command += f" --seeds {' '.join(map(str, seeds))} --fractions {' '.join(f'{f:g}' for f in fractions)}"
     if epochs is not None:
         command += f" --epochs {epochs}"
     if list(variants) != DEFAULT_VARIANTS:
@@ -102,6 +126,6 @@ def _table(results, variants, seeds, fractions, epochs, extra, write=None) -> st
         "",
         f"Command: `OMP_NUM_THREADS=1 {command}`; device: {platform.processor() or platform.machine()} CPU "
         f"({torch.get_num_threads()} thread), torch {torch.__version__}; date: {datetime.date.today().isoformat()}.",
-        "<!-- regression:end -->",
+        f"<!-- {marker}:end -->",
     ]
     return "\n".join(lines)

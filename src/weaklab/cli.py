@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
@@ -150,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--write", help="Markdown file whose noisy-labels table to replace (e.g. BENCHMARKS.md)")
     n.add_argument("--reuse", action="store_true", help="keep finished runs found under --out instead of retraining")
     n.set_defaults(func=cmd_bench_noisy)
-    rg = bsub.add_parser("regression", help="supervised, Mean Teacher, Temporal Ensembling and UCVME on digits_rotation")
+    rg = bsub.add_parser("regression", help="supervised, Mean Teacher, Temporal Ensembling and UCVME on an embedded regression task")
+    rg.add_argument("--dataset", default="digits_rotation", help="digits_rotation (default) or diabetes")
     rg.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     rg.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.1], help="labeled fractions")
     rg.add_argument("--methods", nargs="+", default=None, help="variants (default: supervised supervised_nll mean_teacher temporal_ensembling ucvme)")
@@ -214,7 +214,9 @@ def cmd_eval(args) -> int:
 
     run = load_run(args.run_dir)
     metrics = run.evaluate(args.split)
-    print(json.dumps({args.split: metrics, "selected_step": run.summary["selected"]["step"]}, indent=2))
+    from .engine.logger import strict_json
+
+    print(strict_json({args.split: metrics, "selected_step": run.summary["selected"]["step"]}, indent=2))
     return 0
 
 
@@ -380,15 +382,18 @@ def cmd_bench_noisy(args) -> int:
 
 
 def cmd_bench_regression(args) -> int:
-    from .bench_regression import DEFAULT_VARIANTS, VARIANTS, regression
+    from .bench_regression import DATASETS, DEFAULT_VARIANTS, VARIANTS, regression
     from .config import parse_assignment
 
     variants = args.methods or DEFAULT_VARIANTS
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise WeaklabError(f"unknown regression benchmark method {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    if args.dataset not in DATASETS:
+        raise WeaklabError(f"unknown regression benchmark dataset {args.dataset!r}; choose from {', '.join(DATASETS)}")
     extra = dict(parse_assignment(s) for s in args.set)
-    regression(variants, args.seeds, args.fractions, Path(args.out), epochs=args.epochs, write=args.write, extra=extra)
+    regression(variants, args.seeds, args.fractions, Path(args.out), epochs=args.epochs, write=args.write, extra=extra,
+               dataset=args.dataset)
     return 0
 
 

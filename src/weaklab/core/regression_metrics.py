@@ -48,13 +48,28 @@ def total_variance(summaries: torch.Tensor, noise_var: float | None, targets: to
     return (aleatoric + epistemic).clamp_min(1e-12)
 
 
-def regression_metrics(summaries: torch.Tensor, targets: torch.Tensor, noise_var: float | None = None) -> dict[str, float]:
+def variance_scale(summaries: torch.Tensor, targets: torch.Tensor, noise_var: float | None = None) -> float:
+    """The one factor c on the predicted variance that maximises the Gaussian likelihood of these targets:
+    c = mean((y − μ)² / σ²) ("σ-scaling", Laves et al. 2020). Fitted on validation it recalibrates a variance head
+    the way the validation-fitted std calibrates a mean-only network (for which c = 1 exactly)."""
+    summaries, targets = summaries.double(), targets.double()
+    var = total_variance(summaries, noise_var, targets)
+    return ((summaries[:, 0] - targets).pow(2) / var).mean().item()
+
+
+def regression_metrics(summaries: torch.Tensor, targets: torch.Tensor, noise_var: float | None = None,
+                       scale: float | None = None) -> dict[str, float]:
+    """`scale`: a variance factor fitted elsewhere (validation); adds NLL and coverage with the variance × scale."""
     summaries, targets = summaries.double(), targets.double()
     mean = summaries[:, 0]
     var = total_variance(summaries, noise_var, targets)
     error = mean - targets
     mse = error.pow(2).mean().item()
     spread = (targets - targets.mean()).pow(2).mean().item()
+    scaled = {}
+    if scale is not None:
+        scaled = {"variance_scale": scale, "nll_scaled": gaussian_nll_metric(mean, scale * var, targets),
+                  "coverage_scaled": coverage(mean, (scale * var).sqrt(), targets, NOMINAL_LEVEL)}
     return {
         "mse": mse,
         "mae": error.abs().mean().item(),
@@ -64,6 +79,7 @@ def regression_metrics(summaries: torch.Tensor, targets: torch.Tensor, noise_var
         "coverage": coverage(mean, var.sqrt(), targets, NOMINAL_LEVEL),
         "std_error_spearman": spearman(var.sqrt(), error.abs()),
         "std_rms": var.mean().sqrt().item(),  # sharpness: a calibrated model's equals its RMSE
+        **scaled,
     }
 
 

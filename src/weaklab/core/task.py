@@ -16,7 +16,7 @@ import torch
 from ..errors import WeaklabError
 from .losses import cross_entropy_sum_over, gaussian_nll, softmax_kl, softmax_mse
 from .metrics import classification_metrics
-from .regression_metrics import regression_metrics
+from .regression_metrics import regression_metrics, variance_scale
 
 
 class Classification:
@@ -131,7 +131,11 @@ class Regression:
 
         Without a variance head the aleatoric variance is homoscedastic: the mean squared error on `reference`
         (summaries, targets) — the validation split — or on this split when no reference is given."""
-        return regression_metrics(self.decode(summaries.float().cpu()), targets.float().cpu(), self._noise_var(reference))
+        noise_var = self._noise_var(reference)
+        scale = None
+        if reference is not None:  # σ-scaling fitted on validation: reported beside the raw NLL and coverage
+            scale = variance_scale(self.decode(reference[0].float().cpu()), reference[1].float().cpu(), noise_var)
+        return regression_metrics(self.decode(summaries.float().cpu()), targets.float().cpu(), noise_var, scale)
 
     def _noise_var(self, reference) -> float | None:
         if reference is None:

@@ -3,7 +3,24 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+
+
+def strict_json(obj, **kwargs) -> str:
+    """JSON that strict parsers accept: an undefined metric (NaN, ±inf; e.g. Spearman ρ for a network without a
+    variance head) is written as null instead of Python's non-standard NaN token."""
+    return json.dumps(_finite_or_none(obj), allow_nan=False, **kwargs)
+
+
+def _finite_or_none(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    return obj
 
 
 class RunLogger:
@@ -22,10 +39,10 @@ class RunLogger:
 
     def write(self, record: dict) -> None:
         with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(strict_json(record) + "\n")
         if self.tb is not None:
             for key, value in _flatten(record).items():
-                if key not in ("step", "epoch") and isinstance(value, (int, float)):
+                if key not in ("step", "epoch") and isinstance(value, (int, float)) and math.isfinite(value):
                     self.tb.add_scalar(key, value, record["step"])
             self.tb.flush()
 

@@ -15,7 +15,6 @@ resumed run continues exactly where the killed one stopped.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from ..errors import WeaklabError
 from ..methods import Batch, Progress
 from . import checkpoint, plots
 from .experiment import Experiment, build_experiment
-from .logger import RunLogger
+from .logger import RunLogger, strict_json
 from .monitor import LossMonitor
 from .optim import Schedule, build_optimizer
 
@@ -228,7 +227,7 @@ class Trainer:
             "device": str(self.x.device),
             "torch": torch.__version__,
         }
-        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (self.run_dir / "summary.json").write_text(strict_json(summary, indent=2) + "\n")
         return summary
 
 
