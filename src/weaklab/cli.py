@@ -147,6 +147,8 @@ def cmd_train(args) -> int:
 
     config = resolve(args.config, train_overrides(args))
     run = train(config)
+    if run is None:  # torchrun rank other than 0: rank 0 prints
+        return 0
     _print_summary(run.summary, run.directory)
     return 0
 
@@ -155,6 +157,8 @@ def cmd_resume(args) -> int:
     from .api import resume
 
     run = resume(args.run_dir)
+    if run is None:  # torchrun rank other than 0: rank 0 prints
+        return 0
     _print_summary(run.summary, run.directory)
     return 0
 

@@ -76,6 +76,9 @@ class Method(nn.Module):
     Settings: ClassVar[type[MethodSettings]]
     description: ClassVar[str]
     uses_unlabeled: ClassVar[bool] = True
+    # Per-sample buffers that training_step writes at the batch's rows: name -> "labeled" | "unlabeled" | "all"
+    # (which indices). Under torchrun the engine gathers those rows from every rank after each step.
+    sample_state: ClassVar[dict[str, str]] = {}
 
     def __init__(self, settings: MethodSettings, ctx: Context):
         super().__init__()
