@@ -155,28 +155,35 @@ class Trainer:
 
     def train_step(self, plan, epoch: int) -> None:
         """One optimizer step on the batch the plan gives for self.step (this rank's share under torchrun)."""
-        method, data, clock = self.method, self.x.data, self.clock
         i = self.step % self.spe
         idx_lb, idx_ulb = plan[0][i], plan[1][i]
-        batch = Batch(data.train[idx_lb], self.labels[idx_lb], idx_lb)
-        if method.uses_unlabeled:
-            batch.x_ulb, batch.idx_ulb = data.train[idx_ulb], idx_ulb
+        train = self.x.data.train
+        batch = Batch(train[idx_lb], self.labels[idx_lb], idx_lb)
+        if self.method.uses_unlabeled:
+            batch.x_ulb, batch.idx_ulb = train[idx_ulb], idx_ulb
+        self.clock.mark("sampling")
+        self.optimize(batch, epoch)
+
+    def optimize(self, batch: Batch, epoch: int) -> None:
+        """The method's step on a batch, backward, gradient averaging, optimizer, after-step hooks."""
+        method, clock = self.method, self.clock
         progress = Progress(self.step, epoch, self.spe)
         lr = self.schedule.apply(self.optimizer, progress.epochs_done)
-        clock.mark("sampling")
         with self.autocast():
             loss, logs = method.training_step(batch, progress)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clock.mark("forward_backward")
         self.world.average_gradients(method.trainable_parameters())
+        clock.mark("gradient_sync")
         if self.cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(method.trainable_parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         clock.mark("optimizer")
         method.after_optimizer_step(progress)
-        self.world.sync_sample_state(method, batch)
         clock.mark("ema")
+        self.world.sync_sample_state(method, batch)
+        clock.mark("state_sync")
         self.monitor.update(self.step, loss, {**logs, "lr": lr})
         self.step += 1
         clock.mark("bookkeeping")
