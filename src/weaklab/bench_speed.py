@@ -188,6 +188,22 @@ def _summary(rates: list[float], per_step: int) -> dict:
             "samples_per_s": med * per_step, "windows": rates}
 
 
+def _host_syncs(step, device: torch.device) -> int | None:
+    """CUDA: how many operations in one step made the host wait for the device (sync debug mode); should be 0."""
+    if device.type != "cuda":
+        return None
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            step()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(w.message) for w in caught)
+
+
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -214,15 +230,12 @@ def speed(method: str, model: str, batch: str, image_size: int, *, channels: int
     world = World.from_env(device)
     cfg = resolve(None, {"method.name": method, "model.name": model, "train.batch_labeled": lb,
                          "train.batch_unlabeled": ulb, "train.device": device, "train.precision": precision,
-                         "train.progress": False, **(overrides or {})})
+                         "train.progress": False, "train.compile": compile, **(overrides or {})})
     dev = pick_device(cfg.train.device)
     data = synthetic_data(cfg, image_size, channels, classes, dev)
     x = build_experiment(cfg, data=data)
     trainer = Trainer(x, Path(tempfile.mkdtemp(prefix="weaklab-bench-")), world)
     m = trainer.method
-    if compile:
-        for net in m.children():
-            net.compile()
     per_step = (lb + ulb if m.uses_unlabeled else lb)  # global samples per optimizer step
     plans: dict[int, list] = {}
 
@@ -243,6 +256,7 @@ def speed(method: str, model: str, batch: str, image_size: int, *, channels: int
     ours = _summary(_windows(device_step, dev, max(warmup - 1, 0), windows, steps), per_step)
     ours["peak_memory_mb"] = _peak_memory_mb(dev)
 
+    ours["host_syncs_per_step"] = _host_syncs(device_step, dev)
     clock = trainer.clock = StepClock(dev)
     m.views = TimedViews(real_views, clock)
     clock.start()

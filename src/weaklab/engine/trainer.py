@@ -58,6 +58,9 @@ class Trainer:
         self.world, self.clock = world, NoClock()  # torchrun processes; phase timing (bench speed only)
         world.check_batch(cfg.batch_labeled, cfg.batch_unlabeled)
         self.method = world.prepare(experiment.method, cfg.sync_batchnorm)
+        if cfg.compile:  # in place: state_dict keys stay those of the plain networks
+            for network in self.method.children():
+                network.compile()
         self.optimizer = build_optimizer(cfg, self.method.trainable_parameters())
         self.schedule = Schedule(cfg)
         self.spe = experiment.sampler.steps_per_epoch
