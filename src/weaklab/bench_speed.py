@@ -344,7 +344,7 @@ def markdown_row(r: dict) -> str:
     speedup = f"{r['speedup']:.2f}×" if "speedup" in r else "–"
     return (
         f"| {r['method']} | {r['model']} | {r['batch']} | {r['image_size']} | {r['device']} | {r['processes']} | "
-        f"{r['precision']} | {w['steps_per_s']:.3g} ({w['steps_per_s_min']:.3g}–{w['steps_per_s_max']:.3g}) | "
+        f"{r['precision']}{' compiled' if r.get('compile') else ''} | {w['steps_per_s']:.3g} ({w['steps_per_s_min']:.3g}–{w['steps_per_s_max']:.3g}) | "
         f"{w['samples_per_s']:.1f} | {w['data_and_augmentation_percent']:.1f} | {pct.get('forward_backward', 0):.1f} | "
         f"{pct.get('optimizer', 0):.1f} | {pct.get('ema', 0):.1f} | "
         f"{pct.get('gradient_sync', 0) + pct.get('state_sync', 0):.1f} | {usual_txt} | {speedup} | "

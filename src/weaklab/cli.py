@@ -173,6 +173,8 @@ def cmd_bench_speed(args) -> int:
     command = "weaklab " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "weaklab bench speed"
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         command = f"torchrun --nproc-per-node {os.environ['WORLD_SIZE']} --no-python {command}"
+    if "OMP_NUM_THREADS" in os.environ:
+        command = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} {command}"
     record = bench_speed.speed(
         args.method, args.model, args.batch, args.image_size, channels=args.channels, classes=args.classes,
         device=args.device, precision=args.precision, warmup=args.warmup, windows=args.windows, steps=args.steps,
