@@ -61,7 +61,15 @@ def _rank(rank, size, port, config, run_dir):
     try:
         trainer = Trainer(build_experiment(config), run_dir, world)
         trainer.fit()
-        torch.save({k: getattr(trainer.method, k) for k in STATE}, run_dir / f"state-rank{rank}.pt")
+        state = {k: getattr(trainer.method, k).clone() for k in STATE}
+        # A per-sample buffer nobody gathers (one rank writes it) is caught, with its name.
+        if rank == 1:
+            trainer.method.Z[0] += 1
+        try:
+            world.check_in_sync(trainer.method)
+        except WeaklabError as e:
+            state["drift_error"] = str(e)
+        torch.save(state, run_dir / f"state-rank{rank}.pt")
     finally:
         world.close()
 
@@ -84,6 +92,7 @@ def test_two_processes_equal_one(fast, tmp_path):
     for k in STATE:
         assert torch.equal(r0[k], r1[k]), k  # identical per-sample state on both ranks
         torch.testing.assert_close(r0[k].float(), getattr(single.method, k).float(), rtol=1e-2, atol=2e-3)  # Adam amplifies float noise
+    assert "Z" in r0["drift_error"] and "sample_state" in r1["drift_error"]
     assert (r0["count"] == 2).all()  # every sample's ensemble gathered from both ranks' shares, every epoch
     # Only rank 0 writes: one metrics file, one set of checkpoints, no second logger's output.
     assert (tmp_path / "ddp" / "checkpoints" / "last.pt").exists()

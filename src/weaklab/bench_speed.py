@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .config import resolve
+from .data.host_store import make_store
 from .data.store import DeviceStore, Normalizer
 from .data.supervision import semi_supervised
 from .engine.clock import NoClock, StepClock
@@ -51,7 +52,8 @@ def parse_batch(text: str) -> tuple[int, int]:
 
 
 def synthetic_data(config, image_size: int, channels: int, classes: int, device: torch.device, seed: int = 0) -> Data:
-    """Random uint8 images of the given shape: enough for a few batches, balanced random labels."""
+    """Random uint8 images of the given shape: enough for a few batches, balanced random labels. The training
+    split lives where data.store says (device, or host memory copied per batch)."""
     t = config.train
     n = 4 * (t.batch_labeled + t.batch_unlabeled)
     g = np.random.default_rng(seed)
@@ -62,7 +64,7 @@ def synthetic_data(config, image_size: int, channels: int, classes: int, device:
     per_class = math.ceil(t.batch_labeled / classes)
     return Data(
         name="synthetic", classes=[str(c) for c in range(classes)], sample_shape=(channels, image_size, image_size),
-        flip=True, normalizer=norm, train=DeviceStore(x, norm, device), val=DeviceStore(held, norm, device),
+        flip=True, normalizer=norm, train=make_store(config.data.store, x, norm, device, x.nbytes), val=DeviceStore(held, norm, device),
         test=DeviceStore(held, norm, device), val_labels=torch.as_tensor(y[:64]), test_labels=torch.as_tensor(y[:64]),
         supervision=semi_supervised(y, classes, labels_per_class=per_class, seed=seed), train_labels_clean=torch.as_tensor(y),
     )
@@ -292,7 +294,7 @@ def _usual(trainer, data, cfg, dev, n_views, lb, ulb, per_step, warmup, windows,
     """The same method and optimizer fed by per-sample transforms in DataLoader workers."""
     m = trainer.method
     workers = (os.cpu_count() or 1) if workers is None else workers
-    raw = data.train.x.cpu().numpy()
+    raw = np.asarray(data.train.x.cpu() if torch.is_tensor(data.train.x) else data.train.x)
     mean, std = data.normalizer.mean.flatten().cpu().numpy(), data.normalizer.std.flatten().cpu().numpy()
     ds = PerSampleViews(raw, data.train_labels_clean.numpy(), n_views, cfg.views.translate,
                         bool(cfg.views.flip if cfg.views.flip is not None else data.flip), cfg.views.noise, mean, std)
