@@ -274,7 +274,8 @@ def speed(method: str, model: str, batch: str, image_size: int, *, channels: int
     record = {
         "method": method, "model": x.spec["name"], "batch": f"{lb}+{ulb}", "image_size": image_size,
         "channels": channels, "views_per_step": n_views, "device": _device_name(dev), "device_type": dev.type,
-        "processes": world.size, "torch": torch.__version__, "precision": "bf16" if _bf16(cfg, dev) else "fp32",
+        "processes": world.size, "threads": torch.get_num_threads(), "store": type(data.train).__name__,
+        "torch": torch.__version__, "precision": "bf16" if _bf16(cfg, dev) else "fp32",
         "channels_last": dev.type == "cuda" and cfg.train.channels_last is not False, "compile": compile,
         "optimizer": f"{cfg.train.optimizer} (foreach)", "weaklab": ours,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": command,
