@@ -366,8 +366,9 @@ def write_row(path: Path, record: dict) -> None:
         body, tail = rest.split(end, 1)
         lines = [line for line in body.strip("\n").splitlines() if not (line.startswith("| ") and line.split("|")[1:8] == key)]
     else:
-        head, tail = text.rstrip() + "\n\n## Speed\n\n", "\n"
-        lines = [HEADER, "|" + "---|" * (HEADER.count("|") - 1)]
+        head, tail, lines = text.rstrip() + "\n\n## Speed\n\n", "\n", []
+    if not any(line.startswith("| method |") for line in lines):
+        lines = [HEADER, "|" + "---|" * (HEADER.count("|") - 1), *lines]
     lines.append(row)
     path.write_text(head + begin + "\n" + "\n".join(lines) + "\n" + end + tail)
 
