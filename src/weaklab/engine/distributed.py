@@ -36,8 +36,9 @@ from ..errors import WeaklabError
 class World:
     """One process of the run: rank, size and the collectives the trainer needs. Size 1: all no-ops."""
 
-    def __init__(self, rank: int = 0, size: int = 1, local_rank: int = 0):
+    def __init__(self, rank: int = 0, size: int = 1, local_rank: int = 0, device: str = "cpu"):
         self.rank, self.size, self.local_rank = rank, size, local_rank
+        self.device = torch.device(device)  # where collectives on host values run (nccl needs CUDA tensors)
 
     @property
     def active(self) -> bool:
@@ -59,7 +60,7 @@ class World:
             torch.cuda.set_device(local_rank)  # "cuda" now means this process's GPU
         if not dist.is_initialized():
             dist.init_process_group("nccl" if use_cuda else "gloo", timeout=datetime.timedelta(minutes=30))
-        return cls(rank, size, local_rank)
+        return cls(rank, size, local_rank, f"cuda:{local_rank}" if use_cuda else "cpu")
 
     def close(self) -> None:
         if self.active and dist.is_initialized():
@@ -161,7 +162,7 @@ class World:
         """Logged training averages over all ranks' shares of the batches."""
         if not self.active or not values:
             return values
-        t = torch.tensor(list(values.values()), dtype=torch.float64)
+        t = torch.tensor(list(values.values()), dtype=torch.float64, device=self.device)
         dist.all_reduce(t)
         return dict(zip(values, (t / self.size).tolist()))
 
