@@ -240,20 +240,18 @@ class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
         dims = [0, *range(2, x.dim())]
-        count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype)
-        stats = torch.cat([x.sum(dims), (x * x).sum(dims), count])
-        stats = _AllReduceSum.apply(stats)
-        c = x.shape[1]
+        c, shape = x.shape[1], [1, x.shape[1]] + [1] * (x.dim() - 2)
+        count = torch.tensor([x.numel() / c], dtype=x.dtype)
+        stats = _AllReduceSum.apply(torch.cat([x.sum(dims), count]))  # two passes: mean, then squared deviations
         n = stats[-1]
         mean = stats[:c] / n
-        var = stats[c : 2 * c] / n - mean * mean
+        var = _AllReduceSum.apply(((x - mean.view(shape)) ** 2).sum(dims)) / n
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked += 1
                 m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
                 self.running_mean.mul_(1 - m).add_(m * mean.detach())
                 self.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1))
-        shape = [1, c] + [1] * (x.dim() - 2)
         y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
