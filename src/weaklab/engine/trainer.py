@@ -3,7 +3,8 @@
     for step in range(total):
         batch  = gather(sampler plan of this epoch)          # indices → device tensors, no per-sample Python
         loss   = method.training_step(batch, progress)       # the method's maths
-        backward, clip, optimizer step, method.after_optimizer_step
+        backward, [torchrun: average gradients], clip, optimizer step, method.after_optimizer_step
+        [torchrun: gather the per-sample state the step wrote]
         at the end of an epoch: method.on_epoch_end
         every eval_every steps: validate, log, save last.pt (and best.pt when validation improved)
     finally: evaluate the best checkpoint on test once, write summary.json and plots.
