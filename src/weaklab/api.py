@@ -32,7 +32,8 @@ def train(config: Config | dict | str | Path | None = None, out: str | Path | No
     run_dir = Path(config.out)
     if (run_dir / "checkpoints" / "last.pt").exists():
         raise WeaklabError(f"{run_dir} already holds a run; continue it with `weaklab resume {run_dir}` or choose another output directory")
-    run_training(config, run_dir)
+    if run_training(config, run_dir) is None:
+        return None  # a torchrun rank other than 0: rank 0 holds the run's outputs
     return Run(run_dir)
 
 
@@ -41,7 +42,8 @@ def resume(run_dir: str | Path) -> Run:
     run = Run(run_dir, require_summary=False)
     if not (run.directory / "checkpoints" / "last.pt").exists():
         raise WeaklabError(f"{run.directory} has no checkpoints/last.pt to resume from; start it again with `weaklab train`")
-    run_training(run.config, run.directory, resume=True)
+    if run_training(run.config, run.directory, resume=True) is None:
+        return None  # a torchrun rank other than 0
     return Run(run.directory)
 
 

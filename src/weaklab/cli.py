@@ -159,6 +159,26 @@ def build_parser() -> argparse.ArgumentParser:
     rg.add_argument("--out", default="runs/bench-regression")
     rg.add_argument("--write", help="Markdown file whose regression table to replace (e.g. BENCHMARKS.md)")
     rg.set_defaults(func=cmd_bench_regression)
+    sp = bsub.add_parser("speed", help="steps/s of a method on synthetic images, and of the usual per-sample pipeline")
+    sp.add_argument("--method", required=True)
+    sp.add_argument("--model", required=True, help="cnn13 | wrn28_2 | small_cnn | ...")
+    sp.add_argument("--batch", default="64+448", help="LABELED+UNLABELED global batch (default 64+448)")
+    sp.add_argument("--image-size", type=int, default=32)
+    sp.add_argument("--channels", type=int, default=3)
+    sp.add_argument("--classes", type=int, default=10)
+    sp.add_argument("--device", default="auto")
+    sp.add_argument("--precision", default="auto", help="auto (bf16 on CUDA) | bf16 | fp32")
+    sp.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    sp.add_argument("--windows", type=int, default=5, help="timed windows; the median is reported")
+    sp.add_argument("--steps", type=int, default=5, help="steps per timed window")
+    sp.add_argument("--profile-steps", type=int, default=5, help="steps of the per-phase split (device syncs)")
+    sp.add_argument("--workers", type=int, default=None, help="usual pipeline: DataLoader workers (default: CPU count)")
+    sp.add_argument("--no-usual", action="store_true", help="skip the usual-pipeline comparison")
+    sp.add_argument("--compile", action="store_true", help="torch.compile the method's networks")
+    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
+    sp.add_argument("--out", default="runs/bench-speed", help="folder for the JSON record")
+    sp.add_argument("--write", help="Markdown file whose speed table gets this row (e.g. BENCHMARKS.md)")
+    sp.set_defaults(func=cmd_bench_speed)
     return p
 
 
@@ -191,12 +211,45 @@ def train_overrides(args) -> dict:
     return overrides
 
 
+def cmd_bench_speed(args) -> int:
+    import shlex
+
+    from . import bench_speed
+    from .config import parse_assignment
+    from .engine.distributed import World
+
+    import os
+
+    command = "weaklab " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "weaklab bench speed"
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        command = f"torchrun --nproc-per-node {os.environ['WORLD_SIZE']} --no-python {command}"
+    if "OMP_NUM_THREADS" in os.environ:
+        command = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} {command}"
+    record = bench_speed.speed(
+        args.method, args.model, args.batch, args.image_size, channels=args.channels, classes=args.classes,
+        device=args.device, precision=args.precision, warmup=args.warmup, windows=args.windows, steps=args.steps,
+        profile_steps=args.profile_steps, workers=args.workers, usual=not args.no_usual, compile=args.compile,
+        overrides=dict(parse_assignment(s) for s in args.set), command=command,
+    )
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    path = bench_speed.save_record(Path(args.out), record)
+    print(bench_speed.HEADER)
+    print(bench_speed.markdown_row(record))
+    print(f"record: {path}")
+    if args.write:
+        bench_speed.write_row(Path(args.write), record)
+    return 0
+
+
 def cmd_train(args) -> int:
     from .api import train
     from .config import resolve
 
     config = resolve(args.config, train_overrides(args))
     run = train(config)
+    if run is None:  # torchrun rank other than 0: rank 0 prints
+        return 0
     _print_summary(run.summary, run.directory)
     return 0
 
@@ -205,6 +258,8 @@ def cmd_resume(args) -> int:
     from .api import resume
 
     run = resume(args.run_dir)
+    if run is None:  # torchrun rank other than 0: rank 0 prints
+        return 0
     _print_summary(run.summary, run.directory)
     return 0
 

@@ -102,6 +102,8 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
     channels_last: bool | None = None  # None: on for CUDA
     progress: bool = True  # progress bar on a terminal
+    compile: bool = False  # torch.compile the method's networks (measured: docs/SCALING.md)
+    sync_batchnorm: bool = False  # torchrun: BatchNorm statistics over the global batch, not each rank's share
 
 
 @dataclass

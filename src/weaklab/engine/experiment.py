@@ -205,10 +205,11 @@ class Experiment:
     spec: dict
 
 
-def build_experiment(config: Config) -> Experiment:
+def build_experiment(config: Config, data: Data | None = None) -> Experiment:
+    """`data`: already built (e.g. the speed benchmark's synthetic images); None: loaded as the config says."""
     device = pick_device(config.train.device)
     torch.manual_seed(config.seed)
-    data = build_data(config, device)
+    data = build_data(config, device) if data is None else data
     flip = data.flip if config.views.flip is None else config.views.flip
     v = config.views
     if v.strong not in POLICIES:

@@ -13,11 +13,18 @@ SCHEDULES = ("gaussian", "cosine", "step", "constant", "exponential")
 
 def build_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
+    fast = _fused_or_foreach(params)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), weight_decay=cfg.weight_decay, foreach=True)
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), weight_decay=cfg.weight_decay, **fast)
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, foreach=True)
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, **fast)
     raise WeaklabError(f"unknown train.optimizer {cfg.optimizer!r}; choose adam or sgd")
+
+
+def _fused_or_foreach(params) -> dict:
+    """One fused kernel per step where torch has it (CPU and CUDA; ~3× faster than foreach for Adam on CNN-13 on
+    CPU, see docs/SCALING.md), else the foreach implementation."""
+    return {"fused": True} if params and all(p.device.type in ("cpu", "cuda") for p in params) else {"foreach": True}
 
 
 class Schedule:

@@ -3,7 +3,8 @@
     for step in range(total):
         batch  = gather(sampler plan of this epoch)          # indices → device tensors, no per-sample Python
         loss   = method.training_step(batch, progress)       # the method's maths
-        backward, clip, optimizer step, method.after_optimizer_step
+        backward, [torchrun: average gradients], clip, optimizer step, method.after_optimizer_step
+        [torchrun: gather the per-sample state the step wrote]
         at the end of an epoch: method.on_epoch_end
         every eval_every steps: validate, log, save last.pt (and best.pt when validation improved)
     finally: evaluate the best checkpoint on test once, write summary.json and plots.
@@ -26,6 +27,8 @@ from ..core.task import Regression
 from ..errors import WeaklabError
 from ..methods import Batch, Progress
 from . import checkpoint, plots
+from .clock import NoClock
+from .distributed import SINGLE, NoLogger, World
 from .experiment import Experiment, build_experiment
 from .logger import RunLogger, strict_json
 from .monitor import LossMonitor
@@ -51,11 +54,16 @@ def predict_summaries(method, batches, precision_ctx=contextlib.nullcontext) -> 
 
 
 class Trainer:
-    def __init__(self, experiment: Experiment, run_dir: Path):
+    def __init__(self, experiment: Experiment, run_dir: Path, world: World = SINGLE):
         self.x, self.run_dir = experiment, Path(run_dir)
         cfg = experiment.config.train
         self.cfg = cfg
-        self.method = experiment.method
+        self.world, self.clock = world, NoClock()  # torchrun processes; phase timing (bench speed only)
+        world.check_batch(cfg.batch_labeled, cfg.batch_unlabeled)
+        self.method = world.prepare(experiment.method, cfg.sync_batchnorm)
+        if cfg.compile:  # in place: state_dict keys stay those of the plain networks
+            for network in self.method.children():
+                network.compile()
         self.optimizer = build_optimizer(cfg, self.method.trainable_parameters())
         self.schedule = Schedule(cfg)
         self.spe = experiment.sampler.steps_per_epoch
@@ -92,6 +100,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "views": x.views.state_dict(),
             "rng": checkpoint.rng_state(),
+            "rank_rng": self.world.rng_states(x.views),  # torchrun: each rank's streams (None for one process)
             "loop": {"best_metric": self.best_metric, "best_step": self.best_step, "elapsed": self.elapsed},
             "predictor": predictor,
             "model_spec": x.spec,
@@ -108,6 +117,7 @@ class Trainer:
         self.x.views.load_state_dict(state["views"])
         checkpoint.set_rng_state(state["rng"])
         self.step = state["step"]
+        self.world.restore_rng(state.get("rank_rng"), self.x.views, self.x.config.seed, self.step)
         loop = state["loop"]
         self.best_metric, self.best_step, self.elapsed = loop["best_metric"], loop["best_step"], loop["elapsed"]
 
@@ -116,34 +126,21 @@ class Trainer:
     def fit(self, resume: bool = False) -> dict:
         if resume:
             self.restore(self.ckpt_dir / "last.pt")
-        logger = RunLogger(self.run_dir, resume_step=self.step if resume else None)
-        data, method, task = self.x.data, self.method, self.method.task
+        else:
+            self.world.seed(self.x.views, self.x.config.seed, 0)
+        main = self.world.is_main  # only rank 0 writes logs, plots and checkpoints
+        logger = RunLogger(self.run_dir, resume_step=self.step if resume else None) if main else NoLogger()
+        method, task = self.method, self.method.task
         method.train()
-        bar = _progress_bar(self.total_steps, self.step, self.cfg.progress)
+        bar = _progress_bar(self.total_steps, self.step, self.cfg.progress and main)
         plan_epoch, plan = -1, None
         started = time.perf_counter() - self.elapsed
         try:
             while self.step < self.total_steps:
                 epoch = self.step // self.spe
-                if epoch != plan_epoch:  # the epoch's index plan, moved to the device once
-                    plan_epoch, plan = epoch, [p.to(self.x.device) for p in self.x.sampler.epoch(epoch)]
-                i = self.step % self.spe
-                idx_lb, idx_ulb = plan[0][i], plan[1][i]
-                batch = Batch(data.train[idx_lb], self.labels[idx_lb], idx_lb)
-                if method.uses_unlabeled:
-                    batch.x_ulb, batch.idx_ulb = data.train[idx_ulb], idx_ulb
-                progress = Progress(self.step, epoch, self.spe)
-                lr = self.schedule.apply(self.optimizer, progress.epochs_done)
-                with self.autocast():
-                    loss, logs = method.training_step(batch, progress)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(method.trainable_parameters(), self.cfg.grad_clip)
-                self.optimizer.step()
-                method.after_optimizer_step(progress)
-                self.monitor.update(self.step, loss, {**logs, "lr": lr})
-                self.step += 1
+                if epoch != plan_epoch:  # the epoch's index plan (this rank's share), moved to the device once
+                    plan_epoch, plan = epoch, [self.world.shard(p).to(self.x.device) for p in self.x.sampler.epoch(epoch)]
+                self.train_step(plan, epoch)
                 bar.update(1)
                 if self.step % self.spe == 0:
                     method.on_epoch_end(epoch)
@@ -154,28 +151,71 @@ class Trainer:
                     record, improved = self._evaluate(time.perf_counter() - started)
                     logger.write(record)  # before the checkpoint: a resumed run rewrites lines after its step
                     self._save(improved)
-                    if self.cfg.plot_redraws and self.step % self.plot_every == 0:
+                    if self.cfg.plot_redraws and self.step % self.plot_every == 0 and main:
                         plots.draw(self.run_dir)
                     bar.set_postfix(loss=f"{record['train']['loss']:.3f}", val=f"{record['val'][self.selection_metric]:.3f}")
         finally:
             bar.close()
             logger.close()
+        if not main:
+            self.world.barrier()  # rank 0 evaluates on test and writes the summary
+            return None
         plots.draw(self.run_dir)
-        return self._finish()
+        summary = self._finish()
+        self.world.barrier()
+        return summary
+
+    def train_step(self, plan, epoch: int) -> None:
+        """One optimizer step on the batch the plan gives for self.step (this rank's share under torchrun)."""
+        i = self.step % self.spe
+        idx_lb, idx_ulb = plan[0][i], plan[1][i]
+        train = self.x.data.train
+        batch = Batch(train[idx_lb], self.labels[idx_lb], idx_lb)
+        if self.method.uses_unlabeled:
+            batch.x_ulb, batch.idx_ulb = train[idx_ulb], idx_ulb
+        self.clock.mark("sampling")
+        self.optimize(batch, epoch)
+
+    def optimize(self, batch: Batch, epoch: int) -> None:
+        """The method's step on a batch, backward, gradient averaging, optimizer, after-step hooks."""
+        method, clock = self.method, self.clock
+        progress = Progress(self.step, epoch, self.spe)
+        lr = self.schedule.apply(self.optimizer, progress.epochs_done)
+        with self.autocast():
+            loss, logs = method.training_step(batch, progress)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clock.mark("forward_backward")
+        self.world.average_gradients(method.trainable_parameters())
+        clock.mark("gradient_sync")
+        if self.cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(method.trainable_parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        clock.mark("optimizer")
+        method.after_optimizer_step(progress)
+        clock.mark("ema")
+        self.world.sync_sample_state(method, batch)
+        clock.mark("state_sync")
+        self.monitor.update(self.step, loss, {**logs, "lr": lr})
+        self.step += 1
+        clock.mark("bookkeeping")
 
     def _check(self) -> None:
         last = self.ckpt_dir / "last.pt"
         kept = f"The last good checkpoint, {last}, is kept." if last.exists() else "No checkpoint had been written yet."
+        self.monitor.bad_step = self.world.max_int(self.monitor.bad_step)  # every rank stops together
         self.monitor.check(self.spe, kept)
 
     def _evaluate(self, elapsed: float) -> tuple[dict, bool]:
         task = self.method.task
         self.elapsed = elapsed
+        self.world.average_batchnorm(self.method)
+        self.world.check_in_sync(self.method)
         probs = predict_summaries(self.method, self.x.data.val.batches(1024), self.autocast)
         val = task.metrics(probs, self.x.data.val_labels)
         if self.x.data.val_candidates is not None:  # partial labels: metrics that need no true label
             val.update(candidate_metrics(probs, self.x.data.val_candidates))
-        train = self.monitor.averages()
+        train = self.world.mean_scalars(self.monitor.averages())
         self.monitor.reset()
         if self.selection_metric not in val:
             raise WeaklabError(
@@ -193,7 +233,9 @@ class Trainer:
         return record, improved
 
     def _save(self, improved: bool) -> None:
-        state = self.state()
+        state = self.state()  # on every rank: it gathers the ranks' random streams
+        if not self.world.is_main:
+            return
         checkpoint.save(state, self.ckpt_dir / "last.pt")
         if improved:
             checkpoint.save(state, self.ckpt_dir / "best.pt")
@@ -245,10 +287,14 @@ def _progress_bar(total: int, initial: int, enabled: bool):
 
 
 def run_training(config: Config, run_dir: Path, resume: bool = False) -> dict:
-    """Train (or resume) the run in `run_dir`; returns the summary."""
+    """Train (or resume) the run in `run_dir`; returns the summary (None on torchrun ranks other than 0)."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        config.save(run_dir / "config.yaml")
-    experiment = build_experiment(config)
-    return Trainer(experiment, run_dir).fit(resume=resume)
+    world = World.from_env(config.train.device)  # torchrun: join the process group; else a world of one
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume and world.is_main:
+            config.save(run_dir / "config.yaml")
+        experiment = build_experiment(config)
+        return Trainer(experiment, run_dir, world).fit(resume=resume)
+    finally:
+        world.close()

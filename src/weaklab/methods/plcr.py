@@ -31,6 +31,7 @@ class Settings(MethodSettings):
 class PLCR(PartialLabelMethod):
     name = "plcr"
     Settings = Settings
+    sample_state = {"targets": "labeled"}  # the target table rows each step rewrites (one stream: every sample)
     description = "partial labels: non-candidate loss + consistency of weak/strong views to a per-sample target table"
 
     def __init__(self, settings, ctx):

@@ -24,6 +24,7 @@ class Settings(MethodSettings):
 class PRODEN(PartialLabelMethod):
     name = "proden"
     Settings = Settings
+    sample_state = {"weights": "labeled"}  # per-sample label weights rewritten each step
     description = "partial labels: cross-entropy to per-sample label weights re-estimated from the model each step"
 
     def __init__(self, settings, ctx):

@@ -27,6 +27,7 @@ class Settings(MethodSettings):
 class RC(PartialLabelMethod):
     name = "rc"
     Settings = Settings
+    sample_state = {"weights": "labeled"}  # per-sample label weights rewritten each step
     description = "partial labels: risk-consistent importance-weighted CE, weights re-estimated after each step"
 
     def __init__(self, settings, ctx):

@@ -75,6 +75,9 @@ class SCN(Method):
     description = "Self-Cure Network: importance-weighted logits, rank regularisation, relabeling (noisy labels)"
     uses_unlabeled = False
 
+    sample_state = {"labels": "labeled"}  # relabels written in training_step: gathered across ranks
+    rank_local = ("events", "events_logged")
+
     def __init__(self, settings: Settings, ctx):
         super().__init__(settings, ctx)
         if settings.relabel not in RELABEL:

@@ -27,6 +27,7 @@ class TemporalEnsembling(ConsistencyMethod):
     name = "temporal_ensembling"
     Settings = Settings
     description = "one pass per sample; targets are a bias-corrected moving average of past epochs' predictions"
+    sample_state = {"epoch_outputs": "unlabeled", "seen": "unlabeled"}  # written per step; Z follows at epoch end
 
     def __init__(self, settings, ctx):
         super().__init__(settings, ctx)

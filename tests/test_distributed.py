@@ -1,0 +1,132 @@
+"""torchrun-style data parallelism on CPU: 2 processes with gloo on 127.0.0.1 give the single-process run.
+
+Design: augmentation noise, translation and dropout are off, so a step is a deterministic function of the batch
+(each rank draws its own augmentation stream, which no single process reproduces), and BatchNorm is
+synchronised (train.sync_batchnorm): unsynchronised, each rank normalises with its own share's statistics and the
+gradients differ from the single-process run by design. Temporal Ensembling carries per-sample state (its
+epoch outputs, Z and targets), which must come out identical on both ranks.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from weaklab.engine.distributed import World
+from weaklab.engine.experiment import build_experiment
+from weaklab.engine.trainer import Trainer
+from weaklab.errors import WeaklabError
+
+DETERMINISTIC = {
+    "model__dropout": 0.0,
+    "views__translate": 0,
+    "views__noise": 0.0,
+    "train__sync_batchnorm": True,
+    "train__lr_schedule": "constant",
+    "method__rampup_epochs": 0.0,
+    "train__batch_labeled": 16,
+    "train__batch_unlabeled": 256,
+    "train__epochs": 2,
+}
+STATE = ("Z", "targets", "count", "epoch_outputs")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fit_here(config, run_dir):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(build_experiment(config), run_dir)
+    trainer.fit()
+    return trainer
+
+
+def lines(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def _rank(rank, size, port, config, run_dir):
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    world = World.from_env("cpu")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        trainer = Trainer(build_experiment(config), run_dir, world)
+        trainer.fit()
+        state = {k: getattr(trainer.method, k).clone() for k in STATE}
+        # A per-sample buffer nobody gathers (one rank writes it) is caught, with its name.
+        if rank == 1:
+            trainer.method.Z[0] += 1
+        try:
+            world.check_in_sync(trainer.method)
+        except WeaklabError as e:
+            state["drift_error"] = str(e)
+        torch.save(state, run_dir / f"state-rank{rank}.pt")
+    finally:
+        world.close()
+
+
+def test_two_processes_equal_one(fast, tmp_path):
+    config = fast("temporal_ensembling", **DETERMINISTIC)
+    single = fit_here(config, tmp_path / "single")
+
+    mp.spawn(_rank, args=(2, free_port(), config, tmp_path / "ddp"), nprocs=2, join=True)
+
+    one, two = lines(tmp_path / "single"), lines(tmp_path / "ddp")
+    # Same global batch, same steps; one line per evaluation: only rank 0 writes.
+    assert [r["step"] for r in one] == [r["step"] for r in two] == [6, 12]
+    for a, b in zip(one, two):
+        assert b["train"]["loss"] == pytest.approx(a["train"]["loss"], rel=1e-4, abs=1e-6)
+        assert b["train"]["consistency"] == pytest.approx(a["train"]["consistency"], rel=1e-3, abs=1e-7)
+        for k, v in a["val"].items():
+            assert b["val"][k] == pytest.approx(v, rel=1e-3, abs=1e-5), k
+    r0, r1 = (torch.load(tmp_path / "ddp" / f"state-rank{r}.pt") for r in (0, 1))
+    for k in STATE:
+        assert torch.equal(r0[k], r1[k]), k  # identical per-sample state on both ranks
+        torch.testing.assert_close(r0[k].float(), getattr(single.method, k).float(), rtol=1e-2, atol=2e-3)  # Adam amplifies float noise
+    assert "Z" in r0["drift_error"] and "sample_state" in r1["drift_error"]
+    assert (r0["count"] == 2).all()  # every sample's ensemble gathered from both ranks' shares, every epoch
+    # Only rank 0 writes: one metrics file, one set of checkpoints, no second logger's output.
+    assert (tmp_path / "ddp" / "checkpoints" / "last.pt").exists()
+
+
+def test_resume_with_another_number_of_processes(fast, tmp_path):
+    """Mean Teacher (two networks, EMA) one epoch in one process, the second under torchrun with two processes:
+    the same as two epochs in one process."""
+    fit_here(fast("mean_teacher", **DETERMINISTIC), tmp_path / "whole")
+    run = tmp_path / "run"
+    from weaklab.api import train
+
+    train(fast("mean_teacher", **{**DETERMINISTIC, "train__epochs": 1}), out=run)
+    (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("epochs: 1", "epochs: 2"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+           "--master-port", str(free_port()), "-m", "weaklab", "resume", str(run)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    a, b = lines(tmp_path / "whole")[-1], lines(run)[-1]
+    assert b["step"] == a["step"] == 12
+    for k, v in a["val"].items():
+        assert b["val"][k] == pytest.approx(v, rel=1e-3, abs=1e-5), k
+    assert json.loads((run / "summary.json").read_text())["steps"] == 12
+
+
+def test_global_batch_must_divide_between_processes(fast, tmp_path):
+    world = World(rank=0, size=3)
+    with pytest.raises(WeaklabError, match="divisible by 3"):
+        Trainer(build_experiment(fast("supervised")), tmp_path, world)
+
+
+def test_shards_are_disjoint_and_cover_the_global_batch():
+    plan = torch.arange(24).view(2, 12)
+    shards = [World(rank=r, size=3).shard(plan) for r in range(3)]
+    assert torch.equal(torch.cat(shards, dim=1), plan)
+    assert all(s.shape == (2, 4) for s in shards)
