@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .config import resolve
+from .core.task import Classification
 from .data.host_store import make_store
 from .data.store import DeviceStore, Normalizer
 from .data.supervision import semi_supervised
@@ -67,6 +68,7 @@ def synthetic_data(config, image_size: int, channels: int, classes: int, device:
         flip=True, normalizer=norm, train=make_store(config.data.store, x, norm, device, x.nbytes), val=DeviceStore(held, norm, device),
         test=DeviceStore(held, norm, device), val_labels=torch.as_tensor(y[:64]), test_labels=torch.as_tensor(y[:64]),
         supervision=semi_supervised(y, classes, labels_per_class=per_class, seed=seed), train_labels_clean=torch.as_tensor(y),
+        task=Classification(classes),
     )
 
 
