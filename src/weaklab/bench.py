@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 import platform
-import re
 import statistics
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import torch
 
 from .api import train
 from .config import resolve
+from .report import mean_std, replace_section
 
 DEMO_RECIPE = Path(__file__).parent / "recipes" / "digits.yaml"
 
@@ -59,18 +59,15 @@ def quality(methods, seeds, labels_per_class, out: Path, epochs=None, write: str
         runs = [r for r in results if r["method"] == method]
         acc = [100 * r["test"]["accuracy"] for r in runs]
         times = [r["wall_time_s"] for r in runs]
-        rows.append((method, _mean_std(acc), _mean_std([100 * r["test"]["ece"] for r in runs]), f"{statistics.mean(times):.1f}"))
+        rows.append((method, mean_std(acc), mean_std([100 * r["test"]["ece"] for r in runs]), f"{statistics.mean(times):.1f}"))
     (out / "results.json").write_text(json.dumps(results, indent=2))
     table = _table(rows, methods, seeds, labels_per_class, results)
     print(table)
     if write:
-        _replace_section(Path(write), table)
+        replace_section(Path(write), table, "quality", new_file="# Benchmarks\n\n## Quality\n\n")
     return table
 
 
-def _mean_std(values) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.2f} ± {std:.2f}"
 
 
 def _table(rows, methods, seeds, labels_per_class, results) -> str:
@@ -95,8 +92,3 @@ def _table(rows, methods, seeds, labels_per_class, results) -> str:
     return "\n".join(lines)
 
 
-def _replace_section(path: Path, table: str, name: str = "quality") -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n## Quality\n\n"
-    pattern = re.compile(rf"<!-- {name}:begin -->.*?<!-- {name}:end -->", re.S)
-    text = pattern.sub(lambda _: table, text) if pattern.search(text) else text.rstrip() + "\n\n" + table + "\n"
-    path.write_text(text)

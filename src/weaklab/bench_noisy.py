@@ -10,7 +10,6 @@ import csv
 import datetime
 import json
 import platform
-import re
 import shutil
 import statistics
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch
 
 from .api import train
 from .config import resolve
+from .report import mean_std, replace_section
 
 # name -> (method overrides)
 METHODS = {
@@ -138,28 +138,22 @@ def run(methods, conditions, seeds, out: Path, write: str | None = None, extra: 
     table = _table(results, methods, conditions, seeds, extra, out, write)
     print(table)
     if write:
-        _replace_section(Path(write), table)
+        replace_section(Path(write), table, "noisy", heading="Noisy labels: CE, GCE and SCN on digits")
     return table
 
 
-def _mean_std(values) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "—"
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.1f} ± {std:.1f}"
 
 
 def _table(results, methods, conditions, seeds, extra, out: Path, write: str | None) -> str:
     def cell(method, condition, get):
-        return _mean_std([get(r) for r in results if r["method"] == method and r["condition"] == condition])
+        return mean_std([get(r) for r in results if r["method"] == method and r["condition"] == condition], 1, skip_missing=True)
 
     acc = lambda r: 100 * r["summary"]["test"]["accuracy"]  # noqa: E731
     prec = lambda r: None if r["relabel"].get("precision") is None else 100 * r["relabel"]["precision"]  # noqa: E731
     rec = lambda r: None if r["relabel"].get("recall") is None else 100 * r["relabel"]["recall"]  # noqa: E731
     s = results[0]["summary"]
-    realised = {c: _mean_std([100 * (r["summary"]["labels"].get("noise_rate_realised") or 0) for r in results
-                              if r["condition"] == c]) for c in conditions}
+    realised = {c: mean_std([100 * (r["summary"]["labels"].get("noise_rate_realised") or 0) for r in results
+                             if r["condition"] == c], 1, skip_missing=True) for c in conditions}
     head = "| method | " + " | ".join(f"{c} ({realised[c]} % wrong)" for c in conditions) + " | time per run (s) |"
     lines = [
         "<!-- noisy:begin -->",
@@ -215,11 +209,3 @@ def _table(results, methods, conditions, seeds, extra, out: Path, write: str | N
     return "\n".join(lines)
 
 
-def _replace_section(path: Path, table: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"<!-- noisy:begin -->.*?<!-- noisy:end -->", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: table, text)
-    else:
-        text = text.rstrip() + "\n\n## Noisy labels: CE, GCE and SCN on digits\n\n" + table + "\n"
-    path.write_text(text)

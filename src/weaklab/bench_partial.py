@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 import json
 import platform
-import re
 import shutil
 import statistics
 import time
@@ -17,6 +16,7 @@ import torch
 
 from .api import train
 from .config import load_yaml, resolve
+from .report import mean_std, replace_section
 
 RECIPE = Path(__file__).parent / "recipes" / "digits-partial.yaml"
 METHODS = ["cc", "rc", "proden", "plcr"]
@@ -57,7 +57,7 @@ def partial(methods, rates, seeds, out: Path, epochs=None, write: str | None = N
     table = _table(results, methods, rates, seeds, figure, command)
     print(table)
     if write:
-        _replace_section(Path(write), table)
+        replace_section(Path(write), table, "partial")
         _keep_plots(Path(write).parent / "benchmarks" / "partial", figure, out / f"q{rates[len(rates) // 2]}" / f"plcr-seed{seeds[0]}")
     return table
 
@@ -106,9 +106,6 @@ def _curves(out: Path, methods, rate, seed) -> Path:
     return path
 
 
-def _mean_std(values) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.2f} ± {std:.2f}"
 
 
 def _table(results, methods, rates, seeds, figure: Path, command: str) -> str:
@@ -130,7 +127,7 @@ def _table(results, methods, rates, seeds, figure: Path, command: str) -> str:
         cells = []
         for q in rates:
             runs = [r for r in results if r["method"] == method and r["rate"] == q]
-            cells += [_mean_std([100 * r["test"]["accuracy"] for r in runs]), f"{statistics.mean(r['wall_time_s'] for r in runs):.1f}"]
+            cells += [mean_std([100 * r["test"]["accuracy"] for r in runs]), f"{statistics.mean(r['wall_time_s'] for r in runs):.1f}"]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     sizes = []
     for q in rates:
@@ -141,7 +138,7 @@ def _table(results, methods, rates, seeds, figure: Path, command: str) -> str:
     if ref:
         lines.append(
             f"Reference, every true label (supervised, same network, views and steps, selected on validation accuracy): "
-            f"{_mean_std([100 * r['test']['accuracy'] for r in ref])} %."
+            f"{mean_std([100 * r['test']['accuracy'] for r in ref])} %."
         )
     lines += [
         "",
@@ -154,11 +151,6 @@ def _table(results, methods, rates, seeds, figure: Path, command: str) -> str:
     return "\n".join(lines)
 
 
-def _replace_section(path: Path, table: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"<!-- partial:begin -->.*?<!-- partial:end -->", re.S)
-    text = pattern.sub(lambda _: table, text) if pattern.search(text) else text.rstrip() + "\n\n" + table + "\n"
-    path.write_text(text)
 
 
 def augment_timing(batch: int = 448, size: int = 32, repeats: int = 5) -> str:

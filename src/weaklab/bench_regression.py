@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from .api import train
-from .bench import _replace_section
 from .config import resolve
 from .engine.logger import strict_json
+from .report import mean_std, replace_section
 
 RECIPES = Path(__file__).parent / "recipes"
 
@@ -75,16 +75,10 @@ def regression(variants, seeds, fractions, out: Path, epochs=None, write: str | 
     table = _table(results, variants, seeds, fractions, epochs, extra, write, dataset)
     print(table)
     if write:
-        _replace_section(Path(write), table, DATASETS[dataset][1])
+        replace_section(Path(write), table, DATASETS[dataset][1])
     return table
 
 
-def _mean_std(values, digits: int) -> str:
-    """"mean ± std" over seeds; "—" when a value is undefined (null in the JSON, e.g. ρ without a variance head)."""
-    if any(v is None or v != v for v in values):
-        return "—"
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.{digits}f} ± {std:.{digits}f}"
 
 
 def _table(results, variants, seeds, fractions, epochs, extra, write=None, dataset="digits_rotation") -> str:
@@ -109,11 +103,11 @@ def _table(results, variants, seeds, fractions, epochs, extra, write=None, datas
             t = [r["test"] for r in runs]
             lines.append(
                 f"| {fraction:.0%} ({runs[0]['labels']['num_labeled']}) | {VARIANTS[variant][0]} | "
-                f"{_mean_std([x['mae'] for x in t], 2)} | {_mean_std([100 * x['r2'] for x in t], 1)} | "
-                f"{_mean_std([x['nll'] for x in t], 3)} | {_mean_std([100 * x['coverage'] for x in t], 1)} | "
-                f"{_mean_std([x.get('nll_scaled') for x in t], 3)} | "
-                f"{_mean_std([100 * x['coverage_scaled'] if 'coverage_scaled' in x else None for x in t], 1)} | "
-                f"{_mean_std([x['std_error_spearman'] for x in t], 2)} | {statistics.mean(r['wall_time_s'] for r in runs):.1f} |"
+                f"{mean_std([x['mae'] for x in t], 2)} | {mean_std([100 * x['r2'] for x in t], 1)} | "
+                f"{mean_std([x['nll'] for x in t], 3)} | {mean_std([100 * x['coverage'] for x in t], 1)} | "
+                f"{mean_std([x.get('nll_scaled') for x in t], 3)} | "
+                f"{mean_std([100 * x['coverage_scaled'] if 'coverage_scaled' in x else None for x in t], 1)} | "
+                f"{mean_std([x['std_error_spearman'] for x in t], 2)} | {statistics.mean(r['wall_time_s'] for r in runs):.1f} |"
             )
     command = "weaklab bench regression" + (f" --dataset {dataset}" if dataset != "digits_rotation" else "")
     command += f" --seeds {' '.join(map(str, seeds))} --fractions {' '.join(f'{f:g}' for f in fractions)}"
