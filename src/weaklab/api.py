@@ -185,7 +185,9 @@ class Run:
         store, labels = (data.test, data.test_labels) if split == "test" else (data.val, data.val_labels)
         with torch.random.fork_rng():
             torch.manual_seed(0)
-            reference = (predict_summaries(method, data.val.batches(1024)), data.val_labels)
+            reference = None
+            if method.task.uses_reference:
+                reference = (predict_summaries(method, data.val.batches(1024)), data.val_labels)
             return method.task.metrics(predict_summaries(method, store.batches(1024)), labels, reference=reference)
 
 

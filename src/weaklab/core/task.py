@@ -22,6 +22,7 @@ from .regression_metrics import regression_metrics, variance_scale
 class Classification:
     selection_metric = "accuracy"  # chosen on validation, higher is better
     higher_is_better = True
+    uses_reference = False  # test metrics need no validation predictions
 
     def __init__(self, num_classes: int):
         self.num_classes = num_classes
@@ -64,6 +65,7 @@ LOG_VAR_BOUND = 10.0
 class Regression:
     selection_metric = "mse"  # validation MSE, lower is better (the UCVME paper's model selection)
     higher_is_better = False
+    uses_reference = True  # test metrics fit a noise variance and a σ-scale on validation predictions
     out_dim = 1  # a plain network predicts the mean ...
     out_dim_with_variance = 2  # ... a heteroscedastic one the mean and the log-variance
 

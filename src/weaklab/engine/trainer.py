@@ -246,9 +246,10 @@ class Trainer:
         self.method.load_state_dict(best["method"])
         task = self.method.task
         data = self.x.data
-        val_probs = predict_summaries(self.method, data.val.batches(1024), self.autocast)
+        reference = None  # regression: a homoscedastic variance and a σ-scale are fitted on validation
+        if task.uses_reference:
+            reference = (predict_summaries(self.method, data.val.batches(1024), self.autocast), data.val_labels)
         probs = predict_summaries(self.method, data.test.batches(1024), self.autocast)
-        reference = (val_probs, data.val_labels)  # regression: a homoscedastic variance is fitted on validation
         test = task.metrics(probs, data.test_labels, reference=reference)
         if isinstance(task, Regression):
             plots.draw_regression(self.run_dir, task, probs, data.test_labels, reference)
