@@ -263,15 +263,21 @@ class RandAugment:
         return x
 
 
-def cutout(x: torch.Tensor, centres: torch.Tensor, size: int) -> torch.Tensor:
-    """Zero a size×size square centred at each sample's (row, col), clipped at the borders (DeVries & Taylor)."""
+def zero_boxes(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, height, width) -> torch.Tensor:
+    """Zero (the normalised mean) one rectangle per image: rows [top, top + height), columns [left, left + width),
+    clipped at the borders; each argument is a per-image tensor or one number for all."""
     h, w = x.shape[-2:]
     rows = torch.arange(h, device=x.device).view(1, h, 1)
     cols = torch.arange(w, device=x.device).view(1, 1, w)
-    cy, cx = centres[:, 0].view(-1, 1, 1), centres[:, 1].view(-1, 1, 1)
-    half = size // 2
-    box = (rows >= cy - half) & (rows < cy - half + size) & (cols >= cx - half) & (cols < cx - half + size)
+    top, left, height, width = (torch.as_tensor(v, device=x.device).view(-1, 1, 1) for v in (top, left, height, width))
+    box = (rows >= top) & (rows < top + height) & (cols >= left) & (cols < left + width)
     return x.masked_fill(box[:, None], 0.0)
+
+
+def cutout(x: torch.Tensor, centres: torch.Tensor, size: int) -> torch.Tensor:
+    """Zero a size×size square centred at each sample's (row, col), clipped at the borders (DeVries & Taylor)."""
+    half = size // 2
+    return zero_boxes(x, centres[:, 0] - half, centres[:, 1] - half, size, size)
 
 
 def random_cutout(x: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
@@ -297,11 +303,7 @@ def random_erasing(x: torch.Tensor, p: float, area: tuple[float, float], generat
     top = (torch.rand(b, device=dev, generator=generator) * (h - eh + 1)).long()
     left = (torch.rand(b, device=dev, generator=generator) * (w - ew + 1)).long()
     erase = torch.rand(b, device=dev, generator=generator) < p
-    rows = torch.arange(h, device=dev).view(1, h, 1)
-    cols = torch.arange(w, device=dev).view(1, 1, w)
-    box = (rows >= top.view(-1, 1, 1)) & (rows < (top + eh).view(-1, 1, 1))
-    box = box & (cols >= left.view(-1, 1, 1)) & (cols < (left + ew).view(-1, 1, 1)) & erase.view(-1, 1, 1)
-    return x.masked_fill(box[:, None], 0.0)
+    return zero_boxes(x, top, left, eh * erase, ew * erase)  # a box of height 0 erases nothing
 
 
 POLICIES = {
