@@ -247,7 +247,7 @@ def speed(method: str, model: str, batch: str, image_size: int, *, channels: int
         epoch = trainer.step // trainer.spe
         if epoch not in plans:
             plans.clear()
-            plans[epoch] = [world.shard(p).to(dev) for p in x.sampler.epoch(epoch)]
+            plans[epoch] = trainer.epoch_plan(epoch)
         trainer.train_step(plans[epoch], epoch)
 
     real_views = m.views

@@ -33,6 +33,9 @@ class HostStore:
     def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
         return self._to_device(self.x[idx.cpu().numpy()])
 
+    def look_ahead(self, plan: list[torch.Tensor], first_step: int) -> None:
+        pass  # batches are gathered on demand
+
     def batches(self, batch_size: int):
         for start in range(0, len(self.x), batch_size):
             yield self._to_device(self.x[start : start + batch_size])

@@ -78,6 +78,10 @@ class DeviceStore:
     def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
         return self.normalizer(self.x[idx])
 
+    def look_ahead(self, plan: list[torch.Tensor], first_step: int) -> None:
+        """The batches training will ask for next (rows of each stream's plan from `first_step`): nothing to
+        prepare when the samples are already on the device."""
+
     def batches(self, batch_size: int):
         """Normalised consecutive batches, for evaluation."""
         for start in range(0, len(self.x), batch_size):

@@ -138,8 +138,8 @@ class Trainer:
         try:
             while self.step < self.total_steps:
                 epoch = self.step // self.spe
-                if epoch != plan_epoch:  # the epoch's index plan (this rank's share), moved to the device once
-                    plan_epoch, plan = epoch, [self.world.shard(p).to(self.x.device) for p in self.x.sampler.epoch(epoch)]
+                if epoch != plan_epoch:
+                    plan_epoch, plan = epoch, self.epoch_plan(epoch)
                 self.train_step(plan, epoch)
                 bar.update(1)
                 if self.step % self.spe == 0:
@@ -164,6 +164,14 @@ class Trainer:
         summary = self._finish()
         self.world.barrier()
         return summary
+
+    def epoch_plan(self, epoch: int) -> list[torch.Tensor]:
+        """The epoch's index plan (this rank's share), moved to the device once. The training store is told the
+        batches still to come, so a store that reads from host memory or files can fetch them ahead."""
+        plan = [self.world.shard(p).to(self.x.device) for p in self.x.sampler.epoch(epoch)]
+        streams = plan if self.method.uses_unlabeled else plan[:1]
+        self.x.data.train.look_ahead(streams, first_step=self.step % self.spe)
+        return plan
 
     def train_step(self, plan, epoch: int) -> None:
         """One optimizer step on the batch the plan gives for self.step (this rank's share under torchrun)."""
