@@ -17,15 +17,15 @@ from .report import mean_std, replace_section
 DEMO_RECIPE = Path(__file__).parent / "recipes" / "digits.yaml"
 
 
-def digits_config(method: str, seed: int, labels_per_class: int, out: Path, epochs: int | None):
-    """The digits recipe (shipped with the package) for one method and seed."""
-    overrides = {"method.name": method, "seed": seed, "data.labels_per_class": labels_per_class, "out": str(out)}
+def digits_config(method: str, seed: int, labels_per_class: int, out: Path, epochs: int | None, extra: dict | None = None):
+    """The digits recipe (shipped with the package) for one method and seed; `extra`: more dotted overrides."""
+    overrides = {"method.name": method, "seed": seed, "data.labels_per_class": labels_per_class, "out": str(out), **(extra or {})}
     if epochs is not None:
         overrides["train.epochs"] = epochs
     return resolve(DEMO_RECIPE, overrides)
 
 
-def run_all(methods, seeds, labels_per_class, out: Path, epochs=None, fresh=True) -> list[dict]:
+def run_all(methods, seeds, labels_per_class, out: Path, epochs=None, fresh=True, extra: dict | None = None) -> list[dict]:
     results = []
     for method in methods:
         for seed in seeds:
@@ -35,7 +35,7 @@ def run_all(methods, seeds, labels_per_class, out: Path, epochs=None, fresh=True
 
                 shutil.rmtree(run_dir)
             print(f"training {method} (seed {seed}) ...", flush=True)
-            run = train(digits_config(method, seed, labels_per_class, run_dir, epochs))
+            run = train(digits_config(method, seed, labels_per_class, run_dir, epochs, extra))
             results.append(run.summary)
     return results
 

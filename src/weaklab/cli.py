@@ -137,6 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--out", default="runs/bench-partial")
     pl.add_argument("--write", help="Markdown file whose partial table to replace (e.g. BENCHMARKS.md)")
     pl.set_defaults(func=cmd_bench_partial)
+    pr = bsub.add_parser("precision", help="fp32 vs bf16 autocast vs bf16 + channels_last: same methods and seeds, paired")
+    pr.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    pr.add_argument("--methods", nargs="+", default=["supervised", "pi_model", "mean_teacher", "ucvme"],
+                    help="classification methods run on digits; ucvme on digits_rotation")
+    pr.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    pr.add_argument("--epochs", type=int, default=None, help="override the recipes' epochs (quick checks)")
+    pr.add_argument("--out", default="runs/bench-precision")
+    pr.add_argument("--write", help="Markdown file whose precision table to replace (e.g. BENCHMARKS.md)")
+    pr.set_defaults(func=cmd_bench_precision)
     au = bsub.add_parser("augment", help="strong augmentation: ms per batch and per-sample randomness (vs kornia if installed)")
     au.set_defaults(func=cmd_bench_augment)
     n = bsub.add_parser("noisy", help="CE, GCE and SCN on digits with symmetric / asymmetric label noise, several seeds")
@@ -393,6 +402,13 @@ def cmd_bench_quality(args) -> int:
     from .bench import quality
 
     quality(args.methods, args.seeds, args.labels_per_class, Path(args.out), epochs=args.epochs, write=args.write)
+    return 0
+
+
+def cmd_bench_precision(args) -> int:
+    from .bench_precision import precision
+
+    precision(args.methods, args.seeds, Path(args.out), device=args.device, epochs=args.epochs, write=args.write)
     return 0
 
 

@@ -100,7 +100,7 @@ class TrainConfig:
     max_loss: float = 1.0e4  # a loss above this counts as exploded
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
-    channels_last: bool | None = None  # None: on for CUDA
+    channels_last: bool | None = None  # None: on for CUDA; true: on any device
     progress: bool = True  # progress bar on a terminal
     compile: bool = False  # torch.compile the method's networks (measured: docs/SCALING.md)
     sync_batchnorm: bool = False  # torchrun: BatchNorm statistics over the global batch, not each rank's share

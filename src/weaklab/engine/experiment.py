@@ -71,6 +71,13 @@ def pick_device(name: str) -> torch.device:
         raise WeaklabError(f"train.device={name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
 
 
+def uses_channels_last(config: Config, device: torch.device) -> bool:
+    """channels_last memory format for image networks: on by default on CUDA (faster convolutions with bf16), on
+    any device when asked for (`train.channels_last: true`, e.g. to check results do not change on CPU)."""
+    wanted = config.train.channels_last
+    return wanted is True or (wanted is None and device.type == "cuda")
+
+
 def build_data(config: Config, device: torch.device) -> Data:
     """Load the source, carve test (if not official) and validation splits, draw the labeled subset."""
     d = config.data
@@ -258,6 +265,6 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
         clean_labels=None if data.noise and data.noise["noise"] == "given" else data.train_labels_clean,
     )
     method = method_class(config.method.name)(config.method, ctx).to(device)
-    if device.type == "cuda" and config.train.channels_last is not False and len(data.sample_shape) == 3:
+    if uses_channels_last(config, device) and len(data.sample_shape) == 3:
         method.to(memory_format=torch.channels_last)
     return Experiment(config, device, data, views, sampler, method, spec)
