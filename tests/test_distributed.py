@@ -130,3 +130,29 @@ def test_shards_are_disjoint_and_cover_the_global_batch():
     shards = [World(rank=r, size=3).shard(plan) for r in range(3)]
     assert torch.equal(torch.cat(shards, dim=1), plan)
     assert all(s.shape == (2, 4) for s in shards)
+
+
+def _scn_rank(rank, size, port, config, run_dir):
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    world = World.from_env("cpu")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        trainer = Trainer(build_experiment(config), run_dir, world)
+        trainer.fit()
+        torch.save({k: getattr(trainer.method, k).clone() for k in ("labels", "events")}, run_dir / f"state-rank{rank}.pt")
+    finally:
+        world.close()
+
+
+def test_scn_relabels_and_their_counts_are_global_under_two_processes(fast, tmp_path):
+    """Every rank holds the same relabeled labels and per-sample relabel counts, and the logged number of relabels
+    is that of the whole global batch (both ranks' shares), not rank 0's."""
+    deterministic = {k: v for k, v in DETERMINISTIC.items() if k != "method__rampup_epochs"}
+    config = fast("scn", data__labels_per_class=None, data__noise="symmetric", data__noise_rate=0.4,
+                  method__relabel_start_epoch=0, method__margin2=0.05, **deterministic)
+    mp.spawn(_scn_rank, args=(2, free_port(), config, tmp_path), nprocs=2, join=True)
+    r0, r1 = (torch.load(tmp_path / f"state-rank{r}.pt") for r in (0, 1))
+    assert torch.equal(r0["labels"], r1["labels"]) and torch.equal(r0["events"], r1["events"])
+    logged = sum(r["state"]["relabeled"] for r in lines(tmp_path))
+    assert logged == int(r0["events"][:, 0].sum()) > 0

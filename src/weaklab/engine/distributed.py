@@ -146,8 +146,7 @@ class World:
         """Raise if a rank's weights or buffers drifted from the others' (a per-sample buffer nobody gathers)."""
         if not self.active:
             return
-        skip = set(getattr(method, "rank_local", ()))
-        named = [(n, t) for n, t in (*method.named_parameters(), *method.named_buffers()) if n not in skip]
+        named = [*method.named_parameters(), *method.named_buffers()]
         sums = torch.stack([t.detach().double().sum() for _, t in named])
         low, high = sums.clone(), sums.clone()
         dist.all_reduce(low, dist.ReduceOp.MIN)

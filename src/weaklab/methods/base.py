@@ -82,9 +82,6 @@ class Method(nn.Module):
     # Per-sample buffers that training_step writes at the batch's rows: name -> "labeled" | "unlabeled" | "all"
     # (which indices). Under torchrun the engine gathers those rows from every rank after each step.
     sample_state: ClassVar[dict[str, str]] = {}
-    # Buffers that count events of this rank's share of the batches, for logs only (SCN's relabel counters): the
-    # drift check skips them, and under torchrun the logged counts are rank 0's share.
-    rank_local: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: MethodSettings, ctx: Context):
         super().__init__()

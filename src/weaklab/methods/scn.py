@@ -75,8 +75,8 @@ class SCN(Method):
     description = "Self-Cure Network: importance-weighted logits, rank regularisation, relabeling (noisy labels)"
     uses_unlabeled = False
 
-    sample_state = {"labels": "labeled"}  # relabels written in training_step: gathered across ranks
-    rank_local = ("events", "events_logged")
+    # written in training_step at the batch's rows: gathered across ranks, so every rank counts every relabel
+    sample_state = {"labels": "labeled", "events": "labeled"}
 
     def __init__(self, settings: Settings, ctx):
         super().__init__(settings, ctx)
@@ -93,8 +93,10 @@ class SCN(Method):
         clean = ctx.clean_labels if ctx.clean_labels is not None else torch.full_like(given, -1)
         self.register_buffer("clean", torch.as_tensor(clean).clone(), persistent=False)  # reports only
         self.clean_known = ctx.clean_labels is not None
-        # relabel events so far: changed, corrected (to the clean label), corrupted (away from it); and at last log
-        self.register_buffer("events", torch.zeros(3, dtype=torch.long))
+        # relabel events so far, per sample: changed, corrected (to the clean label), corrupted (away from it).
+        # Per sample rather than three totals, so under torchrun the engine gathers them like the labels.
+        self.register_buffer("events", torch.zeros(len(given), 3, dtype=torch.long))
+        # the totals at the last log
         self.register_buffer("events_logged", torch.zeros(3, dtype=torch.long))
         b = ctx.batch_labeled
         self.margin1 = max(0.0, settings.margin1 - 0.02 * math.log2(1024 / b)) if settings.margin1_batch_scaled else settings.margin1
@@ -123,12 +125,13 @@ class SCN(Method):
         new = relabel_rule(probs, labels, self.settings.margin2, eligible)
         changed = new != labels
         clean = self.clean[idx]
-        self.events += torch.stack([changed.sum(), (changed & (new == clean)).sum(), (changed & (labels == clean)).sum()])
+        self.events.index_add_(0, idx, torch.stack([changed, changed & (new == clean), changed & (labels == clean)], 1).long())
         self.labels[idx] = new
 
     def state_logs(self) -> dict[str, float]:
-        delta = (self.events - self.events_logged).tolist()
-        self.events_logged.copy_(self.events)
+        totals = self.events.sum(0)
+        delta = (totals - self.events_logged).tolist()
+        self.events_logged.copy_(totals)
         labeled = self.given >= 0
         logs = {"relabeled": delta[0], "differ_from_given": int((self.labels != self.given)[labeled].sum())}
         if self.clean_known:
