@@ -120,6 +120,11 @@ class Run:
     def classes(self) -> list[str]:
         return self._load_method()[3]
 
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One sample's shape as the network takes it (C×H×W images, or D features)."""
+        return tuple(self._load_method()[2]["input_shape"])
+
     def _summaries(self, x: np.ndarray, batch_size: int) -> torch.Tensor:
         method, normalizer, spec, _ = self._load_method()
         x = np.asarray(x)

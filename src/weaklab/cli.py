@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import sys
 from pathlib import Path
@@ -73,7 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("predict", help="write class probabilities (or regression predictions with uncertainty) for new samples")
     pr.add_argument("run_dir")
-    pr.add_argument("--input", required=True, help=".npy array (or .npz with an `x` array) in the training data's raw units")
+    pr.add_argument("--input", required=True, help=".npy array (or .npz with an `x` array) in the training data's raw "
+                    "units, or images: one file, a folder, or a CSV with a `path` column")
+    pr.add_argument("--bad-images", default="error", choices=["error", "skip"],
+                    help="an image that cannot be decoded: stop with its name, or skip it and say so")
     pr.add_argument("--output", required=True, help="CSV file to write")
     pr.add_argument("--level", type=float, default=0.9, help="regression: nominal level of the central predictive interval")
     pr.set_defaults(func=cmd_predict)
@@ -288,33 +292,37 @@ def cmd_predict(args) -> int:
     import numpy as np
 
     from .api import load_run
+    from .data.inputs import load_inputs
 
     run = load_run(args.run_dir)
-    x = _load_array(Path(args.input))
+    x, names = load_inputs(Path(args.input), run.input_shape, args.bad_images)
+    first = "index" if Path(args.input).suffix.lower() in (".npy", ".npz") else "file"  # images: their paths
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     if run.is_regression:
-        return _write_regression_predictions(run, x, out, args.level)
+        return _write_regression_predictions(run, x, names, first, out, args.level)
     probs = run.predict_proba(x)
     classes = run.classes
-    with out.open("w") as f:
-        f.write(",".join(["index", "prediction", *(f"p_{c}" for c in classes)]) + "\n")
-        for i, row in enumerate(probs):
-            f.write(",".join([str(i), classes[int(np.argmax(row))], *(f"{p:.6g}" for p in row)]) + "\n")
+    with out.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([first, "prediction", *(f"p_{c}" for c in classes)])
+        for name, row in zip(names, probs):
+            w.writerow([name, classes[int(np.argmax(row))], *(f"{p:.6g}" for p in row)])
     print(f"wrote {len(probs)} predictions to {out}")
     return 0
 
 
-def _write_regression_predictions(run, x, out: Path, level: float) -> int:
+def _write_regression_predictions(run, x, names, first: str, out: Path, level: float) -> int:
     """One row per sample, in original target units: prediction, spreads, central interval at `level`."""
     columns = run.predict(x, uncertainty=True, level=level)
     pct = f"{100 * level:g}"
-    names = ["prediction", "aleatoric_std", "epistemic_std", "total_std", f"lower_{pct}", f"upper_{pct}"]
+    names_out = ["prediction", "aleatoric_std", "epistemic_std", "total_std", f"lower_{pct}", f"upper_{pct}"]
     keys = ["prediction", "aleatoric_std", "epistemic_std", "total_std", "lower", "upper"]
-    with out.open("w") as f:
-        f.write(",".join(["index", *names]) + "\n")
-        for i in range(len(columns["prediction"])):
-            f.write(",".join([str(i), *(f"{columns[k][i]:.6g}" for k in keys)]) + "\n")
+    with out.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([first, *names_out])
+        for i, name in enumerate(names):
+            w.writerow([name, *(f"{columns[k][i]:.6g}" for k in keys)])
     print(f"wrote {len(columns['prediction'])} predictions with {pct}% intervals to {out}")
     return 0
 
@@ -466,22 +474,6 @@ def cmd_bench_regression(args) -> int:
     regression(variants, args.seeds, args.fractions, Path(args.out), epochs=args.epochs, write=args.write, extra=extra,
                dataset=args.dataset)
     return 0
-
-
-def _load_array(path: Path):
-    import numpy as np
-
-    if not path.is_file():
-        raise WeaklabError(f"input file {path} does not exist")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as e:
-        raise WeaklabError(f"cannot read {path} as a NumPy .npy/.npz file ({type(e).__name__}: {e})") from None
-    if hasattr(data, "files"):
-        if "x" not in data.files:
-            raise WeaklabError(f"{path} holds arrays {', '.join(data.files)}; predict needs one named `x`")
-        data = data["x"]
-    return data
 
 
 def _print_summary(summary: dict | None, run_dir: Path) -> None:
