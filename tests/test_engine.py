@@ -101,3 +101,11 @@ def test_refuses_to_overwrite_a_run(fast, tmp_path):
     train(fast("supervised", train__epochs=1), out=tmp_path / "run")
     with pytest.raises(WeaklabError, match="weaklab resume"):
         train(fast("supervised", train__epochs=1), out=tmp_path / "run")
+
+
+def test_unknown_compile_mode_is_named(fast, tmp_path):
+    from weaklab.engine.experiment import build_experiment
+    from weaklab.engine.trainer import Trainer
+
+    with pytest.raises(WeaklabError, match="compile_mode must be one of default, reduce-overhead"):
+        Trainer(build_experiment(fast(train__compile=True, train__compile_mode="fastest")), tmp_path)

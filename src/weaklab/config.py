@@ -103,6 +103,7 @@ class TrainConfig:
     channels_last: bool | None = None  # None: on for CUDA; true: on any device
     progress: bool = True  # progress bar on a terminal
     compile: bool = False  # torch.compile the method's networks (measured: docs/SCALING.md)
+    compile_mode: str = "default"  # default | reduce-overhead (CUDA graphs: static shapes) | max-autotune
     sync_batchnorm: bool = False  # torchrun: BatchNorm statistics over the global batch, not each rank's share
 
 

@@ -35,6 +35,9 @@ from .monitor import LossMonitor
 from .optim import Schedule, build_optimizer
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")  # torch.compile's; reduce-overhead adds CUDA graphs
+
+
 def first_head(out):
     return out[0] if isinstance(out, tuple) else out
 
@@ -61,9 +64,11 @@ class Trainer:
         self.world, self.clock = world, NoClock()  # torchrun processes; phase timing (bench speed only)
         world.check_batch(cfg.batch_labeled, cfg.batch_unlabeled)
         self.method = world.prepare(experiment.method, cfg.sync_batchnorm)
+        if cfg.compile_mode not in COMPILE_MODES:
+            raise WeaklabError(f"train.compile_mode must be one of {', '.join(COMPILE_MODES)}, got {cfg.compile_mode!r}")
         if cfg.compile:  # in place: state_dict keys stay those of the plain networks
             for network in self.method.children():
-                network.compile()
+                network.compile(mode=cfg.compile_mode)
         self.optimizer = build_optimizer(cfg, self.method.trainable_parameters())
         self.schedule = Schedule(cfg)
         self.spe = experiment.sampler.steps_per_epoch
