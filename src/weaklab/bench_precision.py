@@ -53,17 +53,22 @@ def precision(methods, seeds, out: Path, device: str = "auto", epochs: int | Non
                 print(f"training {method} in {name} (seed {seed}) ...", flush=True)
                 run = train(_config(method, seed, run_dir, overrides, device, epochs))
                 results.setdefault((method, name), []).append(run.summary)
-    table = _table(methods, seeds, results, device)
+    marker = "precision" if first_device(results) == "cpu" else "precision-cuda"  # one table per kind of device
+    table = _table(methods, seeds, results, device, marker)
     print(table)
     if write:
-        replace_section(Path(write), table, "precision", heading="Precision: bf16 autocast and channels_last vs fp32")
+        replace_section(Path(write), table, marker, heading="Precision: bf16 autocast and channels_last vs fp32")
     return table
 
 
-def _table(methods, seeds, results, device: str) -> str:
+def first_device(results) -> str:
+    return next(iter(results.values()))[0]["device"].split(":")[0]
+
+
+def _table(methods, seeds, results, device: str, marker: str) -> str:
     first = next(iter(results.values()))[0]
     lines = [
-        "<!-- precision:begin -->",
+        f"<!-- {marker}:begin -->",
         "Test accuracy % (digits, 5 labels per class) or test MAE ° (UCVME: digits_rotation, 10 % labels) of the "
         "checkpoint selected on validation; mean ± std over seeds, and the paired difference to fp32 (same seed).",
         "",
@@ -81,9 +86,9 @@ def _table(methods, seeds, results, device: str) -> str:
     device_name = first.get("device", device)
     lines += [
         "",
-        f"Command: `weaklab bench precision --methods {' '.join(methods)} --seeds {' '.join(map(str, seeds))} "
+        f"Command: `weaklab bench precision{'' if device == 'auto' else ' --device ' + device} --methods {' '.join(methods)} --seeds {' '.join(map(str, seeds))} "
         f"--write BENCHMARKS.md`; device: {device_name} ({platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads), torch {torch.__version__}; date: {datetime.date.today().isoformat()}.",
-        "<!-- precision:end -->",
+        f"<!-- {marker}:end -->",
     ]
     return "\n".join(lines)
