@@ -59,8 +59,12 @@ def test_rows_read_like_the_concatenated_arrays_and_pickle_as_a_path(tmp_path):
     assert (np.asarray(rows) == whole).all() and (rows[2:9] == whole[2:9]).all() and (rows[-1] == whole[-1]).all()
     pick = np.array([10, 0, 4, 0, 8, 1])
     assert (rows[pick] == whole[pick]).all() and rows.max() == whole.max()
+    mask = np.arange(11) % 3 == 0
+    assert (rows[mask] == whole[mask]).all() and (rows[torch.tensor(pick)] == whole[pick]).all()
     with pytest.raises(IndexError):
         rows[np.array([11])]
+    on_device = DeviceStore(rows, Normalizer.fit(rows), torch.device("cpu"))  # make_store("device", Rows): copied
+    assert torch.equal(on_device.x, torch.as_tensor(whole))
     # a worker started by spawn gets the file's name and offset, never the samples
     assert file_region(mapped[3:6]) == (str(tmp_path / "x.npy"), 128 + 3 * 18) and file_region(extra) is None
     again = pickle.loads(pickle.dumps(rows))

@@ -90,7 +90,12 @@ class Rows:
             return self.take(np.arange(*key.indices(len(self))))
         if np.ndim(key) == 0:
             return self.take(np.array([key]))[0]
-        return self.take(np.asarray(key))
+        key = np.asarray(key)
+        if key.dtype == bool:
+            if key.shape != (len(self),):
+                raise IndexError(f"a boolean mask over {len(self)} rows has shape {key.shape}")
+            key = np.flatnonzero(key)
+        return self.take(key)
 
     def take(self, positions: np.ndarray) -> np.ndarray:
         """The rows at `positions` (any order, repeats allowed), each part read in ascending row order."""
