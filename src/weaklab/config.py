@@ -51,6 +51,7 @@ class DataConfig:
     noise_seed: int | None = None  # None: the run's seed
     cv_folds: int | None = None  # K: hide fold `cv_fold` of the training labels (`weaklab crossval-probs` sets these)
     cv_fold: int = 0
+    workers: int | None = None  # host store: processes reading batches ahead (0: none; None: min(4, CPU cores))
 
 
 @dataclass

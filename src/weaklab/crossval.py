@@ -36,7 +36,8 @@ def crossval_probs(config: Config, folds: int, out: str | Path) -> Path:
         else:
             run = train(fold_config)
         rows = build_data(fold_config, torch.device("cpu")).held_out
-        probs[rows] = run.predict_proba(full.train.x[rows].numpy())
+        samples = full.train.x[rows]  # a device tensor, or (host store) an ndarray read from the split
+        probs[rows] = run.predict_proba(samples.numpy() if torch.is_tensor(samples) else samples)
     labeled = full.supervision.labeled.numpy()
     clean = None if full.noise is None or full.noise["noise"] == "given" else full.train_labels_clean.numpy()[labeled]
     path = write_label_issues(out, probs[labeled], full.supervision.labels.numpy()[labeled], list(full.classes),

@@ -67,7 +67,7 @@ class DeviceStore:
 
     def __init__(self, x: np.ndarray, normalizer: Normalizer, device: torch.device):
         dtype = torch.uint8 if x.dtype == np.uint8 else torch.float32
-        if not x.flags.writeable:  # a read-only memory map (dataset cache): copy it rather than share it
+        if not isinstance(x, np.ndarray) or not x.flags.writeable:  # a read-only memory map, lazy Rows: copy
             x = np.array(x)
         self.x = torch.as_tensor(np.ascontiguousarray(x), dtype=dtype).to(device)
         self.normalizer = normalizer.to(device)
@@ -78,9 +78,16 @@ class DeviceStore:
     def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
         return self.normalizer(self.x[idx])
 
+    def pixel_max(self) -> float:
+        """The largest raw value (255 for uint8 images): where the views' intensity ops clip."""
+        return 255.0 if self.x.dtype == torch.uint8 else max(float(self.x.max()), 1e-6)
+
     def look_ahead(self, plan: list[torch.Tensor], first_step: int) -> None:
         """The batches training will ask for next (rows of each stream's plan from `first_step`): nothing to
         prepare when the samples are already on the device."""
+
+    def close(self) -> None:
+        """Nothing to stop (the host store stops its reading processes here)."""
 
     def batches(self, batch_size: int):
         """Normalised consecutive batches, for evaluation."""

@@ -19,13 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import WeaklabError
-from .download import atomic_write
+from .download import NpyWriter, atomic_write
 from .source import ArraySource
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 TABLE_SUFFIXES = {".csv", ".parquet", ".npz"}
 FILENAME_TARGETS = ("utkface",)
 CACHE_VERSION = 1  # bump when decoding or resizing changes
+DECODE_CHUNK = 512  # images decoded (and held in RAM) at a time when writing to the cache file
 
 
 @dataclass
@@ -302,13 +303,13 @@ class ImageReader:
                 return x, ok
             except (OSError, ValueError, KeyError):
                 pass  # not cached yet (or unreadable): decode
-        x, ok = self._decode_all(paths)
-        if key is not None:
-            self.opts.cache_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write(x_path, lambda f: np.save(f, x, allow_pickle=False))
-            text = json.dumps({"ok": ok.tolist()})
-            atomic_write(meta_path, lambda f: f.write(text.encode()))  # written last: marks the entry complete
-        return x, ok
+        if key is None:
+            return self._decode_all(paths)
+        self.opts.cache_dir.mkdir(parents=True, exist_ok=True)
+        ok = self._decode_to_file(paths, x_path)
+        text = json.dumps({"ok": ok.tolist()})
+        atomic_write(meta_path, lambda f: f.write(text.encode()))  # written last: marks the entry complete
+        return np.load(x_path, mmap_mode="r", allow_pickle=False), ok
 
     def _cache_key(self, paths: list[Path]) -> str | None:
         if self.opts.cache_dir is None:
@@ -327,19 +328,69 @@ class ImageReader:
         if skipped:
             print(f"weaklab: skipped {len(skipped)} unreadable images (first: {skipped[0]})", file=sys.stderr)
 
-    def _decode_all(self, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    def _decode_first(self, paths: list[Path]) -> list[np.ndarray | None]:
+        """Decode until the first readable image, which fixes mode and size for the rest."""
         images = []
         while len(images) < len(paths) and (self.mode is None or self.size is None):
-            images.append(self.read(paths[len(images)]))  # the first readable image fixes mode and size
-        # Pillow releases the GIL while decoding, so threads decode in parallel; map keeps the order.
+            images.append(self.read(paths[len(images)]))
+        return images
+
+    def _decode_chunks(self, paths: list[Path], start: int):
+        """(offset, decoded images or None) for paths[start:], DECODE_CHUNK at a time. Pillow releases the GIL
+        while decoding, so threads decode in parallel; map keeps the order."""
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            images += list(pool.map(self.read, paths[len(images):]))
+            for at in range(start, len(paths), DECODE_CHUNK):
+                yield at, list(pool.map(self.read, paths[at : at + DECODE_CHUNK]))
+
+    def _finish(self, paths: list[Path], ok: np.ndarray) -> None:
         self.skipped.sort()
-        ok = np.array([im is not None for im in images], dtype=bool)
         if not ok.any():
             raise WeaklabError(f"none of the {len(paths)} images could be decoded")
         self._report([str(p) for p, good in zip(paths, ok) if not good])
+
+    def _decode_all(self, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+        """All images stacked in RAM (no cache folder to write them to)."""
+        images = self._decode_first(paths)
+        for _, chunk in self._decode_chunks(paths, len(images)):
+            images += chunk
+        ok = np.array([im is not None for im in images], dtype=bool)
+        self._finish(paths, ok)
         return np.stack([im for im in images if im is not None]), ok
+
+    def _decode_to_file(self, paths: list[Path], x_path: Path) -> np.ndarray:
+        """Decode into the .npy file `x_path` as the images come, never holding more than a chunk of them, so an
+        image set larger than RAM can be decoded; the mask of the paths that decoded. Rows of skipped images are
+        squeezed out as they come; if any were skipped, the filled rows are copied, in chunks, into a file of
+        the right length."""
+        first = self._decode_first(paths)
+        ok = np.zeros(len(paths), dtype=bool)
+        if self.mode is None:  # nothing decoded
+            self._finish(paths, ok)
+        channels = 1 if self.mode == "L" else 3
+        shape = (channels, self.size[1], self.size[0])
+        writer, filled = NpyWriter(x_path, (len(paths), *shape), np.uint8), 0
+        try:
+            for at, chunk in [(0, first), *self._decode_chunks(paths, len(first))]:
+                for j, im in enumerate(chunk):
+                    if im is not None:
+                        writer.array[filled], ok[at + j], filled = im, True, filled + 1
+            self._finish(paths, ok)
+            if filled < len(paths):
+                compact = NpyWriter(x_path, (filled, *shape), np.uint8)
+                try:
+                    for s in range(0, filled, DECODE_CHUNK):
+                        e = min(s + DECODE_CHUNK, filled)
+                        compact.array[s:e] = writer.array[s:e]
+                except BaseException:
+                    compact.abort()
+                    raise
+                writer.abort()
+                writer = compact
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        return ok
 
 
 def _images_in(folder: Path) -> list[Path]:

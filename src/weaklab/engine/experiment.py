@@ -16,7 +16,8 @@ from ..data.folds import hold_out
 from ..data.noise import noisy_supervision
 from ..data.sampler import TwoStreamSampler
 from ..data.splits import quantile_bins, stratified_split
-from ..data.host_store import make_store
+from ..data.host_store import make_store, store_kind
+from ..data.rows import Rows
 from ..data.store import DeviceStore, Normalizer
 from ..data.supervision import RegressionSupervision, Supervision, semi_supervised, semi_supervised_regression
 from ..data.views import Views
@@ -85,12 +86,18 @@ def build_data(config: Config, device: torch.device) -> Data:
     regression = src.task == "regression"
     strata = quantile_bins if regression else (lambda y: y)  # regression splits stratify on target quantiles
     known = np.flatnonzero(src.has_label)  # samples without a label never enter validation or test
+    use_extra = _use_extra(src, d.extra_unlabeled)
+    total_bytes = sum(a.nbytes for a in (src.x, src.test_x, src.extra_x if use_extra else None) if a is not None)
+    # Decided once, before any split is copied: the host store reads its splits lazily from the source's arrays
+    # (memory-mapped caches), so a data set larger than host memory never gets copied into it.
+    kind = store_kind(d.store, device, total_bytes)
+    take = (lambda a, idx: Rows([(a, idx)])) if kind == "host" else (lambda a, idx: a[idx])
     if src.test_x is None:
         rest, test = stratified_split(strata(src.y[known]), d.test_fraction, d.split_seed)
         if len(test) == 0:
             raise WeaklabError(f"{src.name} has no test split; set data.test_fraction above 0")
         rest, test = known[rest], known[test]
-        test_x, test_y = src.x[test], src.y[test]
+        test_x, test_y = take(src.x, test), src.y[test]
     else:
         rest, test_x, test_y = known, src.test_x, src.test_y
     fit, val = stratified_split(strata(src.y[rest]), d.val_fraction, d.split_seed + 1)
@@ -126,7 +133,7 @@ def build_data(config: Config, device: torch.device) -> Data:
         )
         if d.cv_folds is not None:  # cross-validation: this fold's labels are hidden, its samples predicted later
             supervision, held_out = hold_out(supervision, d.cv_folds, d.cv_fold, d.split_seed)
-    train_x, n_extra = _train_samples(src, train_idx, d.extra_unlabeled)
+    train_x, n_extra = _train_samples(src, train_idx, use_extra, lazy=kind == "host")
     if n_extra:  # samples with no label, appended after the labeled ones: unlabeled stream only
         supervision = supervision.with_unlabeled(n_extra)
         y_train = np.concatenate([y_train, np.full(n_extra, -1, dtype=y_train.dtype)])  # -1: label unknown
@@ -135,17 +142,16 @@ def build_data(config: Config, device: torch.device) -> Data:
         normalizer = normalizer.with_zca(train_x, d.zca_epsilon)
     elif d.normalize != "standard":
         raise WeaklabError(f"data.normalize must be standard or zca, got {d.normalize!r}")
-    val_x = src.x[val_idx]
-    total_bytes = train_x.nbytes + val_x.nbytes + test_x.nbytes
+    val_x = take(src.x, val_idx)
     return Data(
         name=src.name,
         classes=src.classes,
         sample_shape=src.sample_shape,
         flip=src.flip,
         normalizer=normalizer,
-        train=make_store(d.store, train_x, normalizer, device, total_bytes),
-        val=make_store(d.store, val_x, normalizer, device, total_bytes),
-        test=make_store(d.store, test_x, normalizer, device, total_bytes),
+        train=make_store(kind, train_x, normalizer, device, total_bytes, d.workers),
+        val=make_store(kind, val_x, normalizer, device, total_bytes, workers=0),  # read in order: no look-ahead
+        test=make_store(kind, test_x, normalizer, device, total_bytes, workers=0),
         val_labels=torch.as_tensor(src.y[val_idx]),
         test_labels=torch.as_tensor(test_y),
         supervision=supervision,
@@ -159,11 +165,8 @@ def build_data(config: Config, device: torch.device) -> Data:
     )
 
 
-def _train_samples(src, train_idx: np.ndarray, use_extra: bool | None) -> tuple[np.ndarray, int]:
-    """Training samples: the labeled pool, then the source's unlabeled samples and (if asked) its extra split."""
-    parts = [src.x[train_idx]]
-    if src.unlabeled is not None:
-        parts.append(src.x[src.unlabeled])
+def _use_extra(src, use_extra: bool | None) -> bool:
+    """Whether the source's extra unlabeled split joins training (None: the dataset's default)."""
     if use_extra and src.extra_x is None:
         raise WeaklabError(
             f"data.extra_unlabeled is on but {src.name} has no extra unlabeled split here "
@@ -171,11 +174,22 @@ def _train_samples(src, train_idx: np.ndarray, use_extra: bool | None) -> tuple[
         )
     if use_extra is None:
         use_extra = src.info.get("extra_by_default", True)
-    if src.extra_x is not None and use_extra:
-        parts.append(np.asarray(src.extra_x))
-    if len(parts) == 1:
-        return parts[0], 0
-    return np.concatenate(parts), sum(len(p) for p in parts[1:])
+    return src.extra_x is not None and bool(use_extra)
+
+
+def _train_samples(src, train_idx: np.ndarray, use_extra: bool, lazy: bool = False) -> tuple[np.ndarray | Rows, int]:
+    """Training samples: the labeled pool, then the source's unlabeled samples and (if asked) its extra split;
+    `lazy`: as Rows of the source's arrays, nothing copied."""
+    parts = [(src.x, train_idx)]
+    if src.unlabeled is not None:
+        parts.append((src.x, np.flatnonzero(src.unlabeled)))
+    if use_extra:
+        parts.append((src.extra_x, None))
+    n_extra = sum(len(a) if i is None else len(i) for a, i in parts[1:])
+    if lazy:
+        return Rows(parts), n_extra
+    arrays = [np.asarray(a) if i is None else a[i] for a, i in parts]
+    return (arrays[0] if len(arrays) == 1 else np.concatenate(arrays)), n_extra
 
 
 def model_spec(config: Config, data: Data) -> dict:
@@ -226,7 +240,7 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     if not 0 <= v.erasing <= 1 or len(low_high) != 2 or not 0 < low_high[0] <= low_high[1] <= 1:
         raise WeaklabError(f"views.erasing must be in [0, 1] and views.erasing_area a [low, high] within (0, 1], "
                            f"got {v.erasing} and {low_high}")
-    pixel_max = 255.0 if data.train.x.dtype == torch.uint8 else max(float(data.train.x.max()), 1e-6)
+    pixel_max = data.train.pixel_max()
     views = Views(v.translate, flip, v.noise, device, seed=config.seed, policy=policy, cutout=v.cutout,
                   normalizer=data.train.normalizer, pixel_max=pixel_max, erasing=v.erasing, erasing_area=v.erasing_area)
     t = config.train

@@ -162,6 +162,7 @@ class Trainer:
         finally:
             bar.close()
             logger.close()
+            self.x.data.train.close()  # a host store's reading processes stop with the loop, killed or not
         if not main:
             self.world.barrier()  # rank 0 evaluates on test and writes the summary
             return None

@@ -1,0 +1,124 @@
+"""A lazy view of chosen rows of (memory-mapped) arrays: a training split without a copy of the data set.
+
+`Rows([(array, index), ...])` stands for `np.concatenate([array[index], ...])` but reads nothing until asked:
+slicing or fancy indexing returns an ndarray of just those rows, read in file order. Splits of a data set larger
+than host memory are built this way (engine/experiment.py) for the host store, which reads batches from it.
+
+Pickled (to a DataLoader worker started by spawn), a part that is a region of a .npy file travels as its path
+and offset and is memory-mapped again on the other side; only parts held in RAM travel as arrays.
+"""
+
+from __future__ import annotations
+
+import mmap
+
+import numpy as np
+
+
+def file_region(a: np.ndarray) -> tuple[str, int] | None:
+    """(file name, byte offset) when `a` is a C-contiguous stretch of a memory-mapped file, else None."""
+    if not a.flags.c_contiguous:
+        return None
+    root = a
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not isinstance(root, np.memmap) or not isinstance(root.base, mmap.mmap) or root.filename is None:
+        return None
+    start = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return str(root.filename), root.offset + start
+
+
+def _reopen(filename: str, offset: int, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    return np.memmap(filename, dtype=np.dtype(dtype), mode="r", offset=offset, shape=shape)
+
+
+class _Mapped:
+    """Pickles a file-backed array as the recipe to map it again."""
+
+    def __init__(self, a: np.ndarray):
+        self.a = a
+
+    def __reduce__(self):
+        region = file_region(self.a)
+        if region is None:
+            return _Mapped, (self.a,)
+        return _remap, (*region, self.a.dtype.str, self.a.shape)
+
+
+def _remap(filename, offset, dtype, shape) -> _Mapped:
+    return _Mapped(_reopen(filename, offset, dtype, shape))
+
+
+class Rows:
+    """Rows of arrays (index None: all of them), concatenated. Indexing gives ndarrays; np.asarray(rows) reads
+    everything (use it only where everything fits)."""
+
+    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray | None]]):
+        if not parts:
+            raise ValueError("Rows needs at least one part")
+        self._parts = [(_Mapped(a), None if i is None else np.asarray(i, dtype=np.int64)) for a, i in parts]
+        first = parts[0][0]
+        self.dtype, self.sample_shape = first.dtype, tuple(first.shape[1:])
+        for a, _ in parts:
+            if a.dtype != self.dtype or tuple(a.shape[1:]) != self.sample_shape:
+                raise ValueError("the parts of Rows must share dtype and sample shape")
+        lengths = [len(a.a) if i is None else len(i) for a, i in self._parts]
+        self._ends = np.cumsum(lengths)
+
+    @classmethod
+    def of(cls, x) -> Rows:
+        """`x` as Rows (an array: all of its rows)."""
+        return x if isinstance(x, Rows) else cls([(x, None)])
+
+    def __len__(self) -> int:
+        return int(self._ends[-1])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self), *self.sample_shape)
+
+    @property
+    def ndim(self) -> int:
+        return 1 + len(self.sample_shape)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self) * int(np.prod(self.sample_shape, dtype=np.int64)) * self.dtype.itemsize
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            return self.take(np.arange(*key.indices(len(self))))
+        if np.ndim(key) == 0:
+            return self.take(np.array([key]))[0]
+        key = np.asarray(key)
+        if key.dtype == bool:
+            if key.shape != (len(self),):
+                raise IndexError(f"a boolean mask over {len(self)} rows has shape {key.shape}")
+            key = np.flatnonzero(key)
+        return self.take(key)
+
+    def take(self, positions: np.ndarray) -> np.ndarray:
+        """The rows at `positions` (any order, repeats allowed), each part read in ascending row order."""
+        positions = np.asarray(positions, dtype=np.int64)
+        n = len(self)
+        if positions.size and (positions.min() < -n or positions.max() >= n):
+            raise IndexError(f"row index out of range for {n} rows")
+        positions = np.where(positions < 0, positions + n, positions)
+        out = np.empty((len(positions), *self.sample_shape), self.dtype)
+        part = np.searchsorted(self._ends, positions, side="right")
+        starts = np.concatenate([[0], self._ends[:-1]])
+        for p in np.unique(part):
+            (mapped, index), at = self._parts[p], np.flatnonzero(part == p)
+            local = positions[at] - starts[p]
+            rows = local if index is None else index[local]
+            order = np.argsort(rows, kind="stable")  # ascending: sequential reads of a file
+            out[at[order]] = mapped.a[rows[order]]
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        a = self[:]
+        return a if dtype is None else a.astype(dtype)
+
+    def max(self, chunk: int = 4096):
+        """The largest value, read in chunks."""
+        return max(self[s : s + chunk].max() for s in range(0, len(self), chunk))

@@ -1,0 +1,132 @@
+"""File-backed training data: images decoded once into a memory-mapped .npy, splits read lazily from it (Rows),
+batches read ahead by DataLoader workers (HostStore.look_ahead) and served only for the plan row they were read
+for. A host-store run must equal a device-store run, and resume exactly."""
+
+import json
+import multiprocessing
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import train_interrupted
+from weaklab.api import resume, train
+from weaklab.config import DataConfig
+from weaklab.data import user_data
+from weaklab.data.datasets import load_source
+from weaklab.data.host_store import HostStore
+from weaklab.data.rows import Rows, file_region
+from weaklab.data.store import DeviceStore, Normalizer
+from weaklab.engine.experiment import build_data, build_experiment
+from weaklab.engine.trainer import Trainer
+
+
+def _folder(root, per_class=24, classes=3, side=8):
+    rng = np.random.default_rng(0)
+    for c in range(classes):
+        (root / f"c{c}").mkdir(parents=True)
+        for i in range(per_class):
+            a = np.clip(rng.normal(60 + 60 * c, 40, (side, side, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(a, "RGB").save(root / f"c{c}" / f"{i:02d}.png")
+    return root
+
+
+def _config(fast, tmp_path, store, **over):
+    images = tmp_path / "imgs"
+    if not images.exists():
+        _folder(images)
+    settings = dict(data__dataset=str(images), data__root=str(tmp_path / "root"), data__store=store, data__workers=2,
+                    data__labels_per_class=4, train__batch_labeled=8, train__batch_unlabeled=16, train__epochs=3,
+                    train__eval_every=3)
+    return fast("mean_teacher", **{**settings, **over})
+
+
+def _records(run):
+    lines = (run.directory / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k != "time"} for line in lines]
+
+
+def test_rows_read_like_the_concatenated_arrays_and_pickle_as_a_path(tmp_path):
+    np.save(tmp_path / "x.npy", np.arange(10 * 2 * 3 * 3, dtype=np.uint8).reshape(10, 2, 3, 3))
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    extra = np.full((4, 2, 3, 3), 7, np.uint8)
+    index = np.array([9, 2, 5, 0])
+    rows = Rows([(mapped, index), (extra, None), (mapped[3:6], None)])
+    whole = np.concatenate([np.asarray(mapped)[index], extra, np.asarray(mapped)[3:6]])
+    assert len(rows) == 11 and rows.shape == whole.shape and rows.nbytes == whole.nbytes and rows.ndim == 4
+    assert (np.asarray(rows) == whole).all() and (rows[2:9] == whole[2:9]).all() and (rows[-1] == whole[-1]).all()
+    pick = np.array([10, 0, 4, 0, 8, 1])
+    assert (rows[pick] == whole[pick]).all() and rows.max() == whole.max()
+    mask = np.arange(11) % 3 == 0
+    assert (rows[mask] == whole[mask]).all() and (rows[torch.tensor(pick)] == whole[pick]).all()
+    with pytest.raises(IndexError):
+        rows[np.array([11])]
+    on_device = DeviceStore(rows, Normalizer.fit(rows), torch.device("cpu"))  # make_store("device", Rows): copied
+    assert torch.equal(on_device.x, torch.as_tensor(whole))
+    # a worker started by spawn gets the file's name and offset, never the samples
+    assert file_region(mapped[3:6]) == (str(tmp_path / "x.npy"), 128 + 3 * 18) and file_region(extra) is None
+    again = pickle.loads(pickle.dumps(rows))
+    assert (np.asarray(again) == whole).all()
+    assert len(pickle.dumps(Rows([(mapped, index)]))) < 1000
+
+
+def test_images_decode_straight_into_the_cache_file(tmp_path, monkeypatch, capsys):
+    images = _folder(tmp_path / "imgs", per_class=5, classes=2)
+    (images / "c0" / "03_broken.png").write_bytes(b"not an image")
+    (images / "c1" / "00_broken.png").write_bytes(b"not an image")
+    in_ram = load_source(str(images), None, DataConfig(bad_images="skip"))
+    monkeypatch.setattr(user_data, "DECODE_CHUNK", 3)  # several chunks, and the skipped rows squeezed out
+    options = DataConfig(root=str(tmp_path / "root"), bad_images="skip")
+    cached = load_source(str(images), None, options)
+    assert file_region(cached.x) is not None and cached.x.shape == (10, 3, 8, 8)
+    assert (np.asarray(cached.x) == in_ram.x).all() and (cached.y == in_ram.y).all()
+    assert cached.info["skipped_images"] == in_ram.info["skipped_images"] and len(in_ram.info["skipped_images"]) == 2
+    assert [p.suffix for p in (tmp_path / "root" / ".weaklab-cache").iterdir()] in ([".npy", ".json"], [".json", ".npy"])
+    monkeypatch.setattr(user_data.ImageReader, "read", lambda self, p: pytest.fail("decoded again"))
+    again = load_source(str(images), None, options)
+    assert (np.asarray(again.x) == in_ram.x).all() and again.info["skipped_images"] == in_ram.info["skipped_images"]
+    assert capsys.readouterr().err.count("skipped 2 unreadable images") == 3
+
+
+def test_host_store_run_equals_device_store_run_and_resumes_exactly(fast, tmp_path, monkeypatch):
+    data = build_data(_config(fast, tmp_path, "host"), torch.device("cpu"))
+    assert isinstance(data.train, HostStore) and isinstance(data.train.x, Rows)
+    assert all(file_region(part.a) for part, _ in data.train.rows._parts)  # read from the cache file, not RAM
+    on_device = train(_config(fast, tmp_path, "device", out=str(tmp_path / "device")))
+    on_host = train(_config(fast, tmp_path, "host", out=str(tmp_path / "host")))
+    assert _records(on_host) == _records(on_device) and on_host.summary["test"] == on_device.summary["test"]
+    # killed after its second checkpoint (step 6 of 4-step epochs: mid-epoch), then resumed
+    train_interrupted(_config(fast, tmp_path, "host"), tmp_path / "killed", monkeypatch)
+    resumed = resume(tmp_path / "killed")
+    assert _records(resumed) == _records(on_host) and resumed.summary["test"] == on_host.summary["test"]
+
+
+def test_training_is_served_from_the_look_ahead(fast, tmp_path):
+    before = set(multiprocessing.active_children())
+    experiment = build_experiment(_config(fast, tmp_path, "host", train__epochs=2))
+    (tmp_path / "run").mkdir()
+    trainer = Trainer(experiment, tmp_path / "run")
+    trainer.fit()
+    store = experiment.data.train
+    assert store.gathered == 0 and store.prefetched == 2 * trainer.total_steps  # labeled + unlabeled batches
+    assert set(multiprocessing.active_children()) <= before  # the reading processes stopped with the loop
+
+
+def test_a_request_off_the_plan_is_read_for_its_own_rows(tmp_path):
+    x = np.random.default_rng(1).integers(0, 256, (40, 1, 4, 4), dtype=np.uint8)
+    norm = Normalizer.fit(x)
+    host, device = HostStore(x, norm, torch.device("cpu"), workers=2), DeviceStore(x, norm, torch.device("cpu"))
+    plan = torch.randperm(40).view(5, 8)
+    host.look_ahead([plan], first_step=1)
+    try:
+        assert torch.equal(host[plan[3]], device[plan[3]])  # out of order: read synchronously
+        assert torch.equal(host[plan[1].clone()], device[plan[1]])  # same values, another tensor: not trusted
+        assert (host.prefetched, host.gathered) == (0, 2)
+        for i in range(1, 5):  # the plan's rows, in order: from the look-ahead
+            assert torch.equal(host[plan[i]], device[plan[i]])
+        assert (host.prefetched, host.gathered) == (4, 2)
+        assert torch.equal(host[plan[0]], device[plan[0]]) and host.gathered == 3  # nothing left ahead
+    finally:
+        host.close()
