@@ -74,6 +74,8 @@ class SCN(Method):
     Settings = Settings
     description = "Self-Cure Network: importance-weighted logits, rank regularisation, relabeling (noisy labels)"
     uses_unlabeled = False
+    tasks = ("classification",)
+    supervision_kind = "noisy"
 
     sample_state = {"labels": "labeled"}  # relabels written in training_step: gathered across ranks
     rank_local = ("events", "events_logged")
