@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The CPU speed measurements of BENCHMARKS.md ("Speed"), in one go (~10 minutes on 2 cores, more with the last two).
+# The CPU speed measurements of BENCHMARKS.md ("Speed"), in one go (~10 minutes on 2 cores, plus ~1 for PL-CR and
+# ~5 for UCVME: one UCVME ResNet-18 step at 32+32, 200×200 took 41 s on 1 busy thread).
 # Usage: benchmarks/speed_cpu.sh [BENCHMARKS.md]. Needs a quiet machine: nothing else running.
 set -euo pipefail
 W=${1:-BENCHMARKS.md}
