@@ -30,6 +30,7 @@ def test_record_has_both_pipelines_and_the_split(method, views):
     assert r["usual"]["samples_per_s"] > 0 and r["speedup"] == pytest.approx(w["samples_per_s"] / r["usual"]["samples_per_s"])
     assert r["precision"] == "fp32" and r["torch"] == torch.__version__
     assert r["store"] == "device" and r["task"] == "classification" and r["samples_per_step"] == 16
+    assert r["optimizer"] == "adam (fused)"  # what the trainer built (fused on CPU and CUDA)
 
 
 EXPECTED = {  # method -> (task, supervision, samples per step at 4+12, view kinds of one step)

@@ -240,6 +240,7 @@ def speed(method: str, model: str, batch: str, image_size: int, *, channels: int
                               supervision=method_cls.supervision_kind, store_dir=scratch)
         x = build_experiment(cfg, data=data)
         trainer = Trainer(x, scratch / "run", world)
+        kernel = "fused" if trainer.optimizer.defaults.get("fused") else "foreach"
         measured = _measure(trainer, cfg, data, dev, lb, ulb, warmup, windows, steps, profile_steps, usual, workers)
     finally:
         world.close()
@@ -253,7 +254,7 @@ def speed(method: str, model: str, batch: str, image_size: int, *, channels: int
         "store_class": type(data.train).__name__, "torch": torch.__version__,
         "precision": "bf16" if _bf16(cfg, dev) else "fp32",
         "channels_last": dev.type == "cuda" and cfg.train.channels_last is not False, "compile": compile,
-        "optimizer": f"{cfg.train.optimizer} (foreach)",
+        "optimizer": f"{cfg.train.optimizer} ({kernel})",
         "views": {"translate": v.translate, "flip": data.flip if v.flip is None else v.flip, "noise": v.noise,
                   "strong": v.strong, "cutout": v.cutout, "erasing": v.erasing},
         **measured,
