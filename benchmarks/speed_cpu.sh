@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The CPU speed measurements of BENCHMARKS.md ("Speed"), in one go (~10 minutes on 2 cores).
+# The CPU speed measurements of BENCHMARKS.md ("Speed"), in one go (~10 minutes on 2 cores, plus ~1 for PL-CR and
+# ~5 for UCVME: one UCVME ResNet-18 step at 32+32, 200×200 took 41 s on 1 busy thread).
 # Usage: benchmarks/speed_cpu.sh [BENCHMARKS.md]. Needs a quiet machine: nothing else running.
 set -euo pipefail
 W=${1:-BENCHMARKS.md}
@@ -12,3 +13,12 @@ for model in wrn28_2 cnn13; do
     $WL bench speed --method $method --model $model --batch 64+448 --image-size 32 $FEW --write "$W"
   done
 done
+# PL-CR, 3 views (1 weak + 2 strong), with the CIFAR recipe's views (recipes/cifar10-plcr-q0.3.yaml): pad-crop 4,
+# flip, AutoAugment CIFAR-10 policy + Cutout 16 on the strong views; the usual pipeline makes the same views with
+# PIL. PL-CR reads one stream of every sample, 64 a step (the paper's batch): the 448 are not used.
+$WL bench speed --method plcr --model wrn28_2 --batch 64+448 --image-size 32 $FEW --write "$W" \
+  --set views.translate=4 --set views.noise=0 --set views.strong=autoaugment_cifar10 --set views.cutout=16
+# UCVME (regression targets, chosen for it) on ResNet-18 at 200×200 with the UTKFace recipe's views
+# (recipes/utkface-ucvme.yaml: pad-crop 5, flip, no noise); its step holds T = 5 no-grad passes of both networks.
+$WL bench speed --method ucvme --model resnet18 --batch 32+32 --image-size 200 $FEW --write "$W" \
+  --set views.translate=5 --set views.noise=0

@@ -1,12 +1,18 @@
 """`weaklab bench speed`: a real (tiny) measurement of both pipelines; behaviour only, never timings."""
 
+import tempfile
+
 import numpy as np
 import pytest
 import torch
 
 from weaklab import bench_speed
 from weaklab.cli import main
+from weaklab.config import resolve
+from weaklab.core.task import Regression
+from weaklab.data.store import DeviceStore
 from weaklab.errors import WeaklabError
+from weaklab.methods import METHODS, method_class
 
 TINY = dict(channels=3, classes=4, device="cpu", warmup=1, windows=2, steps=1, profile_steps=1, workers=0)
 
@@ -23,18 +29,94 @@ def test_record_has_both_pipelines_and_the_split(method, views):
     assert sum(w["split_percent"].values()) == pytest.approx(100)
     assert r["usual"]["samples_per_s"] > 0 and r["speedup"] == pytest.approx(w["samples_per_s"] / r["usual"]["samples_per_s"])
     assert r["precision"] == "fp32" and r["torch"] == torch.__version__
+    assert r["store"] == "device" and r["task"] == "classification" and r["samples_per_step"] == 16
+    assert r["optimizer"] == "adam (fused)"  # what the trainer built (fused on CPU and CUDA)
 
 
-def test_per_sample_view_without_augmentation_is_the_normalised_image():
-    x = np.random.default_rng(0).integers(0, 256, size=(3, 3, 6, 6), dtype=np.uint8)
-    mean, std = np.array([100.0, 120.0, 90.0]), np.array([50.0, 60.0, 70.0])
-    ds = bench_speed.PerSampleViews(x, np.zeros(3), views=2, pad=0, flip=False, noise=0.0, mean=mean, std=std)
-    views, _, i = ds[1]
-    expected = (torch.as_tensor(x[1], dtype=torch.float32) - torch.tensor(mean).view(3, 1, 1).float()) / torch.tensor(std).view(3, 1, 1).float()
-    assert views.shape == (2, 3, 6, 6) and i == 1
-    torch.testing.assert_close(views[0], expected)
-    shifted = bench_speed.PerSampleViews(x, np.zeros(3), views=8, pad=2, flip=True, noise=0.0, mean=mean, std=std)[1][0]
-    assert not all(torch.equal(v, expected) for v in shifted)  # pad-crop and flip do change views
+EXPECTED = {  # method -> (task, supervision, samples per step at 4+12, view kinds of one step)
+    "supervised": ("classification", "semi_supervised", 4, {"weak": 1}),
+    "pi_model": ("classification", "semi_supervised", 16, {"weak": 2}),
+    "temporal_ensembling": ("classification", "semi_supervised", 16, {"weak": 1}),
+    "mean_teacher": ("classification", "semi_supervised", 16, {"weak": 2}),
+    "scn": ("classification", "noisy", 4, {"weak": 1}),
+    "gce": ("classification", "noisy", 4, {"weak": 1}),
+    "plcr": ("classification", "partial", 4, {"weak": 1, "strong": 2}),
+    "proden": ("classification", "partial", 4, {"weak": 1}),
+    "cc": ("classification", "partial", 4, {"weak": 1}),
+    "rc": ("classification", "partial", 4, {"weak": 1}),
+    "ucvme": ("regression", "semi_supervised", 16, {"weak": 2}),
+}
+
+
+def test_every_registered_method_is_covered():
+    assert set(EXPECTED) == set(METHODS)
+
+
+@pytest.mark.parametrize("method", sorted(EXPECTED))
+def test_every_method_runs_on_its_own_kind_of_data(method):
+    usual = method in ("mean_teacher", "plcr", "ucvme")
+    strong = {"views.strong": "randaugment", "views.cutout": 4} if method == "plcr" else {}  # PIL ops in the usual one
+    r = bench_speed.speed(method, "small_cnn", "4+12", 8, overrides={"model.width": 4, **strong}, usual=usual,
+                          **{**TINY, "windows": 1})
+    task, supervision, per_step, kinds = EXPECTED[method]
+    assert (r["task"], r["supervision"], r["samples_per_step"], r["view_kinds"]) == (task, supervision, per_step, kinds)
+    w = r["weaklab"]
+    assert w["samples_per_s"] == pytest.approx(per_step * w["steps_per_s"])
+    assert sum(w["split_percent"].values()) == pytest.approx(100) and w["split_s"]["forward_backward"] > 0
+    assert ("usual" in r) == usual
+    if usual:
+        assert r["usual"]["samples_per_s"] > 0
+
+
+def test_synthetic_data_for_each_supervision(tmp_path):
+    def data(method, task="classification", supervision="semi_supervised", **extra):
+        cfg = resolve(None, {"method.name": method, "train.batch_labeled": 8, "train.batch_unlabeled": 24, **extra})
+        return bench_speed.synthetic_data(cfg, 8, 3, 4, torch.device("cpu"), task=task, supervision=supervision,
+                                          store_dir=tmp_path)
+
+    reg = data("ucvme", "regression")
+    known = reg.supervision.has_target
+    assert isinstance(reg.task, Regression) and reg.classes == [] and 8 <= int(known.sum()) < 128
+    assert reg.train_labels_clean.dtype == torch.float32 and len(set(reg.train_labels_clean.tolist())) == 128
+    assert reg.task.target_mean == pytest.approx(reg.train_labels_clean[known].double().mean().item(), rel=1e-5)
+
+    part = data("plcr", supervision="partial", **{"data.partial_rate": 0.3})
+    sets, y = part.supervision.candidates, part.train_labels_clean
+    assert sets[torch.arange(128), y].all() and (sets.sum(1) >= 2).all()  # PL-CR's generator: true label, ≥ 2
+    assert part.regime["partial"]["generator"] == "plcr"
+
+    noisy = data("scn", supervision="noisy")
+    assert noisy.supervision.labeled.all() and noisy.supervision.untrusted.all() and noisy.noise["noise"] == "given"
+    assert torch.equal(noisy.supervision.labels, y)
+
+    semi = data("mean_teacher")
+    assert int(semi.supervision.labeled.sum()) == 8  # two per class: about one labeled batch
+
+    host = data("mean_teacher", **{"data.store": "host"})
+    assert not isinstance(host.train, DeviceStore) and isinstance(host.train.x, np.memmap)
+    assert torch.equal(host.train[torch.arange(5)], semi.train[torch.arange(5)])  # same images, same normalisation
+
+
+def test_task_choice():
+    pick = bench_speed.pick_task
+    assert pick(method_class("ucvme"), None) == "regression"
+    assert pick(method_class("mean_teacher"), None) == "classification"
+    assert pick(method_class("mean_teacher"), None, "regression") == "regression"
+    hetero = resolve(None, {"method.name": "supervised", "method.heteroscedastic": True}).method
+    assert pick(method_class("supervised"), hetero) == "regression"
+    with pytest.raises(WeaklabError, match="scn learns classification, not regression"):
+        pick(method_class("scn"), None, "regression")
+    with pytest.raises(WeaklabError, match="ucvme learns regression, not classification"):
+        pick(method_class("ucvme"), None, "classification")
+
+
+def test_host_store_is_recorded_and_its_file_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    r = bench_speed.speed("temporal_ensembling", "small_cnn", "4+12", 8, overrides={"model.width": 4}, store="host",
+                          **{**TINY, "windows": 1})
+    assert r["store"] == "host" and r["usual"]["samples_per_s"] > 0
+    assert list(tmp_path.iterdir()) == []  # the memory-mapped split and the run folder are gone
+    assert "| fp32 | host |" in bench_speed.markdown_row(r)
 
 
 def test_cli_writes_json_and_replaces_its_markdown_row(tmp_path, capsys):
@@ -47,10 +129,25 @@ def test_cli_writes_json_and_replaces_its_markdown_row(tmp_path, capsys):
     assert main(args) == 0
     text = md.read_text()
     assert "kept" in text and text.count("| supervised | small_cnn | 4+4 | 8 |") == 1  # same key: replaced
-    assert len(list((tmp_path / "rec").glob("*.json"))) == 1
+    assert main(args + ["--store", "host"]) == 0  # another store: another row
+    assert md.read_text().count("| supervised | small_cnn | 4+4 | 8 |") == 2
+    assert len(list((tmp_path / "rec").glob("*.json"))) == 2
     assert "speed-up" in capsys.readouterr().out
 
 
 def test_bad_batch_is_a_clear_error():
     with pytest.raises(WeaklabError, match="LABELED\\+UNLABELED"):
         bench_speed.parse_batch("64")
+
+
+def test_a_table_without_the_store_column_gains_it(tmp_path):
+    old_header = bench_speed.HEADER.replace(" store |", "")
+    old_row = "| pi_model | wrn28_2 | 64+448 | 32 | cpu | 1 | fp32 | 0.07 (0.06–0.07) | 35.0 | 0.2 | 99.7 | 0.0 | 0.0 | 0.0 | – | – | 1 | d | `c` |"
+    md = tmp_path / "B.md"
+    md.write_text(f"# B\n\n<!-- speed:begin -->\n{old_header}\n|---|\n{old_row}\n<!-- speed:end -->\n\nafter\n")
+    r = bench_speed.speed("supervised", "small_cnn", "4+4", 8, overrides={"model.width": 4}, usual=False, **{**TINY, "windows": 1})
+    bench_speed.write_row(md, r)
+    lines = md.read_text().split("<!-- speed:begin -->\n")[1].split("\n<!-- speed:end -->")[0].splitlines()
+    assert lines[0] == bench_speed.HEADER and lines[2].startswith("| pi_model | wrn28_2 | 64+448 | 32 | cpu | 1 | fp32 | device | 0.07")
+    assert lines[3].startswith("| supervised | small_cnn | 4+4 | 8 |") and md.read_text().endswith("after\n")
+    assert all(line.count("|") == bench_speed.HEADER.count("|") for line in lines if line.startswith("| "))

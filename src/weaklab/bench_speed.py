@@ -2,11 +2,16 @@
 
 Two pipelines feed the same method, model, batch and optimizer (the trainer's own `optimize`):
 
-- weaklab's: the whole training set on the device, batches gathered by index from the sampler's plan,
-  augmented in a few batched kernels on the device (the trainer's `train_step`, unchanged);
-- the usual one: per-sample PIL/NumPy transforms (reflect pad-crop, horizontal flip, Gaussian noise: the same
-  weak views) in DataLoader workers, one set of views per sample per call the method makes, then copied to the
-  device. The method consumes those ready-made views in the order it asks for them.
+- weaklab's: the whole training set on the device (or, with `--store host`, memory-mapped from a file and copied
+  per batch), batches gathered by index from the sampler's plan, augmented in a few batched kernels on the
+  device (the trainer's `train_step`, unchanged);
+- the usual one (bench_usual.py): per-sample PIL/NumPy transforms in DataLoader workers — the same weak views
+  (reflect pad-crop, horizontal flip, Gaussian noise) and strong views (AutoAugment / RandAugment policy, Cutout)
+  — one per call the method makes, of the kind it asked for, then copied to the device. The method consumes
+  those ready-made views in the order it asks for them.
+
+The synthetic data fits the method: classification labels (semi-supervised, all given for noisy-label methods,
+candidate sets for partial-label ones) or real regression targets.
 
 Throughput is the median of repeated timed windows after warm-up (the device is synchronised only at window
 ends). A separate profiling pass splits a step into sampling, augmentation, forward+backward, optimizer and
@@ -22,6 +27,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -30,17 +36,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .bench_usual import PerSampleViews, ReplayViews, loader
 from .config import resolve
-from .core.task import Classification
+from .core.task import Classification, Regression
+from .data import partial
 from .data.host_store import make_store
+from .data.noise import noisy_supervision
 from .data.store import DeviceStore, Normalizer
-from .data.supervision import semi_supervised
+from .data.supervision import Supervision, semi_supervised, semi_supervised_regression
 from .engine.clock import NoClock, StepClock
 from .engine.distributed import World
 from .engine.experiment import Data, build_experiment, pick_device
 from .engine.trainer import Trainer
 from .errors import WeaklabError
-from .methods import Batch
+from .methods import Batch, method_class
 
 PHASES = ("sampling", "augmentation", "forward_backward", "gradient_sync", "optimizer", "ema", "state_sync", "bookkeeping")
 
@@ -52,23 +61,71 @@ def parse_batch(text: str) -> tuple[int, int]:
     return int(m[1]), int(m[2])
 
 
-def synthetic_data(config, image_size: int, channels: int, classes: int, device: torch.device, seed: int = 0) -> Data:
-    """Random uint8 images of the given shape: enough for a few batches, balanced random labels. The training
-    split lives where data.store says (device, or host memory copied per batch)."""
-    t = config.train
+TASKS = ("auto", "classification", "regression")
+
+
+def pick_task(method_cls, method_settings, task: str = "auto") -> str:
+    """The task of the synthetic data: `auto` gives regression to methods that learn only regression (UCVME) or
+    are set up for it (supervised with method.heteroscedastic), classification to the others."""
+    if task not in TASKS:
+        raise WeaklabError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
+    if task == "auto":
+        wants_variance = bool(getattr(method_settings, "heteroscedastic", False))
+        return "regression" if wants_variance or method_cls.tasks == ("regression",) else method_cls.tasks[0]
+    if task not in method_cls.tasks:
+        raise WeaklabError(f"{method_cls.name} learns {' or '.join(method_cls.tasks)}, not {task}; "
+                           f"drop --task or pick {method_cls.tasks[0]}")
+    return task
+
+
+def synthetic_data(config, image_size: int, channels: int, classes: int, device: torch.device, seed: int = 0,
+                   task: str = "classification", supervision: str = "semi_supervised", store_dir: Path | None = None) -> Data:
+    """Random uint8 images of the given shape, enough for a few batches, with what the method learns from:
+
+    - classification, `supervision` semi_supervised: balanced labels, about one labeled batch of them kept;
+      noisy: every label given and untrusted (data.noise, default "given", at data.noise_rate);
+      partial: every sample a candidate set (data.partial generator, default plcr, at data.partial_rate);
+    - regression: real targets, about one labeled batch known (quantile-balanced), the Regression task fitted on
+      the labeled targets only, as build_data does.
+
+    The training split lives where data.store says; `host` serves it from a memory-mapped .npy file written in
+    `store_dir`, as a data set larger than memory would be."""
+    t, d = config.train, config.data
     n = 4 * (t.batch_labeled + t.batch_unlabeled)
     g = np.random.default_rng(seed)
     x = g.integers(0, 256, size=(n, channels, image_size, image_size), dtype=np.uint8)
     y = np.arange(n) % classes
-    held = x[:64]
+    names = [str(c) for c in range(classes)]
     norm = Normalizer.fit(x)
-    per_class = math.ceil(t.batch_labeled / classes)
+    regime, noise = {}, None
+    if task == "regression":
+        y = g.uniform(0.0, 100.0, size=n).astype(np.float32)
+        sup = semi_supervised_regression(y, fraction=min(1.0, t.batch_labeled / n), seed=seed)
+        learned = Regression.fit(y[sup.has_target.numpy()])
+        names = []
+    elif supervision == "partial":
+        sets = partial.generate(d.partial or "plcr", y, classes, d.partial_rate, seed)
+        sup = Supervision(torch.as_tensor(sets), torch.zeros(n, dtype=torch.bool))
+        regime = {"partial": {"generator": d.partial or "plcr", "partial_rate": d.partial_rate, "train": partial.report(sets, y)}}
+    elif supervision == "noisy":
+        kind = d.noise if d.noise != "none" else "given"
+        sup, noise = noisy_supervision(Supervision.from_labels(y, classes), y, names, kind, d.noise_rate, seed)
+    else:
+        sup = semi_supervised(y, classes, labels_per_class=math.ceil(t.batch_labeled / classes), seed=seed)
+    if task != "regression":
+        learned = Classification(classes)
+    train_x = x
+    if d.store == "host":
+        if store_dir is None:
+            raise WeaklabError("data.store=host needs a folder for the memory-mapped training split")
+        np.save(store_dir / "train.npy", x)
+        train_x = np.load(store_dir / "train.npy", mmap_mode="r")
+    held = x[:64]
     return Data(
-        name="synthetic", classes=[str(c) for c in range(classes)], sample_shape=(channels, image_size, image_size),
-        flip=True, normalizer=norm, train=make_store(config.data.store, x, norm, device, x.nbytes), val=DeviceStore(held, norm, device),
+        name="synthetic", classes=names, sample_shape=(channels, image_size, image_size), flip=True,
+        normalizer=norm, train=make_store(d.store, train_x, norm, device, x.nbytes), val=DeviceStore(held, norm, device),
         test=DeviceStore(held, norm, device), val_labels=torch.as_tensor(y[:64]), test_labels=torch.as_tensor(y[:64]),
-        supervision=semi_supervised(y, classes, labels_per_class=per_class, seed=seed), train_labels_clean=torch.as_tensor(y),
-        task=Classification(classes),
+        supervision=sup, train_labels_clean=torch.as_tensor(y), regime=regime, noise=noise, task=learned,
     )
 
 
@@ -76,91 +133,27 @@ def synthetic_data(config, image_size: int, channels: int, classes: int, device:
 
 
 class TimedViews:
-    """Forwards to the real views; the time inside goes to `augmentation`, the time before to forward+backward."""
+    """Forwards to the real views; the time inside goes to `augmentation`, the time before to forward+backward.
+    Records the kind of every view asked for (weak, or strong from `strong`), in order."""
 
     def __init__(self, views, clock):
         self._views, self._clock = views, clock
-        self.calls = 0
+        self.kinds: list[str] = []
 
     def __call__(self, *args, **kwargs):
-        return self._timed(self._views, *args, **kwargs)
+        return self._timed(self._views, "weak", *args, **kwargs)
 
-    def _timed(self, fn, *args, **kwargs):
+    def _timed(self, fn, kind, *args, **kwargs):
         self._clock.mark("forward_backward")
         out = fn(*args, **kwargs)
         self._clock.mark("augmentation")
-        self.calls += len(out) if isinstance(out, list) else 1
+        self.kinds += [kind] * (len(out) if isinstance(out, list) else 1)
         return out
 
     def __getattr__(self, name):
         attr = getattr(self._views, name)
-        return (lambda *a, **k: self._timed(attr, *a, **k)) if callable(attr) else attr
-
-
-class ReplayViews:
-    """Hands the method the views the DataLoader workers made, one per call, in order."""
-
-    def __init__(self, views_lb: torch.Tensor, views_ulb: torch.Tensor):
-        self.lb, self.ulb, self.k = views_lb, views_ulb, 0  # (views, batch, C, H, W)
-
-    def __call__(self, x, flips=None):
-        k = self.k % self.lb.shape[0]
-        self.k += 1
-        if len(x) == len(self.lb[k]):
-            return self.lb[k]
-        if len(x) == len(self.ulb[k]):
-            return self.ulb[k]
-        return torch.cat([self.lb[k], self.ulb[k]])
-
-    def many(self, x, n, share_flip=False):
-        return [self(x) for _ in range(n)]
-
-
-# --- the usual pipeline: per-sample transforms in DataLoader workers ----------------------------------------
-
-
-class PerSampleViews(torch.utils.data.Dataset):
-    """HWC uint8 images; each item is `views` independently augmented copies, made with PIL and NumPy."""
-
-    def __init__(self, x_chw: np.ndarray, labels: np.ndarray, views: int, pad: int, flip: bool, noise: float, mean, std):
-        self.x = np.ascontiguousarray(x_chw.transpose(0, 2, 3, 1))
-        self.labels, self.views, self.pad, self.flip, self.noise = labels, views, pad, flip, noise
-        self.mean = np.asarray(mean, dtype=np.float32).reshape(-1, 1, 1)
-        self.std = np.asarray(std, dtype=np.float32).reshape(-1, 1, 1)
-
-    def __len__(self):
-        return len(self.x)
-
-    def _view(self, img, rng):
-        from PIL import Image
-
-        h, w = img.shape[:2]
-        if self.pad:
-            padded = np.pad(img, ((self.pad, self.pad), (self.pad, self.pad), (0, 0)), mode="reflect")
-            pil = Image.fromarray(padded.squeeze(-1) if padded.shape[-1] == 1 else padded)
-            dy, dx = rng.integers(0, 2 * self.pad + 1, size=2)
-            pil = pil.crop((int(dx), int(dy), int(dx) + w, int(dy) + h))
-        else:
-            pil = Image.fromarray(img.squeeze(-1) if img.shape[-1] == 1 else img)
-        if self.flip and rng.random() < 0.5:
-            pil = pil.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        arr = np.asarray(pil, dtype=np.float32).reshape(h, w, -1).transpose(2, 0, 1)
-        arr = (arr - self.mean) / self.std
-        if self.noise:
-            arr = arr + self.noise * rng.standard_normal(arr.shape, dtype=np.float32)
-        return torch.from_numpy(np.ascontiguousarray(arr))
-
-    def __getitem__(self, i):
-        rng = np.random.default_rng()
-        return torch.stack([self._view(self.x[i], rng) for _ in range(self.views)]), int(self.labels[i]), i
-
-
-def _loader(ds, indices, batch, workers, pin):
-    sampler = torch.utils.data.RandomSampler(torch.utils.data.Subset(ds, indices), replacement=True, num_samples=10**8)
-    return iter(torch.utils.data.DataLoader(
-        torch.utils.data.Subset(ds, indices), batch_size=batch, sampler=sampler, num_workers=workers,
-        pin_memory=pin, drop_last=True, persistent_workers=workers > 0, prefetch_factor=4 if workers else None,
-    ))
+        kind = "strong" if name == "strong" else "weak"
+        return (lambda *a, **k: self._timed(attr, kind, *a, **k)) if callable(attr) else attr
 
 
 # --- timing -----------------------------------------------------------------------------------------------
@@ -228,19 +221,52 @@ def _peak_memory_mb(device: torch.device) -> float:
 def speed(method: str, model: str, batch: str, image_size: int, *, channels: int = 3, classes: int = 10,
           device: str = "auto", precision: str = "auto", warmup: int = 2, windows: int = 5, steps: int = 5,
           profile_steps: int = 5, workers: int | None = None, usual: bool = True, compile: bool = False,
-          overrides: dict | None = None, command: str = "") -> dict:
+          task: str = "auto", store: str | None = None, overrides: dict | None = None, command: str = "") -> dict:
     """Measure both pipelines; returns the JSON record."""
     lb, ulb = parse_batch(batch)
     world = World.from_env(device)
-    cfg = resolve(None, {"method.name": method, "model.name": model, "train.batch_labeled": lb,
-                         "train.batch_unlabeled": ulb, "train.device": device, "train.precision": precision,
-                         "train.progress": False, "train.compile": compile, **(overrides or {})})
+    settings = {"method.name": method, "model.name": model, "train.batch_labeled": lb, "train.batch_unlabeled": ulb,
+                "train.device": device, "train.precision": precision, "train.progress": False, "train.compile": compile,
+                **(overrides or {})}
+    if store is not None:
+        settings["data.store"] = store
+    cfg = resolve(None, settings)
+    method_cls = method_class(cfg.method.name)
+    task = pick_task(method_cls, cfg.method, task)
     dev = pick_device(cfg.train.device)
-    data = synthetic_data(cfg, image_size, channels, classes, dev)
-    x = build_experiment(cfg, data=data)
-    trainer = Trainer(x, Path(tempfile.mkdtemp(prefix="weaklab-bench-")), world)
+    scratch = Path(tempfile.mkdtemp(prefix="weaklab-bench-"))  # the trainer's run folder, the host store's file
+    try:
+        data = synthetic_data(cfg, image_size, channels, classes, dev, task=task,
+                              supervision=method_cls.supervision_kind, store_dir=scratch)
+        x = build_experiment(cfg, data=data)
+        trainer = Trainer(x, scratch / "run", world)
+        kernel = "fused" if trainer.optimizer.defaults.get("fused") else "foreach"
+        measured = _measure(trainer, cfg, data, dev, lb, ulb, warmup, windows, steps, profile_steps, usual, workers)
+    finally:
+        world.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    v = cfg.views
+    return {
+        "method": method, "model": x.spec["name"], "batch": f"{lb}+{ulb}", "image_size": image_size,
+        "channels": channels, "task": task, "supervision": method_cls.supervision_kind,
+        "device": _device_name(dev), "device_type": dev.type, "processes": world.size,
+        "threads": torch.get_num_threads(), "store": "device" if isinstance(data.train, DeviceStore) else "host",
+        "store_class": type(data.train).__name__, "torch": torch.__version__,
+        "precision": "bf16" if _bf16(cfg, dev) else "fp32",
+        "channels_last": dev.type == "cuda" and cfg.train.channels_last is not False, "compile": compile,
+        "optimizer": f"{cfg.train.optimizer} ({kernel})",
+        "views": {"translate": v.translate, "flip": data.flip if v.flip is None else v.flip, "noise": v.noise,
+                  "strong": v.strong, "cutout": v.cutout, "erasing": v.erasing},
+        **measured,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": command,
+    }
+
+
+def _measure(trainer, cfg, data, dev, lb, ulb, warmup, windows, steps, profile_steps, usual, workers) -> dict:
     m = trainer.method
-    per_step = (lb + ulb if m.uses_unlabeled else lb)  # global samples per optimizer step
+    # global samples per optimizer step: both streams where the method reads the unlabeled one (UCVME: 32 + 32),
+    # the labeled stream otherwise (for partial-label methods that stream is every sample, batch_labeled a step)
+    per_step = lb + ulb if m.uses_unlabeled else lb
     plans: dict[int, list] = {}
 
     def device_step():
@@ -252,9 +278,9 @@ def speed(method: str, model: str, batch: str, image_size: int, *, channels: int
 
     real_views = m.views
     counter = m.views = TimedViews(real_views, StepClock(torch.device("cpu")))
-    device_step()  # first step: count the views the method asks for (and warm up)
+    device_step()  # first step: record the views the method asks for (and warm up)
     m.views = real_views
-    n_views = max(counter.calls, 1)
+    kinds = counter.kinds or ["weak"]
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     ours = _summary(_windows(device_step, dev, max(warmup - 1, 0), windows, steps), per_step)
@@ -273,19 +299,11 @@ def speed(method: str, model: str, batch: str, image_size: int, *, channels: int
     ours["split_percent"] = {p: 100 * v * profile_steps / total for p, v in split.items()} if total else {}
     ours["data_and_augmentation_percent"] = sum(ours["split_percent"].get(p, 0.0) for p in ("sampling", "augmentation"))
 
-    record = {
-        "method": method, "model": x.spec["name"], "batch": f"{lb}+{ulb}", "image_size": image_size,
-        "channels": channels, "views_per_step": n_views, "device": _device_name(dev), "device_type": dev.type,
-        "processes": world.size, "threads": torch.get_num_threads(), "store": type(data.train).__name__,
-        "torch": torch.__version__, "precision": "bf16" if _bf16(cfg, dev) else "fp32",
-        "channels_last": dev.type == "cuda" and cfg.train.channels_last is not False, "compile": compile,
-        "optimizer": f"{cfg.train.optimizer} (foreach)", "weaklab": ours,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": command,
-    }
+    record = {"samples_per_step": per_step, "views_per_step": len(kinds),
+              "view_kinds": {k: kinds.count(k) for k in ("weak", "strong") if k in kinds}, "weaklab": ours}
     if usual:
-        record["usual"] = _usual(trainer, data, cfg, dev, n_views, lb, ulb, per_step, warmup, windows, steps, workers)
+        record["usual"] = _usual(trainer, data, cfg, dev, kinds, lb, ulb, per_step, warmup, windows, steps, workers)
         record["speedup"] = ours["samples_per_s"] / record["usual"]["samples_per_s"]
-    world.close()
     return record
 
 
@@ -293,32 +311,35 @@ def _bf16(cfg, dev) -> bool:
     return cfg.train.precision == "bf16" or (cfg.train.precision == "auto" and dev.type == "cuda")
 
 
-def _usual(trainer, data, cfg, dev, n_views, lb, ulb, per_step, warmup, windows, steps, workers) -> dict:
-    """The same method and optimizer fed by per-sample transforms in DataLoader workers."""
-    m = trainer.method
+def _usual(trainer, data, cfg, dev, kinds, lb, ulb, per_step, warmup, windows, steps, workers) -> dict:
+    """The same method and optimizer fed by per-sample transforms in DataLoader workers (bench_usual.py): each
+    sample's views made in the order and of the kinds (weak, strong) the method asked for on its first step."""
+    m, views = trainer.method, trainer.x.views
     workers = (os.cpu_count() or 1) if workers is None else workers
     raw = np.asarray(data.train.x.cpu() if torch.is_tensor(data.train.x) else data.train.x)
     mean, std = data.normalizer.mean.flatten().cpu().numpy(), data.normalizer.std.flatten().cpu().numpy()
-    ds = PerSampleViews(raw, data.train_labels_clean.numpy(), n_views, cfg.views.translate,
-                        bool(cfg.views.flip if cfg.views.flip is not None else data.flip), cfg.views.noise, mean, std)
-    labeled = torch.nonzero(data.supervision.labeled).flatten().tolist()
+    ds = PerSampleViews(raw, kinds, views.translate, views.flip, views.noise, mean, std, views.policy, views.cutout)
+    sampler = trainer.x.sampler  # the same streams the trainer samples (partial labels: every sample, one stream)
     pin = dev.type == "cuda"
-    it_lb = _loader(ds, labeled, lb // trainer.world.size, max(1, workers // 4) if workers else 0, pin)
-    it_ulb = _loader(ds, list(range(len(ds))), ulb // trainer.world.size, workers, pin) if m.uses_unlabeled else None
+    if m.uses_unlabeled:
+        it_lb = loader(ds, sampler.labeled.tolist(), lb // trainer.world.size, max(1, workers // 4) if workers else 0, pin)
+        it_ulb = loader(ds, sampler.unlabeled.tolist(), ulb // trainer.world.size, workers, pin)
+    else:
+        it_lb, it_ulb = loader(ds, sampler.labeled.tolist(), lb // trainer.world.size, workers, pin), None
     real_views = m.views
 
     def usual_step():
-        v_lb, y_lb, i_lb = (t.to(dev, non_blocking=True) for t in next(it_lb))
+        v_lb, i_lb = (t.to(dev, non_blocking=True) for t in next(it_lb))
         v_lb = v_lb.transpose(0, 1)  # (views, batch, C, H, W)
-        batch = Batch(v_lb[0], y_lb, i_lb)
+        batch = Batch(v_lb[0], trainer.labels[i_lb], i_lb)  # labels as the trainer encodes them (regression too)
         v_ulb = v_lb
         if it_ulb is not None:
-            v_ulb, _, i_ulb = (t.to(dev, non_blocking=True) for t in next(it_ulb))
+            v_ulb, i_ulb = (t.to(dev, non_blocking=True) for t in next(it_ulb))
             v_ulb = v_ulb.transpose(0, 1)
             batch.x_ulb, batch.idx_ulb = v_ulb[0], i_ulb
         if dev.type == "cuda" and trainer.cfg.channels_last is not False:
             v_lb, v_ulb = (v.contiguous(memory_format=torch.channels_last) if v.ndim == 4 else v for v in (v_lb, v_ulb))
-        m.views = ReplayViews(v_lb, v_ulb)
+        m.views = ReplayViews(kinds, v_lb, v_ulb)
         trainer.clock.mark("sampling")
         trainer.optimize(batch, trainer.step // trainer.spe)
 
@@ -336,9 +357,10 @@ def _usual(trainer, data, cfg, dev, n_views, lb, ulb, per_step, warmup, windows,
 # --- output -------------------------------------------------------------------------------------------------
 
 HEADER = (
-    "| method | model | batch | size | device | procs | precision | steps/s (median, min–max) | samples/s | "
+    "| method | model | batch | size | device | procs | precision | store | steps/s (median, min–max) | samples/s | "
     "data+aug % | fwd+bwd % | opt % | EMA % | sync % | usual samples/s (workers) | speed-up | peak MB | date | command |"
 )
+KEY_COLUMNS = 8  # method ... store: a new row replaces the row with the same first eight cells
 
 
 def markdown_row(r: dict) -> str:
@@ -349,7 +371,8 @@ def markdown_row(r: dict) -> str:
     speedup = f"{r['speedup']:.2f}×" if "speedup" in r else "–"
     return (
         f"| {r['method']} | {r['model']} | {r['batch']} | {r['image_size']} | {r['device']} | {r['processes']} | "
-        f"{r['precision']}{' compiled' if r.get('compile') else ''} | {w['steps_per_s']:.3g} ({w['steps_per_s_min']:.3g}–{w['steps_per_s_max']:.3g}) | "
+        f"{r['precision']}{' compiled' if r.get('compile') else ''} | {r.get('store', 'device')} | "
+        f"{w['steps_per_s']:.3g} ({w['steps_per_s_min']:.3g}–{w['steps_per_s_max']:.3g}) | "
         f"{w['samples_per_s']:.1f} | {w['data_and_augmentation_percent']:.1f} | {pct.get('forward_backward', 0):.1f} | "
         f"{pct.get('optimizer', 0):.1f} | {pct.get('ema', 0):.1f} | "
         f"{pct.get('gradient_sync', 0) + pct.get('state_sync', 0):.1f} | {usual_txt} | {speedup} | "
@@ -357,27 +380,37 @@ def markdown_row(r: dict) -> str:
     )
 
 
+def _with_store_column(line: str) -> str:
+    """A row of the table before it had a store column: every such row was measured with the device store."""
+    cells = line.split("|")
+    return "|".join(cells[:8] + [" device "] + cells[8:])
+
+
 def write_row(path: Path, record: dict) -> None:
-    """Add (or replace: same method, model, batch, size, device, processes, precision) a row in the speed table."""
+    """Add (or replace: same method, model, batch, size, device, processes, precision, store) a row in the speed
+    table."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     begin, end = "<!-- speed:begin -->", "<!-- speed:end -->"
     row = markdown_row(record)
-    key = row.split("|")[1:8]
+    key = row.split("|")[1 : KEY_COLUMNS + 1]
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
         body, tail = rest.split(end, 1)
-        lines = [line for line in body.strip("\n").splitlines() if not (line.startswith("| ") and line.split("|")[1:8] == key)]
+        rows = [line for line in body.strip("\n").splitlines() if line.startswith("| ") and not line.startswith("| method |")]
+        if "| store |" not in body:
+            rows = [_with_store_column(line) for line in rows]
+        rows = [line for line in rows if line.split("|")[1 : KEY_COLUMNS + 1] != key]
     else:
-        head, tail, lines = text.rstrip() + "\n\n## Speed\n\n", "\n", []
-    if not any(line.startswith("| method |") for line in lines):
-        lines = [HEADER, "|" + "---|" * (HEADER.count("|") - 1), *lines]
-    lines.append(row)
+        head, tail, rows = text.rstrip() + "\n\n## Speed\n\n", "\n", []
+    lines = [HEADER, "|" + "---|" * (HEADER.count("|") - 1), *rows, row]
     path.write_text(head + begin + "\n" + "\n".join(lines) + "\n" + end + tail)
 
 
 def save_record(out: Path, record: dict) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    name = f"{record['method']}-{record['model']}-{record['batch'].replace('+', '_')}-{record['image_size']}-{record['device_type']}-p{record['processes']}.json"
+    store = "-host" if record.get("store") == "host" else ""
+    name = (f"{record['method']}-{record['model']}-{record['batch'].replace('+', '_')}-{record['image_size']}-"
+            f"{record['device_type']}-p{record['processes']}{store}.json")
     path = out / name
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path

@@ -188,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--workers", type=int, default=None, help="usual pipeline: DataLoader workers (default: CPU count)")
     sp.add_argument("--no-usual", action="store_true", help="skip the usual-pipeline comparison")
     sp.add_argument("--compile", action="store_true", help="torch.compile the method's networks")
+    sp.add_argument("--task", default="auto", choices=["auto", "classification", "regression"],
+                    help="synthetic targets: auto = regression for regression-only methods (ucvme) and "
+                         "method.heteroscedastic, classification otherwise")
+    sp.add_argument("--store", choices=["device", "host"], default=None,
+                    help="training split on the device, or memory-mapped from a .npy file and copied per batch (host)")
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     sp.add_argument("--out", default="runs/bench-speed", help="folder for the JSON record")
     sp.add_argument("--write", help="Markdown file whose speed table gets this row (e.g. BENCHMARKS.md)")
@@ -242,7 +247,7 @@ def cmd_bench_speed(args) -> int:
         args.method, args.model, args.batch, args.image_size, channels=args.channels, classes=args.classes,
         device=args.device, precision=args.precision, warmup=args.warmup, windows=args.windows, steps=args.steps,
         profile_steps=args.profile_steps, workers=args.workers, usual=not args.no_usual, compile=args.compile,
-        overrides=dict(parse_assignment(s) for s in args.set), command=command,
+        task=args.task, store=args.store, overrides=dict(parse_assignment(s) for s in args.set), command=command,
     )
     if int(os.environ.get("RANK", "0")) != 0:
         return 0

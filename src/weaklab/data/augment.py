@@ -44,12 +44,12 @@ def _matrix(b: int, device, entries: dict) -> torch.Tensor:
     return a
 
 
-def shear_x(x, m):
-    return _affine(x, _matrix(len(x), x.device, {(0, 1): m}))
+def shear_x(x, m):  # PIL shears about pixel corners, not centres: hence the m/2 shift in index coordinates
+    return _affine(x, _matrix(len(x), x.device, {(0, 1): m, (0, 2): m / 2}))
 
 
 def shear_y(x, m):
-    return _affine(x, _matrix(len(x), x.device, {(1, 0): m}))
+    return _affine(x, _matrix(len(x), x.device, {(1, 0): m, (1, 2): m / 2}))
 
 
 def translate_x(x, m):  # m in pixels

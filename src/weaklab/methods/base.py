@@ -79,6 +79,11 @@ class Method(nn.Module):
     description: ClassVar[str]
     uses_unlabeled: ClassVar[bool] = True
     trains_on_all: ClassVar[bool] = False  # one stream of every training sample (partial labels), batch_labeled each
+    # What the method learns, for tools that make data for it (bench speed's synthetic data): the tasks it handles
+    # (the first is its default), and its supervision: semi_supervised (some labels known) | noisy (every label
+    # given, some may be wrong) | partial (a candidate set per sample).
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "regression")
+    supervision_kind: ClassVar[str] = "semi_supervised"
     # Per-sample buffers that training_step writes at the batch's rows: name -> "labeled" | "unlabeled" | "all"
     # (which indices). Under torchrun the engine gathers those rows from every rank after each step.
     sample_state: ClassVar[dict[str, str]] = {}

@@ -33,6 +33,8 @@ class GCE(Method):
     Settings = Settings
     description = "generalized cross-entropy (1 − p_y^q)/q on the labeled samples (noisy-label baseline)"
     uses_unlabeled = False
+    tasks = ("classification",)
+    supervision_kind = "noisy"
 
     def __init__(self, settings: Settings, ctx):
         super().__init__(settings, ctx)

@@ -15,6 +15,8 @@ from .base import Method
 class PartialLabelMethod(Method):
     uses_unlabeled = False
     trains_on_all = True
+    tasks = ("classification",)
+    supervision_kind = "partial"
 
     def __init__(self, settings, ctx):
         super().__init__(settings, ctx)

@@ -74,6 +74,8 @@ class SCN(Method):
     Settings = Settings
     description = "Self-Cure Network: importance-weighted logits, rank regularisation, relabeling (noisy labels)"
     uses_unlabeled = False
+    tasks = ("classification",)
+    supervision_kind = "noisy"
 
     # written in training_step at the batch's rows: gathered across ranks, so every rank counts every relabel
     sample_state = {"labels": "labeled", "events": "labeled"}

@@ -41,6 +41,7 @@ class UCVME(Method):
     name = "ucvme"
     Settings = Settings
     description = "two co-trained MC-dropout regressors; mean and variance pseudo-labels from their variational ensemble"
+    tasks = ("regression",)
 
     def __init__(self, settings, ctx):
         super().__init__(settings, ctx)
