@@ -15,8 +15,8 @@ for model in wrn28_2 cnn13; do
 done
 # PL-CR, 3 views (1 weak + 2 strong), with the CIFAR recipe's views (recipes/cifar10-plcr-q0.3.yaml): pad-crop 4,
 # flip, AutoAugment CIFAR-10 policy + Cutout 16 on the strong views; the usual pipeline makes the same views with
-# PIL. PL-CR reads one stream of every sample, 64 a step (the paper's batch): the 448 are not used.
-$WL bench speed --method plcr --model wrn28_2 --batch 64+448 --image-size 32 $FEW --write "$W" \
+# PIL. PL-CR reads one stream of every sample, 64 a step (the paper's batch).
+$WL bench speed --method plcr --model wrn28_2 --batch 64 --image-size 32 $FEW --write "$W" \
   --set views.translate=4 --set views.noise=0 --set views.strong=autoaugment_cifar10 --set views.cutout=16
 # UCVME (regression targets, chosen for it) on ResNet-18 at 200×200 with the UTKFace recipe's views
 # (recipes/utkface-ucvme.yaml: pad-crop 5, flip, no noise); its step holds T = 5 no-grad passes of both networks.

@@ -20,7 +20,12 @@ $WL bench speed --method mean_teacher --model wrn28_2 --batch 64+448 --image-siz
 $WL bench speed --method mean_teacher --model wrn28_2 --batch 64+448 --image-size 32 $FEW --compile \
   --set train.compile_mode=reduce-overhead --write "$W"
 # PL-CR (three views: one weak, two strong) on WRN-28-2; UCVME (two ResNet-18 with MC dropout) at 32+32, 200x200.
-$WL bench speed --method plcr --model wrn28_2 --batch 64+448 --image-size 32 $FEW --write "$W"
-$WL bench speed --method ucvme --model resnet18 --batch 32+32 --image-size 200 $FEW --write "$W"
+# The views are those of the CIFAR PL-CR and UTKFace UCVME recipes, as in benchmarks/speed_cpu.sh.
+$WL bench speed --method plcr --model wrn28_2 --batch 64 --image-size 32 $FEW --write "$W" \
+  --set views.translate=4 --set views.noise=0 --set views.strong=autoaugment_cifar10 --set views.cutout=16
+$WL bench speed --method ucvme --model resnet18 --batch 32+32 --image-size 200 $FEW --write "$W" \
+  --set views.translate=5 --set views.noise=0
+# The host store (memory-mapped file, workers reading ahead into pinned memory) on the target configuration.
+$WL bench speed --method mean_teacher --model wrn28_2 --batch 64+448 --image-size 32 $FEW --store host --write "$W"
 # Do bf16 and channels_last change results? Same methods and seeds in fp32 / bf16 / bf16 + channels_last.
 $WL bench precision --device cuda --out runs/bench-precision-cuda --write "$W"

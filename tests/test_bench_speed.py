@@ -128,16 +128,18 @@ def test_cli_writes_json_and_replaces_its_markdown_row(tmp_path, capsys):
     assert main(args) == 0
     assert main(args) == 0
     text = md.read_text()
-    assert "kept" in text and text.count("| supervised | small_cnn | 4+4 | 8 |") == 1  # same key: replaced
+    assert "kept" in text and text.count("| supervised | small_cnn | 4 | 8 |") == 1  # same key: replaced
     assert main(args + ["--store", "host"]) == 0  # another store: another row
-    assert md.read_text().count("| supervised | small_cnn | 4+4 | 8 |") == 2
+    assert md.read_text().count("| supervised | small_cnn | 4 | 8 |") == 2
     assert len(list((tmp_path / "rec").glob("*.json"))) == 2
     assert "speed-up" in capsys.readouterr().out
 
 
-def test_bad_batch_is_a_clear_error():
-    with pytest.raises(WeaklabError, match="LABELED\\+UNLABELED"):
-        bench_speed.parse_batch("64")
+def test_batch_sizes_are_parsed_or_named_as_wrong():
+    assert bench_speed.parse_batch("64+448") == (64, 448) and bench_speed.parse_batch("64") == (64, 64)
+    for bad in ("64+", "0+8", "8+0", "a+b", "64x448"):
+        with pytest.raises(WeaklabError, match="LABELED\\+UNLABELED"):
+            bench_speed.parse_batch(bad)
 
 
 def test_a_table_without_the_store_column_gains_it(tmp_path):
@@ -149,5 +151,5 @@ def test_a_table_without_the_store_column_gains_it(tmp_path):
     bench_speed.write_row(md, r)
     lines = md.read_text().split("<!-- speed:begin -->\n")[1].split("\n<!-- speed:end -->")[0].splitlines()
     assert lines[0] == bench_speed.HEADER and lines[2].startswith("| pi_model | wrn28_2 | 64+448 | 32 | cpu | 1 | fp32 | device | 0.07")
-    assert lines[3].startswith("| supervised | small_cnn | 4+4 | 8 |") and md.read_text().endswith("after\n")
+    assert lines[3].startswith("| supervised | small_cnn | 4 | 8 |") and md.read_text().endswith("after\n")
     assert all(line.count("|") == bench_speed.HEADER.count("|") for line in lines if line.startswith("| "))

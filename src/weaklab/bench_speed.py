@@ -46,7 +46,7 @@ from .data.store import DeviceStore, Normalizer
 from .data.supervision import Supervision, semi_supervised, semi_supervised_regression
 from .engine.clock import NoClock, StepClock
 from .engine.distributed import World
-from .engine.experiment import Data, build_experiment, pick_device
+from .engine.experiment import Data, build_experiment, pick_device, uses_channels_last
 from .engine.trainer import Trainer
 from .errors import WeaklabError
 from .methods import Batch, method_class
@@ -55,10 +55,12 @@ PHASES = ("sampling", "augmentation", "forward_backward", "gradient_sync", "opti
 
 
 def parse_batch(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"\s*(\d+)\s*\+\s*(\d+)\s*", text)
-    if not m or int(m[1]) < 1 or int(m[2]) < 1:
-        raise WeaklabError(f"--batch expects LABELED+UNLABELED, e.g. 64+448, got {text!r}")
-    return int(m[1]), int(m[2])
+    """LABELED+UNLABELED, or one number for methods that read one stream (partial labels, SCN): then the
+    unlabeled batch is the same number, unused by them."""
+    m = re.fullmatch(r"\s*(\d+)\s*(?:\+\s*(\d+)\s*)?", text)
+    if not m or int(m[1]) < 1 or (m[2] is not None and int(m[2]) < 1):
+        raise WeaklabError(f"--batch expects LABELED+UNLABELED, e.g. 64+448 (or one number), got {text!r}")
+    return int(m[1]), int(m[2] or m[1])
 
 
 TASKS = ("auto", "classification", "regression")
@@ -247,13 +249,14 @@ def speed(method: str, model: str, batch: str, image_size: int, *, channels: int
         shutil.rmtree(scratch, ignore_errors=True)
     v = cfg.views
     return {
-        "method": method, "model": x.spec["name"], "batch": f"{lb}+{ulb}", "image_size": image_size,
+        "method": method, "model": x.spec["name"], "image_size": image_size,
+        "batch": f"{lb}+{ulb}" if x.method.uses_unlabeled else str(lb),  # what a step reads: one stream or two
         "channels": channels, "task": task, "supervision": method_cls.supervision_kind,
         "device": _device_name(dev), "device_type": dev.type, "processes": world.size,
         "threads": torch.get_num_threads(), "store": "device" if isinstance(data.train, DeviceStore) else "host",
         "store_class": type(data.train).__name__, "torch": torch.__version__,
         "precision": "bf16" if _bf16(cfg, dev) else "fp32",
-        "channels_last": dev.type == "cuda" and cfg.train.channels_last is not False, "compile": compile,
+        "channels_last": uses_channels_last(cfg, dev), "compile": compile,
         "optimizer": f"{cfg.train.optimizer} ({kernel})",
         "views": {"translate": v.translate, "flip": data.flip if v.flip is None else v.flip, "noise": v.noise,
                   "strong": v.strong, "cutout": v.cutout, "erasing": v.erasing},
@@ -337,7 +340,7 @@ def _usual(trainer, data, cfg, dev, kinds, lb, ulb, per_step, warmup, windows, s
             v_ulb, i_ulb = (t.to(dev, non_blocking=True) for t in next(it_ulb))
             v_ulb = v_ulb.transpose(0, 1)
             batch.x_ulb, batch.idx_ulb = v_ulb[0], i_ulb
-        if dev.type == "cuda" and trainer.cfg.channels_last is not False:
+        if uses_channels_last(trainer.x.config, dev):
             v_lb, v_ulb = (v.contiguous(memory_format=torch.channels_last) if v.ndim == 4 else v for v in (v_lb, v_ulb))
         m.views = ReplayViews(kinds, v_lb, v_ulb)
         trainer.clock.mark("sampling")

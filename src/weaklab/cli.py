@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = bsub.add_parser("speed", help="steps/s of a method on synthetic images, and of the usual per-sample pipeline")
     sp.add_argument("--method", required=True)
     sp.add_argument("--model", required=True, help="cnn13 | wrn28_2 | small_cnn | ...")
-    sp.add_argument("--batch", default="64+448", help="LABELED+UNLABELED global batch (default 64+448)")
+    sp.add_argument("--batch", default="64+448", help="LABELED+UNLABELED global batch (default 64+448); one number for one-stream methods (PL-CR, SCN)")
     sp.add_argument("--image-size", type=int, default=32)
     sp.add_argument("--channels", type=int, default=3)
     sp.add_argument("--classes", type=int, default=10)
