@@ -28,6 +28,7 @@ def test_record_has_both_pipelines_and_the_split(method, views):
     assert w["split_s"]["forward_backward"] > 0 and w["split_s"]["augmentation"] > 0
     assert sum(w["split_percent"].values()) == pytest.approx(100)
     assert r["usual"]["samples_per_s"] > 0 and r["speedup"] == pytest.approx(w["samples_per_s"] / r["usual"]["samples_per_s"])
+    assert w["data_only_samples_per_s"] > w["samples_per_s"] and r["usual"]["data_only_samples_per_s"] > 0  # data alone: no model to wait for
     assert r["precision"] == "fp32" and r["torch"] == torch.__version__
     assert r["store"] == "device" and r["task"] == "classification" and r["samples_per_step"] == 16
     assert r["optimizer"] == "adam (fused)"  # what the trainer built (fused on CPU and CUDA)
@@ -142,8 +143,9 @@ def test_batch_sizes_are_parsed_or_named_as_wrong():
             bench_speed.parse_batch(bad)
 
 
-def test_a_table_without_the_store_column_gains_it(tmp_path):
-    old_header = bench_speed.HEADER.replace(" store |", "")
+def test_an_older_table_gains_the_new_columns(tmp_path):
+    old_header = ("| method | model | batch | size | device | procs | precision | steps/s (median, min–max) | samples/s | "
+                  "data+aug % | fwd+bwd % | opt % | EMA % | sync % | usual samples/s (workers) | speed-up | peak MB | date | command |")
     old_row = "| pi_model | wrn28_2 | 64+448 | 32 | cpu | 1 | fp32 | 0.07 (0.06–0.07) | 35.0 | 0.2 | 99.7 | 0.0 | 0.0 | 0.0 | – | – | 1 | d | `c` |"
     md = tmp_path / "B.md"
     md.write_text(f"# B\n\n<!-- speed:begin -->\n{old_header}\n|---|\n{old_row}\n<!-- speed:end -->\n\nafter\n")
@@ -151,5 +153,6 @@ def test_a_table_without_the_store_column_gains_it(tmp_path):
     bench_speed.write_row(md, r)
     lines = md.read_text().split("<!-- speed:begin -->\n")[1].split("\n<!-- speed:end -->")[0].splitlines()
     assert lines[0] == bench_speed.HEADER and lines[2].startswith("| pi_model | wrn28_2 | 64+448 | 32 | cpu | 1 | fp32 | device | 0.07")
+    assert "| – | – | – / – | 1 | d | `c` |" not in lines[2] and "| – | – | – | 1 | d | `c` |" in lines[2]  # data alone: unknown
     assert lines[3].startswith("| supervised | small_cnn | 4 | 8 |") and md.read_text().endswith("after\n")
     assert all(line.count("|") == bench_speed.HEADER.count("|") for line in lines if line.startswith("| "))

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .bench_usual import PerSampleViews, ReplayViews, loader
+from .bench_usual import PREFETCH, PerSampleViews, ReplayViews, loader
 from .config import resolve
 from .core.task import Classification, Regression
 from .data import partial
@@ -301,6 +301,9 @@ def _measure(trainer, cfg, data, dev, lb, ulb, warmup, windows, steps, profile_s
     ours["split_s"] = split
     ours["split_percent"] = {p: 100 * v * profile_steps / total for p, v in split.items()} if total else {}
     ours["data_and_augmentation_percent"] = sum(ours["split_percent"].get(p, 0.0) for p in ("sampling", "augmentation"))
+    # The data side alone: how many samples a second sampling + augmentation could deliver if the model were free.
+    data_s = split["sampling"] + split["augmentation"]
+    ours["data_only_samples_per_s"] = per_step / data_s if data_s > 0 else None
 
     record = {"samples_per_step": per_step, "views_per_step": len(kinds),
               "view_kinds": {k: kinds.count(k) for k in ("weak", "strong") if k in kinds}, "weaklab": ours}
@@ -308,6 +311,22 @@ def _measure(trainer, cfg, data, dev, lb, ulb, warmup, windows, steps, profile_s
         record["usual"] = _usual(trainer, data, cfg, dev, kinds, lb, ulb, per_step, warmup, windows, steps, workers)
         record["speedup"] = ours["samples_per_s"] / record["usual"]["samples_per_s"]
     return record
+
+
+def _loader_rate(it_lb, it_ulb, per_step: int, batches: int, workers: int) -> float:
+    """Samples/s the workers deliver with no model to feed: the usual pipeline's ceiling on this machine. The
+    batches they read ahead while the model ran are drawn first, untimed."""
+    def draw():
+        next(it_lb)
+        if it_ulb is not None:
+            next(it_ulb)
+
+    for _ in range(PREFETCH * max(workers, 1)):
+        draw()
+    start = time.perf_counter()
+    for _ in range(batches):
+        draw()
+    return batches * per_step / (time.perf_counter() - start)
 
 
 def _bf16(cfg, dev) -> bool:
@@ -352,6 +371,7 @@ def _usual(trainer, data, cfg, dev, kinds, lb, ulb, per_step, warmup, windows, s
         out = _summary(_windows(usual_step, dev, warmup, windows, steps), per_step)
     finally:
         m.views = real_views
+    out["data_only_samples_per_s"] = _loader_rate(it_lb, it_ulb, per_step, max(windows * steps, 3), workers)
     out["workers"] = workers
     out["peak_memory_mb"] = _peak_memory_mb(dev)
     return out
@@ -361,7 +381,8 @@ def _usual(trainer, data, cfg, dev, kinds, lb, ulb, per_step, warmup, windows, s
 
 HEADER = (
     "| method | model | batch | size | device | procs | precision | store | steps/s (median, min–max) | samples/s | "
-    "data+aug % | fwd+bwd % | opt % | EMA % | sync % | usual samples/s (workers) | speed-up | peak MB | date | command |"
+    "data+aug % | fwd+bwd % | opt % | EMA % | sync % | usual samples/s (workers) | speed-up | "
+    "data alone samples/s: weaklab / usual | peak MB | date | command |"
 )
 KEY_COLUMNS = 8  # method ... store: a new row replaces the row with the same first eight cells
 
@@ -372,21 +393,33 @@ def markdown_row(r: dict) -> str:
     usual = r.get("usual")
     usual_txt = f"{usual['samples_per_s']:.1f} ({usual['workers']})" if usual else "–"
     speedup = f"{r['speedup']:.2f}×" if "speedup" in r else "–"
+    alone = [w.get("data_only_samples_per_s"), (usual or {}).get("data_only_samples_per_s")]
+    alone_txt = " / ".join("–" if v is None else f"{v:.0f}" for v in alone)
     return (
         f"| {r['method']} | {r['model']} | {r['batch']} | {r['image_size']} | {r['device']} | {r['processes']} | "
         f"{r['precision']}{' compiled' if r.get('compile') else ''} | {r.get('store', 'device')} | "
         f"{w['steps_per_s']:.3g} ({w['steps_per_s_min']:.3g}–{w['steps_per_s_max']:.3g}) | "
         f"{w['samples_per_s']:.1f} | {w['data_and_augmentation_percent']:.1f} | {pct.get('forward_backward', 0):.1f} | "
         f"{pct.get('optimizer', 0):.1f} | {pct.get('ema', 0):.1f} | "
-        f"{pct.get('gradient_sync', 0) + pct.get('state_sync', 0):.1f} | {usual_txt} | {speedup} | "
+        f"{pct.get('gradient_sync', 0) + pct.get('state_sync', 0):.1f} | {usual_txt} | {speedup} | {alone_txt} | "
         f"{w['peak_memory_mb']:.0f} | {r['date']} | `{r['command']}` |"
     )
 
 
-def _with_store_column(line: str) -> str:
-    """A row of the table before it had a store column: every such row was measured with the device store."""
-    cells = line.split("|")
-    return "|".join(cells[:8] + [" device "] + cells[8:])
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _upgrade(rows: list[str], old_header: str) -> list[str]:
+    """Rows of an older table layout in today's columns, matched by column name. A column the old table lacked
+    gets what held then (every row before the store column used the device store) or "–"."""
+    old = _cells(old_header)
+    then = {"store": "device"}
+    upgraded = []
+    for line in rows:
+        by_name = dict(zip(old, _cells(line)))
+        upgraded.append("| " + " | ".join(by_name.get(c, then.get(c, "–")) for c in _cells(HEADER)) + " |")
+    return upgraded
 
 
 def write_row(path: Path, record: dict) -> None:
@@ -395,14 +428,15 @@ def write_row(path: Path, record: dict) -> None:
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     begin, end = "<!-- speed:begin -->", "<!-- speed:end -->"
     row = markdown_row(record)
-    key = row.split("|")[1 : KEY_COLUMNS + 1]
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
         body, tail = rest.split(end, 1)
-        rows = [line for line in body.strip("\n").splitlines() if line.startswith("| ") and not line.startswith("| method |")]
-        if "| store |" not in body:
-            rows = [_with_store_column(line) for line in rows]
-        rows = [line for line in rows if line.split("|")[1 : KEY_COLUMNS + 1] != key]
+        lines = body.strip("\n").splitlines()
+        header = next((line for line in lines if line.startswith("| method |")), HEADER)
+        rows = [line for line in lines if line.startswith("| ") and line is not header]
+        if header != HEADER:
+            rows = _upgrade(rows, header)
+        rows = [line for line in rows if _cells(line)[:KEY_COLUMNS] != _cells(row)[:KEY_COLUMNS]]
     else:
         head, tail, rows = text.rstrip() + "\n\n## Speed\n\n", "\n", []
     lines = [HEADER, "|" + "---|" * (HEADER.count("|") - 1), *rows, row]

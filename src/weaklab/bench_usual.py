@@ -177,11 +177,14 @@ class ReplayViews:
         return [self(x) for _ in range(n)]
 
 
+PREFETCH = 4  # batches each DataLoader worker reads ahead
+
+
 def loader(ds, indices, batch: int, workers: int, pin: bool):
     """An endless iterator of shuffled batches of `ds` restricted to `indices` (with replacement)."""
     subset = torch.utils.data.Subset(ds, indices)
     sampler = torch.utils.data.RandomSampler(subset, replacement=True, num_samples=10**8)
     return iter(torch.utils.data.DataLoader(
         subset, batch_size=batch, sampler=sampler, num_workers=workers, pin_memory=pin, drop_last=True,
-        persistent_workers=workers > 0, prefetch_factor=4 if workers else None,
+        persistent_workers=workers > 0, prefetch_factor=PREFETCH if workers else None,
     ))
