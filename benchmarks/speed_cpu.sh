@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The CPU speed measurements of BENCHMARKS.md ("Speed"), in one go (~10 minutes on 2 cores, plus ~1 for PL-CR and
-# ~5 for UCVME: one UCVME ResNet-18 step at 32+32, 200×200 took 41 s on 1 busy thread).
+# The CPU speed measurements of BENCHMARKS.md ("Speed"), in one go (~25 minutes on 2 cores; one UCVME ResNet-18
+# step at 32+32, 200×200 takes about 40 s).
 # Usage: benchmarks/speed_cpu.sh [BENCHMARKS.md]. Needs a quiet machine: nothing else running.
 set -euo pipefail
 W=${1:-BENCHMARKS.md}
@@ -22,3 +22,7 @@ $WL bench speed --method plcr --model wrn28_2 --batch 64 --image-size 32 $FEW --
 # (recipes/utkface-ucvme.yaml: pad-crop 5, flip, no noise); its step holds T = 5 no-grad passes of both networks.
 $WL bench speed --method ucvme --model resnet18 --batch 32+32 --image-size 200 $FEW --write "$W" \
   --set views.translate=5 --set views.noise=0
+# Mean Teacher on WRN-28-2 again: in bf16 autocast (this CPU has AMX bf16 units), and from the host store
+# (a memory-mapped file, read ahead by DataLoader workers).
+$WL bench speed --method mean_teacher --model wrn28_2 --batch 64+448 --image-size 32 $FEW --precision bf16 --write "$W"
+$WL bench speed --method mean_teacher --model wrn28_2 --batch 64+448 --image-size 32 $FEW --store host --write "$W"
