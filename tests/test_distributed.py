@@ -53,14 +53,20 @@ def lines(run_dir):
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-def _rank(rank, size, port, config, run_dir):
+def _trained_rank(rank, size, port, config, run_dir):
+    """This process as rank `rank` of a torchrun-like world on 127.0.0.1, after training `config` into run_dir."""
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     world = World.from_env("cpu")
     run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(build_experiment(config), run_dir, world)
+    trainer.fit()
+    return world, trainer
+
+
+def _rank(rank, size, port, config, run_dir):
+    world, trainer = _trained_rank(rank, size, port, config, run_dir)
     try:
-        trainer = Trainer(build_experiment(config), run_dir, world)
-        trainer.fit()
         state = {k: getattr(trainer.method, k).clone() for k in STATE}
         # A per-sample buffer nobody gathers (one rank writes it) is caught, with its name.
         if rank == 1:
@@ -133,13 +139,8 @@ def test_shards_are_disjoint_and_cover_the_global_batch():
 
 
 def _scn_rank(rank, size, port, config, run_dir):
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    world = World.from_env("cpu")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    world, trainer = _trained_rank(rank, size, port, config, run_dir)
     try:
-        trainer = Trainer(build_experiment(config), run_dir, world)
-        trainer.fit()
         torch.save({k: getattr(trainer.method, k).clone() for k in ("labels", "events")}, run_dir / f"state-rank{rank}.pt")
     finally:
         world.close()
