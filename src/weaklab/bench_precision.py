@@ -44,6 +44,10 @@ def _metric(method: str, summary: dict) -> float:
 
 
 def precision(methods, seeds, out: Path, device: str = "auto", epochs: int | None = None, write: str | None = None) -> str:
+    from .methods import method_class
+
+    for method in methods:  # before hours of training: an unknown name fails now, with the list of names
+        method_class(method)
     results: dict[tuple[str, str], list[dict]] = {}
     for method in methods:
         for name, overrides in SETTINGS.items():
