@@ -125,7 +125,7 @@ def synthetic_data(config, image_size: int, channels: int, classes: int, device:
     held = x[:64]
     return Data(
         name="synthetic", classes=names, sample_shape=(channels, image_size, image_size), flip=True,
-        normalizer=norm, train=make_store(d.store, train_x, norm, device, x.nbytes), val=DeviceStore(held, norm, device),
+        normalizer=norm, train=make_store(d.store, train_x, norm, device, x.nbytes, d.workers), val=DeviceStore(held, norm, device),
         test=DeviceStore(held, norm, device), val_labels=torch.as_tensor(y[:64]), test_labels=torch.as_tensor(y[:64]),
         supervision=sup, train_labels_clean=torch.as_tensor(y), regime=regime, noise=noise, task=learned,
     )
