@@ -130,3 +130,41 @@ def test_a_request_off_the_plan_is_read_for_its_own_rows(tmp_path):
         assert torch.equal(host[plan[0]], device[plan[0]]) and host.gathered == 3  # nothing left ahead
     finally:
         host.close()
+
+
+def test_selections_of_rows_compose_without_reading(tmp_path):
+    a = np.arange(40, dtype=np.uint8).reshape(10, 4)
+    np.save(tmp_path / "a.npy", a)
+    m = np.load(tmp_path / "a.npy", mmap_mode="r")
+    rows = Rows.concat([Rows.of(m).select([7, 1, 3]), a[:2], Rows.of(m).select([9])])
+    want = np.concatenate([a[[7, 1, 3]], a[:2], a[[9]]])
+    assert np.array_equal(rows[:], want)
+    pick = [5, 0, 2, 3, 4, 1]
+    nested = rows.select(pick)  # a selection of a selection: indices into the original arrays
+    assert np.array_equal(nested[:], want[pick]) and np.array_equal(nested.select([1, 0])[:], want[[0, 5]])
+    assert all(np.shares_memory(part.a, m) or np.shares_memory(part.a, a) for part, _ in nested._parts)  # no copies
+    assert len(rows.select([])) == 0
+    with pytest.raises(IndexError):
+        rows.select([6])
+
+
+def test_target_range_keeps_a_lazy_selection_of_the_image_cache(fast, tmp_path):
+    """UTKFace's protocol ages (target_range) select rows of the memory-mapped cache instead of copying them, and
+    a host-store run on them equals a device-store run."""
+    rng = np.random.default_rng(1)
+    for i, age in enumerate(rng.integers(10, 80, size=60)):
+        a = np.clip(rng.normal(2 * age, 20, (8, 8, 3)), 0, 255).astype(np.uint8)
+        (tmp_path / "faces").mkdir(exist_ok=True)
+        Image.fromarray(a, "RGB").save(tmp_path / "faces" / f"{age}_0_0_{i:04d}.jpg.chip.png")
+    opts = DataConfig(filename_target="utkface", target_range=[21, 60], root=str(tmp_path / "root"))
+    src = load_source(str(tmp_path / "faces"), str(tmp_path / "root"), opts)
+    assert isinstance(src.x, Rows) and all(file_region(part.a) for part, _ in src.x._parts)
+    assert ((src.y >= 21) & (src.y <= 60)).all() and len(src.x) == len(src.y) < 60
+    summaries = {}
+    for store in ("device", "host"):
+        cfg = fast("supervised", data__dataset=str(tmp_path / "faces"), data__root=str(tmp_path / "root"),
+                   data__filename_target="utkface", data__target_range=[21, 60], data__store=store, data__workers=1,
+                   data__labels_per_class=None, data__labeled_fraction=0.5, train__batch_labeled=4,
+                   train__batch_unlabeled=8, train__epochs=2)
+        summaries[store] = train(cfg, out=tmp_path / store).summary
+    assert summaries["host"]["test"] == summaries["device"]["test"]

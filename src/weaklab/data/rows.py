@@ -70,6 +70,27 @@ class Rows:
         """`x` as Rows (an array: all of its rows)."""
         return x if isinstance(x, Rows) else cls([(x, None)])
 
+    @classmethod
+    def concat(cls, many: list) -> Rows:
+        """Rows (or arrays) one after the other, still reading nothing."""
+        return cls([(mapped.a, index) for rows in map(cls.of, many) for mapped, index in rows._parts])
+
+    def select(self, positions) -> Rows:
+        """The rows at `positions` (in that order) as Rows: indices composed, nothing read. A selection of a
+        selection still points into the original (memory-mapped) arrays."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if positions.size and (positions.min() < 0 or positions.max() >= len(self)):
+            raise IndexError(f"row index out of range for {len(self)} rows")
+        part = np.searchsorted(self._ends, positions, side="right")
+        starts = np.concatenate([[0], self._ends[:-1]])
+        runs = np.flatnonzero(np.diff(part)) + 1  # a new part wherever consecutive positions change part
+        pieces = []
+        for at in np.split(np.arange(len(positions)), runs) if len(positions) else []:
+            mapped, index = self._parts[part[at[0]]]
+            local = positions[at] - starts[part[at[0]]]
+            pieces.append((mapped.a, local if index is None else index[local]))
+        return Rows(pieces or [(self._parts[0][0].a, np.zeros(0, dtype=np.int64))])
+
     def __len__(self) -> int:
         return int(self._ends[-1])
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import WeaklabError
+from .rows import Rows
 
 
 @dataclass
@@ -83,14 +84,16 @@ class ArraySource:
 
 
 def _check_arrays(x, y, num_classes: int, name: str, task: str = "classification"):
-    x, y = np.asarray(x), np.asarray(y)
+    # Rows (a lazy selection of a memory-mapped file, data/rows.py) stay lazy: reading them here would copy a
+    # data set that may not fit in memory. They only ever select rows of an array that passed these checks.
+    x, y = (x if isinstance(x, Rows) else np.asarray(x)), np.asarray(y)
     if x.ndim not in (2, 4):
         raise WeaklabError(
             f"{name}: samples must be images N×C×H×W or flat features N×D, got an array of shape {x.shape}"
         )
     if not (np.issubdtype(x.dtype, np.number) and not np.issubdtype(x.dtype, np.complexfloating)):
         raise WeaklabError(f"{name}: samples must be numeric, got dtype {x.dtype}")
-    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+    if np.issubdtype(x.dtype, np.floating) and not isinstance(x, Rows) and not np.isfinite(x).all():
         raise WeaklabError(f"{name}: samples contain NaN or inf values; clean or impute them first")
     if y.ndim != 1 or len(y) != len(x):
         raise WeaklabError(f"{name}: need one label per sample: {len(x)} samples but labels of shape {y.shape}")

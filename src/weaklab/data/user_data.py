@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import WeaklabError
 from .download import NpyWriter, atomic_write
+from .rows import Rows
 from .source import ArraySource
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -147,9 +148,9 @@ def keep_target_range(src: ArraySource, target_range) -> ArraySource:
     test = {}
     if src.test_x is not None:
         kt = keep(src.test_y)
-        test = {"test_x": src.test_x[kt], "test_y": src.test_y[kt]}
-    return ArraySource(
-        x=src.x[k], y=src.y[k], classes=[], name=src.name, flip=src.flip, info=src.info, task="regression",
+        test = {"test_x": Rows.of(src.test_x).select(np.flatnonzero(kt)), "test_y": src.test_y[kt]}
+    return ArraySource(  # the kept rows as a lazy selection: a memory-mapped image cache is not copied
+        x=Rows.of(src.x).select(np.flatnonzero(k)), y=src.y[k], classes=[], name=src.name, flip=src.flip, info=src.info, task="regression",
         unlabeled=None if src.unlabeled is None else src.unlabeled[k], extra_x=src.extra_x, **test,
     )
 

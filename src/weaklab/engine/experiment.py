@@ -91,7 +91,7 @@ def build_data(config: Config, device: torch.device) -> Data:
     # Decided once, before any split is copied: the host store reads its splits lazily from the source's arrays
     # (memory-mapped caches), so a data set larger than host memory never gets copied into it.
     kind = store_kind(d.store, device, total_bytes)
-    take = (lambda a, idx: Rows([(a, idx)])) if kind == "host" else (lambda a, idx: a[idx])
+    take = (lambda a, idx: Rows.of(a).select(idx)) if kind == "host" else (lambda a, idx: a[idx])
     if src.test_x is None:
         rest, test = stratified_split(strata(src.y[known]), d.test_fraction, d.split_seed)
         if len(test) == 0:
@@ -187,7 +187,7 @@ def _train_samples(src, train_idx: np.ndarray, use_extra: bool, lazy: bool = Fal
         parts.append((src.extra_x, None))
     n_extra = sum(len(a) if i is None else len(i) for a, i in parts[1:])
     if lazy:
-        return Rows(parts), n_extra
+        return Rows.concat([Rows.of(a) if i is None else Rows.of(a).select(i) for a, i in parts]), n_extra
     arrays = [np.asarray(a) if i is None else a[i] for a, i in parts]
     return (arrays[0] if len(arrays) == 1 else np.concatenate(arrays)), n_extra
 
