@@ -168,3 +168,14 @@ def test_target_range_keeps_a_lazy_selection_of_the_image_cache(fast, tmp_path):
                    train__batch_unlabeled=8, train__epochs=2)
         summaries[store] = train(cfg, out=tmp_path / store).summary
     assert summaries["host"]["test"] == summaries["device"]["test"]
+
+
+def test_evaluation_batches_are_read_ahead_and_equal_the_device_store(tmp_path):
+    x = np.random.default_rng(0).integers(0, 256, size=(23, 1, 4, 4), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    norm = Normalizer.fit(x)
+    host = HostStore(np.load(tmp_path / "x.npy", mmap_mode="r"), norm, torch.device("cpu"), workers=0)
+    device = DeviceStore(x, norm, torch.device("cpu"))
+    got, want = list(host.batches(5)), list(device.batches(5))
+    assert [len(b) for b in got] == [5, 5, 5, 5, 3] and all(torch.equal(a, b) for a, b in zip(got, want))
+    assert list(HostStore(x[:0], norm, torch.device("cpu"), workers=0).batches(5)) == []

@@ -130,8 +130,20 @@ class HostStore:
             loader._iterator = None
 
     def batches(self, batch_size: int):
-        for start in range(0, len(self.rows), batch_size):
-            yield self._gather(np.arange(start, min(start + batch_size, len(self.rows))))
+        """Consecutive normalised batches (evaluation). A thread reads the next batch from the file while the
+        caller works on this one (NumPy releases the GIL while copying rows; page faults wait in that thread)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        n = len(self.rows)
+        read = lambda start: torch.from_numpy(self.rows.take(np.arange(start, min(start + batch_size, n)))).to(self.dtype)  # noqa: E731
+        starts = list(range(0, n, batch_size))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ahead = pool.submit(read, starts[0]) if starts else None
+            for k in range(len(starts)):
+                batch = ahead.result()
+                if k + 1 < len(starts):
+                    ahead = pool.submit(read, starts[k + 1])
+                yield self._to_device(batch)
 
 
 def store_kind(kind: str, device: torch.device, total_bytes: int) -> str:
