@@ -264,21 +264,18 @@ def cmd_train(args) -> int:
     from .api import train
     from .config import resolve
 
-    config = resolve(args.config, train_overrides(args))
-    run = train(config)
-    if run is None:  # torchrun rank other than 0: rank 0 prints
-        return 0
-    _print_summary(run.summary, run.directory)
-    return 0
+    return _report(train(resolve(args.config, train_overrides(args))))
 
 
 def cmd_resume(args) -> int:
     from .api import resume
 
-    run = resume(args.run_dir)
-    if run is None:  # torchrun rank other than 0: rank 0 prints
-        return 0
-    _print_summary(run.summary, run.directory)
+    return _report(resume(args.run_dir))
+
+
+def _report(run) -> int:
+    if run is not None:  # None: a torchrun rank other than 0; rank 0 prints
+        _print_summary(run.summary, run.directory)
     return 0
 
 
