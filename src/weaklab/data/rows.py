@@ -79,17 +79,28 @@ class Rows:
         """The rows at `positions` (in that order) as Rows: indices composed, nothing read. A selection of a
         selection still points into the original (memory-mapped) arrays."""
         positions = np.asarray(positions, dtype=np.int64)
-        if positions.size and (positions.min() < 0 or positions.max() >= len(self)):
+        if positions.size and positions.min() < 0:
             raise IndexError(f"row index out of range for {len(self)} rows")
-        part = np.searchsorted(self._ends, positions, side="right")
-        starts = np.concatenate([[0], self._ends[:-1]])
+        part, rows = self._locate(positions)
         runs = np.flatnonzero(np.diff(part)) + 1  # a new part wherever consecutive positions change part
-        pieces = []
-        for at in np.split(np.arange(len(positions)), runs) if len(positions) else []:
-            mapped, index = self._parts[part[at[0]]]
-            local = positions[at] - starts[part[at[0]]]
-            pieces.append((mapped.a, local if index is None else index[local]))
+        pieces = [(self._parts[part[at[0]]][0].a, rows[at]) for at in np.split(np.arange(len(rows)), runs)] if len(rows) else []
         return Rows(pieces or [(self._parts[0][0].a, np.zeros(0, dtype=np.int64))])
+
+    def _locate(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(part, row of that part's array) of each position; negative positions count from the end."""
+        positions = np.asarray(positions, dtype=np.int64)
+        n = len(self)
+        if positions.size and (positions.min() < -n or positions.max() >= n):
+            raise IndexError(f"row index out of range for {n} rows")
+        positions = np.where(positions < 0, positions + n, positions)
+        part = np.searchsorted(self._ends, positions, side="right")
+        rows = positions - np.concatenate([[0], self._ends[:-1]])[part]
+        for p in np.unique(part):
+            index = self._parts[p][1]
+            if index is not None:
+                at = part == p
+                rows[at] = index[rows[at]]
+        return part, rows
 
     def __len__(self) -> int:
         return int(self._ends[-1])
@@ -120,20 +131,12 @@ class Rows:
 
     def take(self, positions: np.ndarray) -> np.ndarray:
         """The rows at `positions` (any order, repeats allowed), each part read in ascending row order."""
-        positions = np.asarray(positions, dtype=np.int64)
-        n = len(self)
-        if positions.size and (positions.min() < -n or positions.max() >= n):
-            raise IndexError(f"row index out of range for {n} rows")
-        positions = np.where(positions < 0, positions + n, positions)
-        out = np.empty((len(positions), *self.sample_shape), self.dtype)
-        part = np.searchsorted(self._ends, positions, side="right")
-        starts = np.concatenate([[0], self._ends[:-1]])
+        part, rows = self._locate(positions)
+        out = np.empty((len(rows), *self.sample_shape), self.dtype)
         for p in np.unique(part):
-            (mapped, index), at = self._parts[p], np.flatnonzero(part == p)
-            local = positions[at] - starts[p]
-            rows = local if index is None else index[local]
-            order = np.argsort(rows, kind="stable")  # ascending: sequential reads of a file
-            out[at[order]] = mapped.a[rows[order]]
+            at = np.flatnonzero(part == p)
+            order = np.argsort(rows[at], kind="stable")  # ascending: sequential reads of a file
+            out[at[order]] = self._parts[p][0].a[rows[at][order]]
         return out
 
     def __array__(self, dtype=None, copy=None):
