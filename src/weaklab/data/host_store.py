@@ -34,6 +34,11 @@ def _identity(t: torch.Tensor) -> tuple:
     return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride(), t.dtype, t.device)
 
 
+def read_rows(rows: Rows, positions: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    """The rows at `positions` as a host tensor of the store's dtype (in a worker, a thread or the caller)."""
+    return torch.from_numpy(rows.take(positions)).to(dtype)
+
+
 class _Gather(torch.utils.data.Dataset):
     """A batch of rows per key (an index array): what a worker reads. Only the Rows go to a worker, and a
     file-backed part of them travels as its path (see data/rows.py)."""
@@ -42,7 +47,7 @@ class _Gather(torch.utils.data.Dataset):
         self.rows, self.dtype = rows, dtype
 
     def __getitem__(self, key: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(self.rows.take(key)).to(self.dtype)
+        return read_rows(self.rows, key, self.dtype)
 
 
 class _Plan(torch.utils.data.Sampler):
@@ -88,7 +93,7 @@ class HostStore:
         return self.normalizer(batch.to(self.device, non_blocking=True))
 
     def _gather(self, rows: np.ndarray) -> torch.Tensor:
-        return self._to_device(torch.from_numpy(self.rows.take(rows)).to(self.dtype))
+        return self._to_device(read_rows(self.rows, rows, self.dtype))
 
     def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
         if self._expected and _identity(idx) == self._expected[0]:
@@ -135,14 +140,13 @@ class HostStore:
         from concurrent.futures import ThreadPoolExecutor
 
         n = len(self.rows)
-        read = lambda start: torch.from_numpy(self.rows.take(np.arange(start, min(start + batch_size, n)))).to(self.dtype)  # noqa: E731
-        starts = list(range(0, n, batch_size))
+        chunks = [np.arange(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
         with ThreadPoolExecutor(max_workers=1) as pool:
-            ahead = pool.submit(read, starts[0]) if starts else None
-            for k in range(len(starts)):
+            ahead = pool.submit(read_rows, self.rows, chunks[0], self.dtype) if chunks else None
+            for k in range(len(chunks)):
                 batch = ahead.result()
-                if k + 1 < len(starts):
-                    ahead = pool.submit(read, starts[k + 1])
+                if k + 1 < len(chunks):
+                    ahead = pool.submit(read_rows, self.rows, chunks[k + 1], self.dtype)
                 yield self._to_device(batch)
 
 
