@@ -74,5 +74,8 @@ def test_bad_image_inputs_name_the_problem(image_run, tmp_path, capsys):
             bad.write_text("a,b\n1,2\n")
         assert main(["predict", run, "--input", str(bad), "--output", out]) == 2
         assert message in capsys.readouterr().err
+    (tmp_path / "binary.csv").write_bytes(b"path\n\xff\xfe\x00bad\n")  # not text: a one-line error, no traceback
+    assert main(["predict", run, "--input", str(tmp_path / "binary.csv"), "--output", out]) == 2
+    assert "cannot read as CSV" in capsys.readouterr().err
     with pytest.raises(WeaklabError, match="feature vectors"):
         load_inputs(folder, (64,), "skip")

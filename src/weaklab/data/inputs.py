@@ -6,13 +6,12 @@ bilinear resize), so a model trained on a folder of photos predicts on another f
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import WeaklabError
-from .user_data import IMAGE_SUFFIXES, ImageReader, Options, _images_in
+from .user_data import IMAGE_SUFFIXES, ImageReader, Options, _images_in, _read_csv
 
 
 def load_inputs(path: Path, input_shape: tuple[int, ...], bad_images: str = "error") -> tuple[np.ndarray, list[str]]:
@@ -52,14 +51,13 @@ def _array(path: Path) -> np.ndarray:
 
 def _listed(path: Path) -> list[Path]:
     """The `path` column of a CSV (the same layout as a training CSV; other columns are ignored)."""
-    with path.open(newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows or "path" not in [h.strip() for h in rows[0]]:
+    header, rows = _read_csv(path)
+    if "path" not in header:
         raise WeaklabError(f"{path}: a CSV of images needs a header with a `path` column")
-    column = [h.strip() for h in rows[0]].index("path")
+    column = header.index("path")
     files = []
-    for line, row in enumerate(rows[1:], start=2):
-        if not row or not row[column].strip():
+    for line, row in enumerate(rows, start=2):
+        if not row[column].strip():
             raise WeaklabError(f"{path}: line {line} has no image path")
         files.append((path.parent / row[column].strip()).resolve())
     if not files:
