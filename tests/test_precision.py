@@ -72,3 +72,12 @@ def test_bench_precision_writes_a_paired_table(tmp_path, monkeypatch):
     assert [c["train.channels_last"] for c in calls] == [False, False, True]
     assert "| supervised | accuracy % |" in table and "bf16 − fp32" in table
     assert "<!-- precision:begin -->" in md.read_text()
+
+
+def test_unknown_precision_is_named(fast, tmp_path):
+    import pytest
+
+    from weaklab.errors import WeaklabError
+
+    with pytest.raises(WeaklabError, match="train.precision must be auto, bf16 or fp32, got 'fp16'"):
+        Trainer(build_experiment(fast(train__precision="fp16")), tmp_path)

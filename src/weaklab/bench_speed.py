@@ -46,7 +46,7 @@ from .data.store import DeviceStore, Normalizer
 from .data.supervision import Supervision, semi_supervised, semi_supervised_regression
 from .engine.clock import NoClock, StepClock
 from .engine.distributed import World
-from .engine.experiment import Data, build_experiment, pick_device, uses_channels_last
+from .engine.experiment import Data, build_experiment, pick_device, uses_bf16, uses_channels_last
 from .engine.trainer import Trainer
 from .errors import WeaklabError
 from .methods import Batch, method_class
@@ -255,7 +255,7 @@ def speed(method: str, model: str, batch: str, image_size: int, *, channels: int
         "device": _device_name(dev), "device_type": dev.type, "processes": world.size,
         "threads": torch.get_num_threads(), "store": "device" if isinstance(data.train, DeviceStore) else "host",
         "store_class": type(data.train).__name__, "torch": torch.__version__,
-        "precision": "bf16" if _bf16(cfg, dev) else "fp32",
+        "precision": "bf16" if uses_bf16(cfg, dev) else "fp32",
         "channels_last": uses_channels_last(cfg, dev), "compile": compile,
         "optimizer": f"{cfg.train.optimizer} ({kernel})",
         "views": {"translate": v.translate, "flip": data.flip if v.flip is None else v.flip, "noise": v.noise,
@@ -327,10 +327,6 @@ def _loader_rate(it_lb, it_ulb, per_step: int, batches: int, workers: int) -> fl
     for _ in range(batches):
         draw()
     return batches * per_step / (time.perf_counter() - start)
-
-
-def _bf16(cfg, dev) -> bool:
-    return cfg.train.precision == "bf16" or (cfg.train.precision == "auto" and dev.type == "cuda")
 
 
 def _usual(trainer, data, cfg, dev, kinds, lb, ulb, per_step, warmup, windows, steps, workers) -> dict:

@@ -79,6 +79,14 @@ def uses_channels_last(config: Config, device: torch.device) -> bool:
     return wanted is True or (wanted is None and device.type == "cuda")
 
 
+def uses_bf16(config: Config, device: torch.device) -> bool:
+    """bf16 autocast: `auto` means on CUDA only (measured not to change results: docs/SCALING.md)."""
+    precision = config.train.precision
+    if precision not in ("auto", "bf16", "fp32"):
+        raise WeaklabError(f"train.precision must be auto, bf16 or fp32, got {precision!r}")
+    return precision == "bf16" or (precision == "auto" and device.type == "cuda")
+
+
 def build_data(config: Config, device: torch.device) -> Data:
     """Load the source, carve test (if not official) and validation splits, draw the labeled subset."""
     d = config.data

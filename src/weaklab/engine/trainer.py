@@ -29,7 +29,7 @@ from ..methods import Batch, Progress
 from . import checkpoint, plots
 from .clock import NoClock
 from .distributed import SINGLE, NoLogger, World
-from .experiment import Experiment, build_experiment
+from .experiment import Experiment, build_experiment, uses_bf16
 from .logger import RunLogger, strict_json
 from .monitor import LossMonitor
 from .optim import Schedule, build_optimizer
@@ -82,11 +82,9 @@ class Trainer:
         self.selection_metric = cfg.selection_metric or task.selection_metric
         self.higher_is_better = HIGHER_IS_BETTER.get(self.selection_metric, task.higher_is_better)
         self.monitor = LossMonitor(experiment.device, cfg.max_loss)
-        use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and experiment.device.type == "cuda")
-        if cfg.precision not in ("auto", "bf16", "fp32"):
-            raise WeaklabError(f"train.precision must be auto, bf16 or fp32, got {cfg.precision!r}")
         self.autocast = (
-            (lambda: torch.autocast(experiment.device.type, dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
+            (lambda: torch.autocast(experiment.device.type, dtype=torch.bfloat16))
+            if uses_bf16(experiment.config, experiment.device) else contextlib.nullcontext
         )
 
     # --- checkpoints -------------------------------------------------------------------------------------
