@@ -103,14 +103,15 @@ class HostStore:
         self.gathered += 1
         return self._gather(idx.cpu().numpy())
 
-    def look_ahead(self, plan: list[torch.Tensor], first_step: int) -> None:
+    def look_ahead(self, plan: list[torch.Tensor], first_step: int, on_host: list[torch.Tensor] | None = None) -> None:
         """Start reading the batches of `plan` (each stream's rows, from `first_step`), in the order training asks
-        for them: step by step, stream by stream. One device→host copy of the plan per epoch."""
+        for them: step by step, stream by stream. The keys come from `on_host` (the trainer's host copy of the
+        plan); without it, from one device→host copy of the plan."""
         self._expected.clear()
         self._streams = list(plan)
         if self.workers == 0:
             return
-        host = [p.cpu().numpy() for p in plan]
+        host = [p.cpu().numpy() for p in (plan if on_host is None else on_host)]
         steps = range(first_step, len(plan[0]))
         self._plan.keys = [h[i] for i in steps for h in host]
         for i in steps:

@@ -82,9 +82,10 @@ class DeviceStore:
         """The largest raw value (255 for uint8 images): where the views' intensity ops clip."""
         return 255.0 if self.x.dtype == torch.uint8 else max(float(self.x.max()), 1e-6)
 
-    def look_ahead(self, plan: list[torch.Tensor], first_step: int) -> None:
-        """The batches training will ask for next (rows of each stream's plan from `first_step`): nothing to
-        prepare when the samples are already on the device."""
+    def look_ahead(self, plan: list[torch.Tensor], first_step: int, on_host: list[torch.Tensor] | None = None) -> None:
+        """The batches training will ask for next (rows of each stream's plan from `first_step`; `on_host`: the
+        same plan in host memory, where the caller has it): nothing to prepare when the samples are already on
+        the device."""
 
     def close(self) -> None:
         """Nothing to stop (the host store stops its reading processes here)."""

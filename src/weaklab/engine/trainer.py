@@ -172,9 +172,10 @@ class Trainer:
     def epoch_plan(self, epoch: int) -> list[torch.Tensor]:
         """The epoch's index plan (this rank's share), moved to the device once. The training store is told the
         batches still to come, so a store that reads from host memory or files can fetch them ahead."""
-        plan = [self.world.shard(p).to(self.x.device) for p in self.x.sampler.epoch(epoch)]
-        streams = plan if self.method.uses_unlabeled else plan[:1]
-        self.x.data.train.look_ahead(streams, first_step=self.step % self.spe)
+        on_host = [self.world.shard(p) for p in self.x.sampler.epoch(epoch)]
+        plan = [p.to(self.x.device) for p in on_host]
+        n = len(plan) if self.method.uses_unlabeled else 1
+        self.x.data.train.look_ahead(plan[:n], first_step=self.step % self.spe, on_host=on_host[:n])
         return plan
 
     def train_step(self, plan, epoch: int) -> None:
