@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from .init import kaiming_init
+
 
 class BasicBlock(nn.Module):
     expansion = 1
@@ -79,12 +81,7 @@ class ResNet(nn.Module):
         self.dropout = nn.Dropout(dropout)  # one module reused after each stage: no parameters, no names
         self.out_features = c
         self.fc = nn.Linear(c, num_classes) if num_classes is not None else None
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        kaiming_init(self, "relu")
 
     def forward(self, x):
         """Images (B, C, H, W) → pooled features (B, out_features), or logits when built with `num_classes`."""

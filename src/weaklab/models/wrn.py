@@ -1,6 +1,8 @@
 """WRN-28-2: the wide residual network used by most semi-supervised benchmarks."""
 from torch import nn
 
+from .init import kaiming_init
+
 
 class WideBlock(nn.Module):
     """Pre-activation wide basic block: BN-act-conv3x3, BN-act-dropout-conv3x3, plus shortcut."""
@@ -44,12 +46,7 @@ class WRN(nn.Module):
         layers += [nn.BatchNorm2d(c), nn.LeakyReLU(0.1), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         self.net = nn.Sequential(*layers)
         self.out_features = c
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="leaky_relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        kaiming_init(self, "leaky_relu")
 
     def forward(self, x):
         """Map images (B, C, H, W) to features (B, 64*widen)."""
