@@ -10,7 +10,7 @@ FAST = {
     "train.epochs": 3,
     "train.batch_labeled": 16,
     "train.batch_unlabeled": 256,
-    "train.lr_rampup_epochs": 0,
+    "train.lr_rampup": 0,
     "train.progress": False,
 }
 

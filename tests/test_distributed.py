@@ -28,7 +28,7 @@ DETERMINISTIC = {
     "views__noise": 0.0,
     "train__sync_batchnorm": True,
     "train__lr_schedule": "constant",
-    "method__rampup_epochs": 0.0,
+    "method__rampup": 0.0,
     "train__batch_labeled": 16,
     "train__batch_unlabeled": 256,
     "train__epochs": 2,
@@ -149,9 +149,9 @@ def _scn_rank(rank, size, port, config, run_dir):
 def test_scn_relabels_and_their_counts_are_global_under_two_processes(fast, tmp_path):
     """Every rank holds the same relabeled labels and per-sample relabel counts, and the logged number of relabels
     is that of the whole global batch (both ranks' shares), not rank 0's."""
-    deterministic = {k: v for k, v in DETERMINISTIC.items() if k != "method__rampup_epochs"}
+    deterministic = {k: v for k, v in DETERMINISTIC.items() if k != "method__rampup"}
     config = fast("scn", data__labels_per_class=None, data__noise="symmetric", data__noise_rate=0.4,
-                  method__relabel_start_epoch=0, method__margin2=0.05, **deterministic)
+                  method__relabel_start=0, method__margin2=0.05, method__relabel_view="augmented", **deterministic)
     mp.spawn(_scn_rank, args=(2, free_port(), config, tmp_path), nprocs=2, join=True)
     r0, r1 = (torch.load(tmp_path / f"state-rank{r}.pt") for r in (0, 1))
     assert torch.equal(r0["labels"], r1["labels"]) and torch.equal(r0["events"], r1["events"])

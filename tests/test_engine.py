@@ -62,7 +62,7 @@ def test_exploding_loss_is_caught(fast, tmp_path, monkeypatch):
 
 
 def test_best_checkpoint_is_chosen_on_validation(fast, tmp_path):
-    run = train(fast("supervised", train__epochs=5, train__lr_rampup_epochs=0), out=tmp_path / "run")
+    run = train(fast("supervised", train__epochs=5, train__lr_rampup=0), out=tmp_path / "run")
     records = lines(run.directory)
     accuracies = [r["val"]["accuracy"] for r in records]
     best = records[accuracies.index(max(accuracies))]  # first occurrence of the maximum

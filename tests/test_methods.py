@@ -45,12 +45,15 @@ def test_pi_model_consistency_reaches_both_passes(fast):
 
 
 def test_weight_is_zero_in_first_epoch(fast):
+    """At the paper's 300 epochs w = 0 in the first epoch; a shorter run keeps it 0 for the first 1/300."""
     for name in ("pi_model", "temporal_ensembling"):
-        x, batch = setup(fast, name)
+        x, batch = setup(fast, name, train__epochs=300)
         _, logs = x.method.training_step(batch, Progress(step=3, epoch=0, steps_per_epoch=6))
         assert logs["consistency_weight"] == 0.0
         _, logs = x.method.training_step(batch, Progress(step=6, epoch=1, steps_per_epoch=6))
         assert logs["consistency_weight"] > 0.0
+        short = setup(fast, name, train__epochs=30)[0].method  # 180 steps: 0 for the first 0.6 step only
+        assert short.weight(batch, 0.0) == 0.0 and short.weight(batch, 1 / 6) > 0.0
 
 
 def test_mean_teacher_gradient_reaches_student_never_teacher(fast):
@@ -76,7 +79,7 @@ def test_mean_teacher_kl_and_two_heads(fast):
 
 
 def test_teacher_follows_the_ema_formula(fast, tmp_path):
-    x, batch = setup(fast, "mean_teacher", method__ema_decay=0.9)
+    x, batch = setup(fast, "mean_teacher", method__ema_decay=0.9, method__ema_horizon_cap="100%")
     method = x.method
     trainer = Trainer(x, tmp_path)
     student = lambda: [p.detach().clone() for p in method.model.parameters()]  # noqa: E731

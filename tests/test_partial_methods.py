@@ -59,7 +59,7 @@ def test_plcr_target_update_is_the_masked_geometric_mean_of_the_views():
 
 
 def test_plcr_consistency_is_the_sum_over_views_and_lambda_ramps_per_epoch():
-    m = make("plcr", SETS, rampup_epochs=100, lambda_max=2.0)
+    m = make("plcr", SETS, rampup=100, lambda_max=2.0)
     q = m.targets.clone()
     loss, logs = step(m, epoch=50)
     views = [LOGITS, LOGITS + torch.tensor([0.0, 1, -1]), LOGITS + torch.tensor([0.0, 2, -2])]

@@ -29,7 +29,7 @@ FAST_REG = {
     "train.epochs": 3,
     "train.batch_labeled": 16,
     "train.batch_unlabeled": 64,
-    "train.lr_rampup_epochs": 0,
+    "train.lr_rampup": 0,
     "train.progress": False,
 }
 

@@ -94,7 +94,7 @@ def test_importance_never_changes_the_arg_max(fast):
 def test_relabel_view_plain_uses_an_eval_forward_of_the_unaugmented_batch(fast, monkeypatch):
     from weaklab.methods import Batch, Progress
 
-    m = build_experiment(fast("scn", method__relabel_view="plain", method__relabel_start_epoch=0, **NOISY)).method
+    m = build_experiment(fast("scn", method__relabel_view="plain", method__relabel_start=0, **NOISY)).method
     seen = {}
     monkeypatch.setattr(type(m), "relabel", lambda self, idx, probs, labels, alpha: seen.update(probs=probs))
     x = torch.randn(8, 1, 8, 8)
@@ -120,7 +120,7 @@ def lines(run_dir):
 
 def test_relabels_identical_after_resume(fast, tmp_path, monkeypatch):
     def config():
-        return fast("scn", train__epochs=4, method__relabel_start_epoch=1, **NOISY)
+        return fast("scn", train__epochs=4, method__relabel_start=1, method__relabel_view="augmented", model__dropout=0.5, **NOISY)
 
     whole = train(config(), out=tmp_path / "whole")
     train_interrupted(config(), tmp_path / "killed", monkeypatch)

@@ -57,7 +57,7 @@ BASE = {
     "train.lr_schedule": "exponential",
     "train.lr_gamma": 0.9,
     "train.progress": False,
-    "method.relabel_start_epoch": 5,
+    "method.relabel_start": 5,
 }
 
 

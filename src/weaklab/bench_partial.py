@@ -32,7 +32,7 @@ def partial_config(method: str, rate: float, seed: int, out: Path, epochs: int |
     tree["train"]["batch_unlabeled"] = tree["train"]["batch_labeled"]  # same steps per epoch for the reference
     tree["method"] = {"name": method}
     if method == "plcr":
-        tree["method"]["rampup_epochs"] = epochs / 2  # the paper ramps λ over the first half (100 of 200 epochs)
+        tree["method"]["rampup"] = "100/200"  # the paper ramps λ over the first half (100 of 200 epochs)
     if method == REFERENCE:  # every true label, selected on validation accuracy
         del tree["data"]["partial"], tree["data"]["partial_rate"], tree["train"]["selection_metric"]
     else:

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--noise", help="label noise: none | given | symmetric | uniform | asymmetric | pairflip | transition")
     t.add_argument("--noise-rate", type=float, help="share of training labels made wrong")
     t.add_argument("--epochs", type=int)
+    t.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="random horizontal flips in the views (default: only where the dataset says a mirror keeps "
+                   "the meaning; off for your own data, digits, letters and angles)")
     t.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     t.add_argument("--seed", type=int)
     t.add_argument("--out", help="run directory (default runs/<method>-<dataset>-seed<seed>-<time>)")
@@ -220,6 +223,7 @@ def train_overrides(args) -> dict:
         "data.noise": args.noise,
         "data.noise_rate": args.noise_rate,
         "train.epochs": args.epochs,
+        "views.flip": getattr(args, "flip", None),
         "train.device": args.device,
         "seed": args.seed,
         "out": args.out,

@@ -16,7 +16,10 @@ from typing import Any
 
 import yaml
 
+from .core import span
 from .errors import WeaklabError
+
+LENGTH = float | str  # the type of a schedule length (core/span.py)
 
 
 @dataclass
@@ -88,11 +91,14 @@ class TrainConfig:
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     lr_schedule: str = "gaussian"  # gaussian | cosine | step | constant | exponential
-    lr_rampup_epochs: float = 80.0  # gaussian ramp-up of the lr (gaussian and cosine schedules)
-    rampdown_epochs: float = 50.0  # gaussian: lr and Adam beta1 ramp down over the last epochs
+    # Schedule lengths (core/span.py): a share of the run ("80/300": 80 epochs of the paper's 300, "25%"), or
+    # explicit epochs (a number, "10 epochs") or steps ("500 steps"). Shares scale with --epochs.
+    lr_rampup: float | str = "80/300"  # Gaussian ramp-up of the lr (gaussian and cosine schedules)
+    lr_rampdown: float | str = "50/300"  # gaussian: lr and Adam beta1 ramp down over the end of the run
     rampdown_beta1: float = 0.5  # Adam beta1 at the end of the ramp-down
-    lr_milestones: list = field(default_factory=list)  # step schedule: epochs where lr *= lr_gamma
-    lr_gamma: float = 0.1  # step: factor at each milestone; exponential: factor per epoch
+    lr_milestones: list = field(default_factory=list)  # step schedule: lengths where lr *= lr_gamma
+    lr_gamma: float = 0.1  # step: factor at each milestone; exponential: factor per lr_decay_every
+    lr_decay_every: float | str = 1.0  # exponential: the interval of one lr_gamma factor (SCN: 1 of its 70 epochs)
     grad_clip: float | None = None  # max gradient norm
     eval_every: int | None = None  # steps between evaluations; None: once per epoch
     plot_redraws: int = 10  # times the plots are redrawn during a run (0: only at the end)
@@ -134,6 +140,13 @@ class Config:
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "views": ViewsConfig, "train": TrainConfig}
 TOP_LEVEL = ("method", *SECTIONS, "seed", "out")
+# Keys renamed when schedules became lengths relative to the run; an old number still means epochs, so configs
+# saved by earlier versions (and their runs' resume) read as before.
+RENAMED = {
+    "train": {"lr_rampup_epochs": "lr_rampup", "rampdown_epochs": "lr_rampdown"},
+    "method": {"rampup_epochs": "rampup", "relabel_start_epoch": "relabel_start",
+               "unlabeled_rampup_epochs": "unlabeled_rampup"},
+}
 
 
 def resolve(file: str | Path | dict | None = None, overrides: dict[str, Any] | None = None) -> Config:
@@ -224,6 +237,16 @@ def _set_dotted(tree: dict, key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def _renamed(values: dict, renames: dict, where: str) -> dict:
+    out = dict(values)
+    for old, new in renames.items():
+        if old in out:
+            if new in out:
+                raise WeaklabError(f"{where}.{old} is the old name of {where}.{new}; give only {where}.{new}")
+            out[new] = out.pop(old)
+    return out
+
+
 def _check_keys(tree: dict, allowed, where: str) -> None:
     unknown = [k for k in tree if k not in allowed]
     if unknown:
@@ -237,9 +260,16 @@ def _check_keys(tree: dict, allowed, where: str) -> None:
 def _build(cls, values: dict, where: str):
     if not isinstance(values, dict):
         raise WeaklabError(f"config section '{where}' must be a mapping, got {values!r}")
+    values = _renamed(values, RENAMED.get(where, {}), where)
     _check_keys(values, valid_keys(cls), where if where != "method" else f"method ({cls.name})")
     hints = typing.get_type_hints(cls)
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
+    for k, v in kwargs.items():  # schedule lengths are checked now, before any data is loaded
+        if hints[k] == LENGTH:
+            span.parse(v, f"{where}.{k}")
+        elif k == "lr_milestones":
+            for m in v:
+                span.parse(m, f"{where}.{k}")
     return cls(**kwargs)
 
 

@@ -26,7 +26,9 @@ class ArraySource:
     y: np.ndarray
     classes: list[str]
     name: str = "arrays"
-    flip: bool = True  # is a horizontal flip label-preserving? (not for digits or text-like images)
+    # Is a horizontal flip label-preserving? Only a dataset that says so is flipped: not digits, letters, text, or
+    # targets that change with the image (angles). Users' data: off unless --flip / views.flip says otherwise.
+    flip: bool = False
     test_x: np.ndarray | None = None
     test_y: np.ndarray | None = None
     info: dict = field(default_factory=dict)

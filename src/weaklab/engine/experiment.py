@@ -25,6 +25,10 @@ from ..errors import WeaklabError
 from ..methods import Context, Method, method_class
 from ..models import build_model
 from ..models.pretrained import describe, load_pretrained
+from .optim import Schedule
+
+
+REGRESSION_DROPOUT = 0.05  # UCVME's MC-dropout p
 
 
 @dataclass
@@ -207,6 +211,9 @@ def model_spec(config: Config, data: Data) -> dict:
         "input_shape": list(data.sample_shape),
         "out_dim": data.task.out_dim,
         "dropout": config.model.dropout,
+        # Regression: every method's network gets UCVME's MC-dropout p, so a method and its baseline are the same
+        # network (a method's own default, such as method.dropout, still comes first).
+        "default_dropout": REGRESSION_DROPOUT if isinstance(data.task, Regression) else None,
         "width": config.model.width,
     }
 
@@ -217,7 +224,8 @@ def make_network(spec: dict, heads: int = 1, out_dim: int | None = None, dropout
     try:
         return build_model(
             spec["name"], input_shape=tuple(spec["input_shape"]), out_dim=out_dim or spec["out_dim"], heads=heads,
-            dropout=spec["dropout"] if spec["dropout"] is not None else dropout, width=spec["width"],
+            dropout=next((d for d in (spec["dropout"], dropout, spec.get("default_dropout")) if d is not None), None),
+            width=spec["width"],
         )
     except ValueError as e:
         raise WeaklabError(str(e)) from None
@@ -285,6 +293,7 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
         supervision=data.supervision,
         # labels taken as given: their true values are unknown, so nothing may score against them
         clean_labels=None if data.noise and data.noise["noise"] == "given" else data.train_labels_clean,
+        warmup_epochs=Schedule(t, sampler.steps_per_epoch).warmup_end(),
     )
     method = method_class(config.method.name)(config.method, ctx).to(device)
     if uses_channels_last(config, device) and len(data.sample_shape) == 3:

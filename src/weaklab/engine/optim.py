@@ -1,11 +1,14 @@
-"""Optimizers and learning-rate / Adam-β1 schedules as functions of the (fractional) epoch."""
+"""Optimizers and learning-rate / Adam-β1 schedules as functions of the (fractional) epoch of the run."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 
 from ..config import TrainConfig
 from ..core.ramps import cosine_rampdown, gaussian_rampdown, sigmoid_rampup, step_decay
+from ..core.span import Run, warn_if_longer
 from ..errors import WeaklabError
 
 SCHEDULES = ("gaussian", "cosine", "step", "constant", "exponential")
@@ -28,39 +31,69 @@ def _fused_or_foreach(params) -> dict:
 
 
 class Schedule:
-    """Sets lr (and Adam β1) on the optimizer before each step.
+    """Sets lr (and Adam β1) on the optimizer before each step. Every length is read against the run
+    (core/span.py): the defaults are the papers' shares, so `--epochs 10` keeps their shape.
 
-    gaussian: Gaussian ramp-up over lr_rampup_epochs, Gaussian ramp-down of lr and β1 over the last
-              rampdown_epochs (Π-model / Temporal Ensembling / Mean Teacher ConvNet runs)
+    gaussian: Gaussian ramp-up over lr_rampup, Gaussian ramp-down of lr and β1 over the last lr_rampdown
+              (Π-model / Temporal Ensembling / Mean Teacher ConvNet runs: 80 and 50 of 300 epochs)
     cosine:   Gaussian ramp-up, then cosine decay to 0 at the end of training
-    step:     lr × lr_gamma at each epoch in lr_milestones
-    exponential: lr × lr_gamma^e after e whole epochs (PyTorch's ExponentialLR stepped per epoch; SCN: 0.9)
+    step:     lr × lr_gamma at each of lr_milestones
+    exponential: lr × lr_gamma per whole lr_decay_every (PyTorch's ExponentialLR stepped per epoch; SCN: 0.9)
     constant: lr throughout
     """
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: TrainConfig, steps_per_epoch: int = 1):
         if cfg.lr_schedule not in SCHEDULES:
             raise WeaklabError(f"unknown train.lr_schedule {cfg.lr_schedule!r}; choose one of {', '.join(SCHEDULES)}")
-        self.cfg = cfg
+        if not cfg.lr > 0:
+            raise WeaklabError(f"train.lr must be positive, got {cfg.lr}")
+        self.cfg, self.run = cfg, Run(cfg.epochs, steps_per_epoch)
+        run = self.run
+        self.rampup = run.epochs_of(cfg.lr_rampup, "train.lr_rampup")
+        self.rampdown = run.epochs_of(cfg.lr_rampdown, "train.lr_rampdown")
+        self.milestones = [run.epochs_of(m, "train.lr_milestones") for m in cfg.lr_milestones]
+        self.decay_every = run.epochs_of(cfg.lr_decay_every, "train.lr_decay_every")
+        if cfg.lr_schedule in ("gaussian", "cosine"):
+            warn_if_longer(run, cfg.lr_rampup, "train.lr_rampup", "the lr never reaches train.lr")
+        if cfg.lr_schedule == "gaussian":
+            warn_if_longer(run, cfg.lr_rampdown, "train.lr_rampdown", "the lr starts the run already ramped down")
 
     def lr_factor(self, epoch: float) -> float:
         c = self.cfg
         if c.lr_schedule == "gaussian":
-            return sigmoid_rampup(epoch, c.lr_rampup_epochs) * gaussian_rampdown(epoch, c.epochs, c.rampdown_epochs)
+            return sigmoid_rampup(epoch, self.rampup) * gaussian_rampdown(epoch, c.epochs, self.rampdown)
         if c.lr_schedule == "cosine":
-            return sigmoid_rampup(epoch, c.lr_rampup_epochs) * cosine_rampdown(epoch, c.epochs)
+            return sigmoid_rampup(epoch, self.rampup) * cosine_rampdown(epoch, c.epochs)
         if c.lr_schedule == "step":
-            return step_decay(epoch, c.lr_milestones, c.lr_gamma)
+            return step_decay(epoch, self.milestones, c.lr_gamma)
         if c.lr_schedule == "exponential":
-            return c.lr_gamma ** int(epoch)
+            return c.lr_gamma ** math.floor(epoch / self.decay_every + 1e-9) if self.decay_every > 0 else 1.0
         return 1.0
 
     def beta1(self, epoch: float) -> float:
         c = self.cfg
         if c.lr_schedule != "gaussian":
             return c.adam_beta1
-        down = gaussian_rampdown(epoch, c.epochs, c.rampdown_epochs)
+        down = gaussian_rampdown(epoch, c.epochs, self.rampdown)
         return down * c.adam_beta1 + (1 - down) * c.rampdown_beta1
+
+    def warmup_end(self) -> float:
+        """Where the lr warm-up ends, in epochs (0 for schedules without one)."""
+        return self.rampup if self.cfg.lr_schedule in ("gaussian", "cosine") else 0.0
+
+    def describe(self) -> dict:
+        """The effective schedule in epochs of this run, for the start-of-run report."""
+        c = self.cfg
+        out = {"lr_schedule": c.lr_schedule}
+        if c.lr_schedule in ("gaussian", "cosine"):
+            out["lr_rampup_end"] = self.rampup
+        if c.lr_schedule == "gaussian":
+            out["lr_rampdown_start"] = max(c.epochs - self.rampdown, 0.0)
+        if c.lr_schedule == "step":
+            out["lr_milestones"] = self.milestones
+        if c.lr_schedule == "exponential":
+            out["lr_decay_every"] = self.decay_every
+        return out
 
     def apply(self, optimizer: torch.optim.Optimizer, epoch: float) -> float:
         lr = self.cfg.lr * self.lr_factor(epoch)

@@ -70,8 +70,8 @@ class Trainer:
             for network in self.method.children():
                 network.compile(mode=cfg.compile_mode)
         self.optimizer = build_optimizer(cfg, self.method.trainable_parameters())
-        self.schedule = Schedule(cfg)
         self.spe = experiment.sampler.steps_per_epoch
+        self.schedule = Schedule(cfg, self.spe)
         self.total_steps = cfg.epochs * self.spe
         self.eval_every = cfg.eval_every or self.spe
         redraws = max(cfg.plot_redraws, 1)  # ~plot_redraws redraws a run
@@ -124,6 +124,13 @@ class Trainer:
         loop = state["loop"]
         self.best_metric, self.best_step, self.elapsed = loop["best_metric"], loop["best_step"], loop["elapsed"]
 
+    def effective_schedule(self) -> dict:
+        """Every schedule of the run in this run's epochs (lengths given as shares resolved), EMA in steps."""
+        out = {"total_steps": self.total_steps, "epochs": self.cfg.epochs, "steps_per_epoch": self.spe}
+        out.update(self.schedule.describe())
+        out.update(self.x.method.schedule())
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
+
     # --- the loop ----------------------------------------------------------------------------------------
 
     def fit(self, resume: bool = False) -> dict:
@@ -132,6 +139,8 @@ class Trainer:
         else:
             self.world.seed(self.x.views, self.x.config.seed, 0)
         main = self.world.is_main  # only rank 0 writes logs, plots and checkpoints
+        if main and self.cfg.progress:
+            print("schedule (epochs unless named): " + ", ".join(f"{k}={v}" for k, v in self.effective_schedule().items()), flush=True)
         logger = RunLogger(self.run_dir, resume_step=self.step if resume else None) if main else NoLogger()
         method, task = self.method, self.method.task
         method.train()
@@ -276,6 +285,7 @@ class Trainer:
             "model": self.x.spec["name"],
             "parameters": sum(p.numel() for p in self.method.predictor().parameters()),
             "steps": self.total_steps,
+            "schedule": self.effective_schedule(),
             "selected": {"step": self.best_step, "val_" + self.selection_metric: self.best_metric},
             "test": test,
             "task": task.report(reference),

@@ -17,6 +17,7 @@ from torch import nn
 from ..config import MethodSettings
 from ..core.label_issues import write_label_issues
 from ..core.ramps import sigmoid_rampup
+from ..core.span import Run, tick, warn_if_longer
 from ..core.task import Classification, Regression
 from ..data.supervision import Supervision
 from ..data.views import Views
@@ -37,6 +38,12 @@ class Context:
     epochs: int
     supervision: Supervision | None = None  # what is known of each training sample (candidates, trust flags)
     clean_labels: torch.Tensor | None = None  # true training labels, for reports only (never for training)
+    warmup_epochs: float = 0.0  # where the lr warm-up ends (SCN relabels only after it)
+
+    @property
+    def run(self) -> Run:
+        """The run that schedule lengths (core/span.py) are read against."""
+        return Run(self.epochs, self.steps_per_epoch)
 
 
 @dataclass
@@ -132,23 +139,42 @@ class Method(nn.Module):
     def trainable_parameters(self):
         return self.model.parameters()
 
+    def schedule(self) -> dict[str, float]:
+        """The method's effective schedule in epochs of this run, for the start-of-run report."""
+        return {}
+
 
 @dataclass
 class ConsistencySettings(MethodSettings):
     """Settings shared by the consistency methods (Π-model, Temporal Ensembling, Mean Teacher)."""
 
     consistency_weight: float = 100.0  # w_max
-    rampup_epochs: float = 80.0  # Gaussian ramp-up length
+    rampup: float | str = "80/300"  # Gaussian ramp-up length (core/span.py): 80 of the paper's 300 epochs
+    # The weight is recomputed once per `ramp_every` and is 0 in the first one (Π/TE: once per epoch of 300, w = 0
+    # in epoch 1); 0: every step, from the first (Mean Teacher's code).
+    ramp_every: float | str = "1/300"
     scale_by_labeled_fraction: bool = True  # w_max × labeled share of a batch (the paper's M/N)
 
 
 class ConsistencyMethod(Method):
     """A method with a ramped consistency weight w(t)."""
 
-    def weight(self, batch: Batch, epoch: float) -> float:
+    def __init__(self, settings, ctx):
+        super().__init__(settings, ctx)
+        self.rampup = ctx.run.epochs_of(settings.rampup, "method.rampup")
+        self.ramp_every = ctx.run.epochs_of(settings.ramp_every, "method.ramp_every")
+        warn_if_longer(ctx.run, settings.rampup, "method.rampup", "the consistency weight never reaches its maximum")
+
+    def weight(self, batch: Batch, epochs_done: float) -> float:
         s = self.settings
+        t = tick(epochs_done, self.ramp_every)
+        if self.ramp_every > 0 and t < self.ramp_every:
+            return 0.0
         share = len(batch.x_lb) / batch.size if s.scale_by_labeled_fraction else None
-        return consistency_weight(s.consistency_weight, s.rampup_epochs, epoch, share)
+        return consistency_weight(s.consistency_weight, self.rampup, t, share)
+
+    def schedule(self) -> dict[str, float]:
+        return {"consistency_rampup_end": self.rampup, "consistency_off_until": self.ramp_every}
 
 
 def consistency_weight(w_max: float, rampup_epochs: float, epoch: float, labeled_share: float | None) -> float:

@@ -3,7 +3,9 @@
     student sees view₁(x), teacher (EMA of the student, no gradient) sees view₂(x)
     L = Σ_labeled CE(student, y)/|B| + w(t) · consistency(student, teacher) [+ logit distance between heads]
     after each optimizer step: θ' ← α_t θ' + (1 − α_t) θ,  α_t = min(1 − 1/(t+1), α)
-α is 0.99 during the consistency ramp-up and 0.999 after it (the paper's ConvNet runs).
+α is 0.99 during the consistency ramp-up and 0.999 after it (the paper's ConvNet runs: horizons 1/(1−α) of 100 and
+1,000 steps in a 150,000-step run). The horizon is capped at `ema_horizon_cap` of the run, which never binds at the
+paper's length; in a run of 500 steps a 1,000-step horizon would average the whole run, untrained start included.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class Settings(ConsistencySettings):
     consistency: str = "mse"  # mse (softmax squared error) | kl
     ema_decay: float = 0.99  # α during ramp-up
     ema_decay_after_rampup: float | None = 0.999  # α after ramp-up; null: keep ema_decay
+    ema_horizon_cap: float | str = "2%"  # the teacher averages over at most this much of the run (core/span.py)
+    ramp_every: float | str = 0.0  # the weight ramps every step, from the first (the official code)
     logit_distance_cost: float = 0.0  # > 0: two student heads, classification and consistency (paper: 0.01)
     evaluate: str = "teacher"  # teacher | student
 
@@ -45,6 +49,27 @@ class MeanTeacher(ConsistencyMethod):
         self.teacher = copy.deepcopy(self.model)
         for p in self.teacher.parameters():
             p.requires_grad_(False)
+        for key in ("ema_decay", "ema_decay_after_rampup"):
+            alpha = getattr(settings, key)
+            if alpha is not None and not 0.0 <= alpha < 1.0:
+                raise WeaklabError(f"method.{key} must be in [0, 1), got {alpha}")
+        cap_steps = max(ctx.run.steps_of(settings.ema_horizon_cap, "method.ema_horizon_cap"), 1.0)
+        self.max_alpha = 1.0 - 1.0 / cap_steps  # α of the capped horizon
+
+    def alpha(self, epochs_done: float) -> float:
+        """The EMA decay for this point of the run: the paper's α, its horizon capped to a share of the run."""
+        s = self.settings
+        in_rampup = epochs_done < self.rampup
+        alpha = s.ema_decay if in_rampup or s.ema_decay_after_rampup is None else s.ema_decay_after_rampup
+        return min(alpha, self.max_alpha)
+
+    def schedule(self):
+        out = super().schedule()
+        out.pop("consistency_off_until")
+        horizon = lambda a: 1.0 / (1.0 - a)  # noqa: E731
+        out["ema_horizon_steps_rampup"] = round(horizon(self.alpha(0.0)), 1)
+        out["ema_horizon_steps_after"] = round(horizon(self.alpha(self.rampup)), 1)
+        return out
 
     def _heads(self, out):
         """(classification logits, consistency logits): the same tensor unless two heads are configured."""
@@ -70,10 +95,7 @@ class MeanTeacher(ConsistencyMethod):
         return loss, logs
 
     def after_optimizer_step(self, progress):
-        s = self.settings
-        in_rampup = progress.epochs_done < s.rampup_epochs
-        alpha = s.ema_decay if in_rampup or s.ema_decay_after_rampup is None else s.ema_decay_after_rampup
-        ema_update(self.teacher, self.model, ema_decay(progress.step, alpha))
+        ema_update(self.teacher, self.model, ema_decay(progress.step, self.alpha(progress.epochs_done)))
 
     def predictor(self):
         return self.teacher if self.settings.evaluate == "teacher" else self.model

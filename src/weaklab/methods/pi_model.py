@@ -3,7 +3,8 @@
     for each batch:
         z, z̃ = f(view₁(x)), f(view₂(x))          # two stochastic passes, both in the graph
         L = Σ_labeled CE(z, y) / |B| + w(t) · mean_{B×C} (softmax z − softmax z̃)²
-    w(t) = 0 in the first epoch, then a Gaussian ramp-up over `rampup_epochs` to w_max.
+    w(t) = 0 in the first epoch, then a Gaussian ramp-up over 80 epochs to w_max (of 300: `rampup`, `ramp_every`
+    are shares of the run, so shorter runs keep the shape).
 """
 
 from __future__ import annotations
@@ -32,6 +33,6 @@ class PiModel(ConsistencyMethod):
         supervised = self.task.supervised_loss(z[:n_lb], batch.y_lb, batch.size)
         # Both sides keep their gradient: the Π-model pulls the two passes towards each other.
         consistency = self.task.consistency(z, self.task.summary(z_tilde)).mean()
-        w = 0.0 if progress.epoch == 0 else self.weight(batch, progress.epoch)  # ramp per epoch, 0 in the first
+        w = self.weight(batch, progress.epochs_done)  # ramped once per paper-epoch, 0 in the first
         loss = supervised + w * consistency
         return loss, {"supervised": supervised.detach(), "consistency": consistency.detach(), "consistency_weight": w}

@@ -5,6 +5,7 @@
         supervised  = -mean_i Σ_{j ∉ S_i} log(1 - p_ij(weak) + 1e-7)
         consistency = Σ_k mean_i KL(q_i ‖ p_k(x_i))
         L = supervised + λ(e) · consistency,   λ(e) = min(e / T, 1) · λ_max   (e = epoch: 0 in the first)
+T = 100 of the paper's 200 epochs, e counted in paper-epochs (1/200 of the run): shares, so shorter runs keep the shape.
         q_i ← normalise(S_i ⊙ Π_k p_k(x_i)^(1/K))   from this step's detached predictions
 """
 
@@ -17,6 +18,7 @@ import torch
 from ..config import MethodSettings
 from ..core.losses import non_candidate_loss, restrict_to_candidates, softmax_kl
 from ..core.ramps import linear_rampup
+from ..core.span import tick, warn_if_longer
 from .partial_label import PartialLabelMethod
 
 
@@ -24,7 +26,8 @@ from .partial_label import PartialLabelMethod
 class Settings(MethodSettings):
     name: str = "plcr"
     lambda_max: float = 1.0  # λ_max
-    rampup_epochs: float = 100.0  # T: λ grows linearly per epoch to λ_max over T epochs
+    rampup: float | str = "100/200"  # T: λ grows linearly to λ_max over T (core/span.py)
+    ramp_every: float | str = "1/200"  # λ is recomputed once per this (the paper: once per epoch of 200)
     strong_views: int = 2  # K - 1
 
 
@@ -39,9 +42,15 @@ class PLCR(PartialLabelMethod):
         self.register_buffer("targets", self.uniform_over_candidates())
         clean = ctx.clean_labels if ctx.clean_labels is not None else torch.full((ctx.num_train,), -1)
         self.register_buffer("clean_labels", clean.clone(), persistent=False)  # for the log only
+        self.rampup = ctx.run.epochs_of(settings.rampup, "method.rampup")
+        self.ramp_every = ctx.run.epochs_of(settings.ramp_every, "method.ramp_every")
+        warn_if_longer(ctx.run, settings.rampup, "method.rampup", "λ never reaches λ_max")
 
-    def lam(self, epoch: int) -> float:
-        return linear_rampup(epoch, self.settings.rampup_epochs) * self.settings.lambda_max
+    def lam(self, epochs_done: float) -> float:
+        return linear_rampup(tick(epochs_done, self.ramp_every), self.rampup) * self.settings.lambda_max
+
+    def schedule(self):
+        return {"lambda_rampup_end": self.rampup}
 
     def training_step(self, batch, progress):
         x, idx, k = batch.x_lb, batch.idx_lb, 1 + self.settings.strong_views
@@ -50,7 +59,7 @@ class PLCR(PartialLabelMethod):
         candidates, targets = self.candidates[idx], self.targets[idx]
         supervised = non_candidate_loss(logits[0], candidates).mean()
         consistency = sum(softmax_kl(out, targets).mean() for out in logits)
-        lam = self.lam(progress.epoch)
+        lam = self.lam(progress.epochs_done)
         with torch.no_grad():  # normalised geometric mean of the K views, masked to the candidates
             log_mean = torch.stack([out.float().log_softmax(-1) for out in logits]).mean(0)
             self.targets[idx] = restrict_to_candidates(log_mean.softmax(-1), candidates)

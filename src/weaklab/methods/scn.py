@@ -4,7 +4,7 @@
     α      = sigmoid(w_α · f + b_α)                  importance
     z      = α · (W f + b)                           logit-weighted: α never changes the arg-max
     L      = CE(z, y) + max(0, δ1 − (mean α_high − mean α_low))     high = top ⌊βB⌋ of the batch by α
-    from epoch `relabel_start_epoch`, with p = softmax(z):
+    from epoch 10 of 70 (`relabel_start`, a share of the run) and never before the lr warm-up ends, with p = softmax(z):
         if max_j p_j − p_y > δ2, the stored label y of the sample becomes argmax p
         (paper: only samples of the batch's low-importance group; official code: every sample)
 
@@ -35,10 +35,10 @@ class Settings(MethodSettings):
     margin1_batch_scaled: bool = False  # δ1 − 0.02·log2(1024/B): 0.15 at batch 1024, 0.07 at 64 (authors' advice)
     rank_regularization: bool = True  # ablation: false drops L_RR
     relabel: str = "all"  # all (official code; measured better, see docs) | low (paper) | none (ablation)
-    relabel_start_epoch: int = 10  # relabel in epochs >= this (0-based)
+    relabel_start: float | str = "10/70"  # relabel from here on (core/span.py): epoch 10 of the paper's 70
     margin2: float = 0.2  # δ2: relabel when max_j p_j − p_label exceeds it
-    relabel_view: str = "augmented"  # augmented: the training forward (paper, code) | plain: an extra eval-mode
-    # forward of the un-augmented sample (less label churn under strong views; a weaklab addition, BENCHMARKS.md)
+    relabel_view: str = "plain"  # plain: an eval-mode forward of the un-augmented sample (no dropout, BatchNorm
+    # running statistics: less label churn; weaklab's default) | augmented: the training forward (paper, code)
 
 
 def split_size(batch: int, beta: float) -> int:
@@ -101,6 +101,8 @@ class SCN(Method):
         # the totals at the last log
         self.register_buffer("events_logged", torch.zeros(3, dtype=torch.long))
         b = ctx.batch_labeled
+        # relabel only once the network is trained a little: not before the lr warm-up ends
+        self.relabel_from = max(ctx.run.epochs_of(settings.relabel_start, "method.relabel_start"), ctx.warmup_epochs)
         self.margin1 = max(0.0, settings.margin1 - 0.02 * math.log2(1024 / b)) if settings.margin1_batch_scaled else settings.margin1
 
     def forward_weighted(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -115,7 +117,7 @@ class SCN(Method):
         labels = self.labels[batch.idx_lb]
         ce = F.cross_entropy(logits, labels)
         rr = rank_regularization(alpha, s.beta, self.margin1) if s.rank_regularization else ce.new_zeros(())
-        if s.relabel != "none" and progress.epoch >= s.relabel_start_epoch:
+        if s.relabel != "none" and progress.epochs_done >= self.relabel_from:
             if s.relabel_view == "plain":
                 logits, alpha = self.forward_plain(batch.x_lb)
             self.relabel(batch.idx_lb, logits.detach().softmax(1), labels, alpha.detach())
@@ -129,6 +131,9 @@ class SCN(Method):
         clean = self.clean[idx]
         self.events.index_add_(0, idx, torch.stack([changed, changed & (new == clean), changed & (labels == clean)], 1).long())
         self.labels[idx] = new
+
+    def schedule(self):
+        return {"relabel_start": self.relabel_from}
 
     def state_logs(self) -> dict[str, float]:
         totals = self.events.sum(0)

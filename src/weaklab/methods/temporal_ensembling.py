@@ -48,7 +48,7 @@ class TemporalEnsembling(ConsistencyMethod):
         # The unlabeled stream visits every training sample once per epoch: record its predictions for Z.
         self.epoch_outputs[batch.idx_ulb] = self.task.summary(out[n_lb:]).detach()
         self.seen[batch.idx_ulb] = True
-        w = 0.0 if progress.epoch == 0 else self.weight(batch, progress.epoch)  # ramp per epoch, 0 in the first
+        w = self.weight(batch, progress.epochs_done)  # ramped once per paper-epoch, 0 in the first
         loss = supervised + w * consistency
         return loss, {"supervised": supervised.detach(), "consistency": consistency.detach(), "consistency_weight": w}
 

@@ -33,7 +33,7 @@ class Settings(MethodSettings):
     unlabeled_weight: float = 10.0  # w_ulb
     labeled_variance: str = "own"  # own (paper, Eq. 3) | average (official code: s̄ of both models in both terms)
     dropout: float = 0.05  # MC-dropout p, used when model.dropout is not set
-    unlabeled_rampup_epochs: float = 0.0  # not in the paper (constant w_ulb): Gaussian ramp-up of w_ulb, for
+    unlabeled_rampup: float | str = 0.0  # not in the paper (constant w_ulb): Gaussian ramp-up of w_ulb, for
     # networks trained from scratch (see docs/METHODS.md)
 
 
@@ -54,6 +54,7 @@ class UCVME(Method):
             raise WeaklabError(f"method.samples must be at least 1, got {settings.samples}")
         make = lambda: ctx.make_model(out_dim=task.out_dim_with_variance, dropout=settings.dropout)  # noqa: E731
         self.model, self.model_b = make(), make()  # a and b: independently initialised
+        self.rampup = ctx.run.epochs_of(settings.unlabeled_rampup, "method.unlabeled_rampup")
 
     def models(self):
         return self.model, self.model_b
@@ -72,7 +73,7 @@ class UCVME(Method):
         y_tilde, z_tilde = self.pseudo_labels([v[n_lb:] for v in views])
         ulb_reg, ulb_unc = unlabeled_losses([m[n_lb:] for m in mu], [v[n_lb:] for v in logv], y_tilde, z_tilde)
 
-        w_ulb = s.unlabeled_weight * sigmoid_rampup(progress.epochs_done, s.unlabeled_rampup_epochs)
+        w_ulb = s.unlabeled_weight * sigmoid_rampup(progress.epochs_done, self.rampup)
         loss = lb_reg + lb_unc + w_ulb * (ulb_reg + ulb_unc)
         logs = {"unlabeled_weight": w_ulb, "lb_reg": lb_reg.detach(), "lb_unc": lb_unc.detach(), "ulb_reg": ulb_reg.detach(), "ulb_unc": ulb_unc.detach()}
         return loss, logs
