@@ -124,3 +124,12 @@ def test_resume_restores_both_models_and_optimizers(tmp_path, monkeypatch):
 def whole_params(state):
     """Parameter tensors of both networks in a checkpoint (BatchNorm running statistics are buffers)."""
     return [k for k in state["method"] if not any(b in k for b in ("running_", "num_batches"))]
+
+
+def test_eval_of_a_finished_run_reproduces_its_summary(tmp_path):
+    """MC-dropout prediction draws from a fixed, forked seed: `weaklab eval` gives summary.json's test metrics."""
+    from weaklab.api import load_run
+
+    run = train(reg_config("ucvme", train__epochs=2), out=tmp_path / "run")
+    torch.manual_seed(123)  # whatever the caller's random state
+    assert load_run(tmp_path / "run").evaluate("test") == run.summary["test"]

@@ -35,6 +35,7 @@ from .monitor import LossMonitor
 from .optim import Schedule, build_optimizer
 
 
+EVAL_SEED = 0  # the random stream of every evaluation (MC-dropout passes)
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")  # torch.compile's; reduce-overhead adds CUDA graphs
 
 
@@ -49,9 +50,15 @@ def predict_summaries(method, batches, precision_ctx=contextlib.nullcontext) -> 
     was_training = method.training
     method.eval()
     outs = []
-    for x in batches:
-        with precision_ctx():
-            outs.append(method.predict_summary(x).float())
+    device = next(method.parameters()).device
+    # Sampling predictors (UCVME's MC dropout) draw from a fixed seed, on a forked generator: the same checkpoint
+    # gives the same metrics in training's final evaluation and in `weaklab eval`, and training's own random
+    # stream is left as it was.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(EVAL_SEED)
+        for x in batches:
+            with precision_ctx():
+                outs.append(method.predict_summary(x).float())
     method.train(was_training)
     return torch.cat(outs)
 
