@@ -35,15 +35,21 @@ class Run:
     def steps(self) -> int:
         return int(self.epochs * self.steps_per_epoch)
 
-    def epochs_of(self, length, key: str = "a schedule length") -> float:
-        """The length in (fractional) epochs of this run."""
+    def epochs_of(self, length, key: str = "a schedule length", overrun: str | None = None) -> float:
+        """The length in (fractional) epochs of this run. `overrun`: what goes wrong when an explicit length is
+        longer than the run, said in a one-line warning naming `key` (a share always fits)."""
         kind, value = parse(length, key)
         if kind == "share":
             a, b = value
             return a * self.epochs / b  # multiply first: 80 * 300 / 300 is exactly 80
-        if kind == "steps":
-            return value / self.steps_per_epoch
-        return value
+        epochs = value / self.steps_per_epoch if kind == "steps" else value
+        if overrun and epochs > self.epochs:
+            warnings.warn(
+                f"{key}={length!r} is {epochs:g} epochs but the run has {self.epochs:g}: {overrun}. "
+                f"Give it as a share of the run instead (e.g. '{min(epochs / max(self.epochs, 1e-9), 1.0):.0%}').",
+                stacklevel=3,
+            )
+        return epochs
 
     def steps_of(self, length, key: str = "a schedule length") -> float:
         return self.epochs_of(length, key) * self.steps_per_epoch
@@ -78,21 +84,6 @@ def _number(text: str, key: str) -> float:
         return float(text)
     except ValueError:
         raise WeaklabError(f"{key} must be {HELP}, got {text!r}") from None
-
-
-def warn_if_longer(run: Run, length, key: str, what: str) -> None:
-    """A one-line warning when an explicit length does not fit the run (a share always fits)."""
-    epochs = run.epochs_of(length, key)
-    if parse(length, key)[0] != "share" and epochs > run.epochs:
-        warnings.warn(
-            f"{key}={length!r} is {epochs:g} epochs but the run has {run.epochs:g}: {what}. "
-            f"Give it as a share of the run instead (e.g. '{_as_share(epochs, run)}').",
-            stacklevel=2,
-        )
-
-
-def _as_share(epochs: float, run: Run) -> str:
-    return f"{min(epochs / max(run.epochs, 1e-9), 1.0):.0%}"
 
 
 def tick(t: float, unit: float) -> float:

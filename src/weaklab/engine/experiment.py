@@ -240,6 +240,7 @@ class Experiment:
     sampler: TwoStreamSampler
     method: Method
     spec: dict
+    schedule: Schedule  # lr and Adam β1 over the run; its warm-up end is in the method's Context
 
 
 def build_experiment(config: Config, data: Data | None = None) -> Experiment:
@@ -280,6 +281,7 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
         return network
 
     pretrained_reports: list[dict] = []
+    schedule = Schedule(t, sampler.steps_per_epoch)
     ctx = Context(
         task=data.task,
         make_model=make_model,
@@ -293,9 +295,9 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
         supervision=data.supervision,
         # labels taken as given: their true values are unknown, so nothing may score against them
         clean_labels=None if data.noise and data.noise["noise"] == "given" else data.train_labels_clean,
-        warmup_epochs=Schedule(t, sampler.steps_per_epoch).warmup_end(),
+        warmup_epochs=schedule.warmup_end(),
     )
     method = method_class(config.method.name)(config.method, ctx).to(device)
     if uses_channels_last(config, device) and len(data.sample_shape) == 3:
         method.to(memory_format=torch.channels_last)
-    return Experiment(config, device, data, views, sampler, method, spec)
+    return Experiment(config, device, data, views, sampler, method, spec, schedule)

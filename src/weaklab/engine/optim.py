@@ -8,7 +8,7 @@ import torch
 
 from ..config import TrainConfig
 from ..core.ramps import cosine_rampdown, gaussian_rampdown, sigmoid_rampup, step_decay
-from ..core.span import Run, warn_if_longer
+from ..core.span import Run
 from ..errors import WeaklabError
 
 SCHEDULES = ("gaussian", "cosine", "step", "constant", "exponential")
@@ -48,15 +48,13 @@ class Schedule:
         if not cfg.lr > 0:
             raise WeaklabError(f"train.lr must be positive, got {cfg.lr}")
         self.cfg, self.run = cfg, Run(cfg.epochs, steps_per_epoch)
-        run = self.run
-        self.rampup = run.epochs_of(cfg.lr_rampup, "train.lr_rampup")
-        self.rampdown = run.epochs_of(cfg.lr_rampdown, "train.lr_rampdown")
+        run, kind = self.run, cfg.lr_schedule
+        self.rampup = run.epochs_of(cfg.lr_rampup, "train.lr_rampup",
+                                    "the lr never reaches train.lr" if kind in ("gaussian", "cosine") else None)
+        self.rampdown = run.epochs_of(cfg.lr_rampdown, "train.lr_rampdown",
+                                      "the lr starts the run already ramped down" if kind == "gaussian" else None)
         self.milestones = [run.epochs_of(m, "train.lr_milestones") for m in cfg.lr_milestones]
         self.decay_every = run.epochs_of(cfg.lr_decay_every, "train.lr_decay_every")
-        if cfg.lr_schedule in ("gaussian", "cosine"):
-            warn_if_longer(run, cfg.lr_rampup, "train.lr_rampup", "the lr never reaches train.lr")
-        if cfg.lr_schedule == "gaussian":
-            warn_if_longer(run, cfg.lr_rampdown, "train.lr_rampdown", "the lr starts the run already ramped down")
 
     def lr_factor(self, epoch: float) -> float:
         c = self.cfg

@@ -32,7 +32,7 @@ from .distributed import SINGLE, NoLogger, World
 from .experiment import Experiment, build_experiment, uses_bf16
 from .logger import RunLogger, strict_json
 from .monitor import LossMonitor
-from .optim import Schedule, build_optimizer
+from .optim import build_optimizer
 
 
 EVAL_SEED = 0  # the random stream of every evaluation (MC-dropout passes)
@@ -78,7 +78,7 @@ class Trainer:
                 network.compile(mode=cfg.compile_mode)
         self.optimizer = build_optimizer(cfg, self.method.trainable_parameters())
         self.spe = experiment.sampler.steps_per_epoch
-        self.schedule = Schedule(cfg, self.spe)
+        self.schedule = experiment.schedule
         self.total_steps = cfg.epochs * self.spe
         self.eval_every = cfg.eval_every or self.spe
         redraws = max(cfg.plot_redraws, 1)  # ~plot_redraws redraws a run

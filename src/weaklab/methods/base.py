@@ -17,7 +17,7 @@ from torch import nn
 from ..config import MethodSettings
 from ..core.label_issues import write_label_issues
 from ..core.ramps import sigmoid_rampup
-from ..core.span import Run, tick, warn_if_longer
+from ..core.span import Run, tick
 from ..core.task import Classification, Regression
 from ..data.supervision import Supervision
 from ..data.views import Views
@@ -139,6 +139,11 @@ class Method(nn.Module):
     def trainable_parameters(self):
         return self.model.parameters()
 
+    def length(self, key: str, overrun: str | None = None) -> float:
+        """The schedule length setting `key` in epochs of this run (core/span.py); `overrun`: the warning's words
+        where an explicit length is longer than the run."""
+        return self.ctx.run.epochs_of(getattr(self.settings, key), f"method.{key}", overrun)
+
     def schedule(self) -> dict[str, float]:
         """The method's effective schedule in epochs of this run, for the start-of-run report."""
         return {}
@@ -161,9 +166,8 @@ class ConsistencyMethod(Method):
 
     def __init__(self, settings, ctx):
         super().__init__(settings, ctx)
-        self.rampup = ctx.run.epochs_of(settings.rampup, "method.rampup")
-        self.ramp_every = ctx.run.epochs_of(settings.ramp_every, "method.ramp_every")
-        warn_if_longer(ctx.run, settings.rampup, "method.rampup", "the consistency weight never reaches its maximum")
+        self.rampup = self.length("rampup", "the consistency weight never reaches its maximum")
+        self.ramp_every = self.length("ramp_every")
 
     def weight(self, batch: Batch, epochs_done: float) -> float:
         s = self.settings
@@ -174,7 +178,10 @@ class ConsistencyMethod(Method):
         return consistency_weight(s.consistency_weight, self.rampup, t, share)
 
     def schedule(self) -> dict[str, float]:
-        return {"consistency_rampup_end": self.rampup, "consistency_off_until": self.ramp_every}
+        out = {"consistency_rampup_end": self.rampup}
+        if self.ramp_every > 0:
+            out["consistency_off_until"] = self.ramp_every
+        return out
 
 
 def consistency_weight(w_max: float, rampup_epochs: float, epoch: float, labeled_share: float | None) -> float:

@@ -65,7 +65,6 @@ class MeanTeacher(ConsistencyMethod):
 
     def schedule(self):
         out = super().schedule()
-        out.pop("consistency_off_until")
         horizon = lambda a: 1.0 / (1.0 - a)  # noqa: E731
         out["ema_horizon_steps_rampup"] = round(horizon(self.alpha(0.0)), 1)
         out["ema_horizon_steps_after"] = round(horizon(self.alpha(self.rampup)), 1)

@@ -5,8 +5,8 @@
         supervised  = -mean_i Σ_{j ∉ S_i} log(1 - p_ij(weak) + 1e-7)
         consistency = Σ_k mean_i KL(q_i ‖ p_k(x_i))
         L = supervised + λ(e) · consistency,   λ(e) = min(e / T, 1) · λ_max   (e = epoch: 0 in the first)
-T = 100 of the paper's 200 epochs, e counted in paper-epochs (1/200 of the run): shares, so shorter runs keep the shape.
         q_i ← normalise(S_i ⊙ Π_k p_k(x_i)^(1/K))   from this step's detached predictions
+T = 100 of the paper's 200 epochs, e counted in paper-epochs (1/200 of the run): shares, so shorter runs keep the shape.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from ..config import MethodSettings
 from ..core.losses import non_candidate_loss, restrict_to_candidates, softmax_kl
 from ..core.ramps import linear_rampup
-from ..core.span import tick, warn_if_longer
+from ..core.span import tick
 from .partial_label import PartialLabelMethod
 
 
@@ -42,9 +42,8 @@ class PLCR(PartialLabelMethod):
         self.register_buffer("targets", self.uniform_over_candidates())
         clean = ctx.clean_labels if ctx.clean_labels is not None else torch.full((ctx.num_train,), -1)
         self.register_buffer("clean_labels", clean.clone(), persistent=False)  # for the log only
-        self.rampup = ctx.run.epochs_of(settings.rampup, "method.rampup")
-        self.ramp_every = ctx.run.epochs_of(settings.ramp_every, "method.ramp_every")
-        warn_if_longer(ctx.run, settings.rampup, "method.rampup", "λ never reaches λ_max")
+        self.rampup = self.length("rampup", "λ never reaches λ_max")
+        self.ramp_every = self.length("ramp_every")
 
     def lam(self, epochs_done: float) -> float:
         return linear_rampup(tick(epochs_done, self.ramp_every), self.rampup) * self.settings.lambda_max

@@ -102,7 +102,7 @@ class SCN(Method):
         self.register_buffer("events_logged", torch.zeros(3, dtype=torch.long))
         b = ctx.batch_labeled
         # relabel only once the network is trained a little: not before the lr warm-up ends
-        self.relabel_from = max(ctx.run.epochs_of(settings.relabel_start, "method.relabel_start"), ctx.warmup_epochs)
+        self.relabel_from = max(self.length("relabel_start"), ctx.warmup_epochs)
         self.margin1 = max(0.0, settings.margin1 - 0.02 * math.log2(1024 / b)) if settings.margin1_batch_scaled else settings.margin1
 
     def forward_weighted(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

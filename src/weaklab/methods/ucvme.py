@@ -54,7 +54,7 @@ class UCVME(Method):
             raise WeaklabError(f"method.samples must be at least 1, got {settings.samples}")
         make = lambda: ctx.make_model(out_dim=task.out_dim_with_variance, dropout=settings.dropout)  # noqa: E731
         self.model, self.model_b = make(), make()  # a and b: independently initialised
-        self.rampup = ctx.run.epochs_of(settings.unlabeled_rampup, "method.unlabeled_rampup")
+        self.rampup = self.length("unlabeled_rampup")
 
     def models(self):
         return self.model, self.model_b
