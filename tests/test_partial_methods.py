@@ -158,3 +158,30 @@ def test_bench_partial_writes_its_table_and_plots(tmp_path, capsys):
     assert "| cc |" in text and "| plcr |" in text and "q = 0.3" in text
     assert (tmp_path / "benchmarks/partial/partial-curves-q0.3.png").exists()
     assert (tmp_path / "benchmarks/partial/plcr-loss.png").exists()
+
+
+@pytest.mark.parametrize("dataset, shape, expected", [
+    ("cifar10", (3, 32, 32), ("autoaugment_cifar10", 16)),  # AutoAugment + Cutout 16
+    ("svhn", (3, 32, 32), ("autoaugment_svhn", 20)),  # SVHN policy + Cutout 20
+    ("fashion_mnist", (1, 28, 28), ("none", 16)),  # grey: Cutout 16, no AutoAugment
+    ("digits", (1, 8, 8), ("none", 4)),  # smaller sides: half the side
+    ("table", (10,), ("none", 0)),  # flat features: no strong view beyond the weak one
+])
+def test_the_strong_view_defaults_to_the_papers_for_the_data(dataset, shape, expected):
+    from weaklab.data.views import paper_strong_view
+
+    assert paper_strong_view(dataset, shape) == expected
+
+
+def test_strong_view_auto_resolves_and_explicit_settings_win(fast):
+    from weaklab.engine.experiment import build_experiment
+
+    auto = build_experiment(fast("plcr", **{**PLL, "views__strong": "auto", "views__cutout": None})).views
+    assert auto.policy is None and auto.cutout == 4  # 8×8 grey digits: Cutout half the side
+    explicit = build_experiment(fast("plcr", **{**PLL, "views__strong": "randaugment", "views__cutout": 0})).views
+    assert explicit.policy is not None and explicit.cutout == 0
+
+
+def test_partial_labels_select_the_checkpoint_without_true_labels(fast, tmp_path):
+    run = train(fast("cc", train__epochs=1, **PLL), out=tmp_path / "r")
+    assert "val_approx_accuracy" in run.summary["selected"]  # validation holds candidate sets, not labels

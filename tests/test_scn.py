@@ -181,3 +181,12 @@ def test_crossval_probs_are_out_of_sample(fast, tmp_path):
         labeled = set(torch.nonzero(run.data.supervision.labeled).flatten().tolist())
         assert len(run.data.held_out) >= len(rows) // 2 - 10 and labeled.isdisjoint(run.data.held_out.tolist())
         assert run.data.supervision.untrusted[run.data.held_out].logical_not().all()
+
+
+def test_an_epoch_is_a_pass_over_the_labels_when_every_sample_has_one(fast):
+    """Noisy labels (every sample labeled, no unlabeled stream read): batch_labeled at a time over all samples."""
+    noisy = build_experiment(fast("scn", data__labels_per_class=None, data__noise="symmetric", data__noise_rate=0.2))
+    n = len(noisy.data.train)
+    assert noisy.sampler.steps_per_epoch == -(-n // 16)  # batch_labeled 16
+    semi = build_experiment(fast("supervised"))  # 5 labels per class: an epoch is a pass over the unlabeled stream
+    assert semi.sampler.steps_per_epoch == -(-len(semi.data.train) // 256)

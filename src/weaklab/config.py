@@ -70,8 +70,9 @@ class ViewsConfig:
     translate: int = 2  # random translation in pixels, by reflect-padding and cropping
     flip: bool | None = None  # horizontal flip; None: as the dataset says (off for digits)
     noise: float = 0.15  # std of Gaussian input noise, in normalised input units
-    strong: str = "none"  # strong views' policy: none | autoaugment_cifar10 | autoaugment_svhn | randaugment
-    cutout: int = 0  # strong views: side of the zeroed square (0: none)
+    # strong views (methods that use them: PL-CR): auto is the paper's for the data (data/views.py::paper_strong_view)
+    strong: str = "auto"  # auto | none | autoaugment_cifar10 | autoaugment_svhn | randaugment
+    cutout: int | None = None  # strong views: side of the zeroed square (0: none; None: auto, with `strong`)
     randaugment_n: int = 2  # RandAugment: ops per image
     randaugment_m: int = 10  # RandAugment: magnitude on a 0..30 scale
     erasing: float = 0.0  # weak views: probability of random erasing (SCN's recipe: 0.5)

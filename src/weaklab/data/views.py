@@ -40,6 +40,24 @@ def gaussian_noise(x: torch.Tensor, std: float, generator: torch.Generator) -> t
     return x + std * torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)
 
 
+def paper_strong_view(dataset: str, sample_shape: tuple[int, ...]) -> tuple[str, int]:
+    """The strong view PL-CR's paper uses for such data: (policy, Cutout side in pixels).
+
+    Colour images: AutoAugment (SVHN's policy on SVHN, CIFAR-10's elsewhere) + Cutout 16 (SVHN 20) at 32×32; grey
+    images (Fashion/Kuzushiji-MNIST): Cutout 16 at 28×28, no AutoAugment. Other sides scale the square (half the
+    side); flat features have no strong view beyond the weak one.
+    """
+    if len(sample_shape) != 3:
+        return "none", 0
+    channels, side = sample_shape[0], min(sample_shape[1:])
+    cutout = 16 if 28 <= side <= 32 else side // 2
+    if channels != 3:
+        return "none", cutout
+    if dataset == "svhn":
+        return "autoaugment_svhn", round(cutout * 20 / 16)
+    return "autoaugment_cifar10", cutout
+
+
 class Views:
     """The weak stochastic views of the Π-model / Temporal Ensembling / Mean Teacher papers:
     translation, optional horizontal flip, Gaussian input noise. Flat features get the noise only."""

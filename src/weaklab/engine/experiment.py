@@ -20,7 +20,7 @@ from ..data.host_store import make_store, store_kind
 from ..data.rows import Rows
 from ..data.store import DeviceStore, Normalizer
 from ..data.supervision import RegressionSupervision, Supervision, semi_supervised, semi_supervised_regression
-from ..data.views import Views
+from ..data.views import Views, paper_strong_view
 from ..errors import WeaklabError
 from ..methods import Context, Method, method_class
 from ..models import build_model
@@ -250,20 +250,27 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     data = build_data(config, device) if data is None else data
     flip = data.flip if config.views.flip is None else config.views.flip
     v = config.views
-    if v.strong not in POLICIES:
-        raise WeaklabError(f"views.strong={v.strong!r} is not a policy; choose one of {', '.join(POLICIES)}")
-    policy = POLICIES[v.strong](v) if POLICIES[v.strong] else None
+    strong, cutout = paper_strong_view(data.name, data.sample_shape)
+    strong, cutout = (strong if v.strong == "auto" else v.strong), (cutout if v.cutout is None else v.cutout)
+    if strong not in POLICIES:
+        raise WeaklabError(f"views.strong={v.strong!r} is not a policy; choose one of auto, {', '.join(POLICIES)}")
+    if cutout < 0:
+        raise WeaklabError(f"views.cutout must be ≥ 0 pixels (0: none), got {cutout}")
+    policy = POLICIES[strong](v) if POLICIES[strong] else None
     low_high = v.erasing_area
     if not 0 <= v.erasing <= 1 or len(low_high) != 2 or not 0 < low_high[0] <= low_high[1] <= 1:
         raise WeaklabError(f"views.erasing must be in [0, 1] and views.erasing_area a [low, high] within (0, 1], "
                            f"got {v.erasing} and {low_high}")
     pixel_max = data.train.pixel_max()
-    views = Views(v.translate, flip, v.noise, device, seed=config.seed, policy=policy, cutout=v.cutout,
+    views = Views(v.translate, flip, v.noise, device, seed=config.seed, policy=policy, cutout=cutout,
                   normalizer=data.train.normalizer, pixel_max=pixel_max, erasing=v.erasing, erasing_area=v.erasing_area)
     t = config.train
     labeled = torch.nonzero(data.supervision.labeled).flatten()
     everyone = torch.arange(len(data.train))
-    if method_class(config.method.name).trains_on_all:  # one stream: every sample, batch_labeled at a time
+    kind = method_class(config.method.name)
+    # One stream, every sample batch_labeled at a time (an epoch is a pass over the labeled data): partial-label
+    # methods, and methods that read no unlabeled stream when every sample has a label (noisy or full labels)
+    if kind.trains_on_all or (not kind.uses_unlabeled and len(labeled) == len(everyone)):
         labeled, batch_unlabeled = everyone, t.batch_labeled
     else:
         batch_unlabeled = t.batch_unlabeled

@@ -86,7 +86,9 @@ class Trainer:
         self.step, self.best_metric, self.best_step, self.elapsed = 0, None, None, 0.0
         self.labels = experiment.method.task.encode(experiment.data.supervision.labels).to(experiment.device)
         task = self.method.task
-        self.selection_metric = cfg.selection_metric or task.selection_metric
+        # partial labels: validation holds candidate sets, not labels, so select label-free (PL-CR's protocol)
+        label_free = "approx_accuracy" if experiment.data.val_candidates is not None else None
+        self.selection_metric = cfg.selection_metric or label_free or task.selection_metric
         self.higher_is_better = HIGHER_IS_BETTER.get(self.selection_metric, task.higher_is_better)
         self.monitor = LossMonitor(experiment.device, cfg.max_loss)
         self.autocast = (
