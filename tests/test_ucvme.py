@@ -28,12 +28,37 @@ def test_pseudo_labels_are_the_mean_over_both_models_and_T_passes_without_gradie
     y_tilde, z_tilde = method.pseudo_labels(views)
     torch.manual_seed(1)  # the same dropout masks, drawn in the same order: model a's T passes, then b's
     with torch.no_grad():
-        outs = [method.split(m(v)) for m, v in zip(method.models(), views) for _ in range(3)]
-    assert torch.allclose(y_tilde, torch.stack([mu for mu, _ in outs]).mean(0))
-    assert torch.allclose(z_tilde, torch.stack([s for _, s in outs]).mean(0))
+        passes = [p for m, v in zip(method.models(), views) for p in m.sampled(v, 3)]
+    assert len(passes) == 6
+    assert torch.allclose(y_tilde, torch.stack([method.task.mean(p) for p in passes]).mean(0))
+    assert torch.allclose(z_tilde, torch.stack([method.task.log_var(p) for p in passes]).mean(0))
     assert not y_tilde.requires_grad and not z_tilde.requires_grad
     # The passes are stochastic (dropout on): not all 6 means agree.
-    assert torch.stack([mu for mu, _ in outs]).std(0).max() > 0
+    assert torch.stack([method.task.mean(p) for p in passes]).std(0).max() > 0
+
+
+def test_batched_passes_sample_like_separate_forward_passes():
+    """Network.sampled: the layers before the first dropout run once, the rest on the stacked passes; the passes
+    are distributed as separate forward calls (BatchNorm frozen so that batch composition plays no part)."""
+    from weaklab.methods.ucvme import mc_dropout
+
+    model = ucvme(method__dropout=0.3).model.eval()
+    x = torch.randn(4, 10)
+    calls = []
+    model.backbone.net[0].register_forward_hook(lambda *_: calls.append(1))
+    with torch.no_grad(), mc_dropout(model):
+        torch.manual_seed(0)
+        batched = model.sampled(x, 4000)
+        assert len(calls) == 1  # the deterministic prefix ran once for all 4000 passes
+        separate = torch.stack([model(x) for _ in range(4000)])
+    assert batched.shape == separate.shape == (4000, 4, 2)
+    assert (batched.std(0) > 0).all()
+    assert torch.allclose(batched.mean(0), separate.mean(0), atol=4 * separate.std(0).max().item() / 4000 ** 0.5)
+    assert torch.allclose(batched.std(0), separate.std(0), rtol=0.1)
+    model.train()
+    with torch.no_grad():  # without dropout every pass is the plain forward
+        plain = ucvme(method__dropout=0.0).model.eval()
+        assert torch.allclose(plain.sampled(x, 3), plain(x).expand(3, 4, 2), atol=1e-6)
 
 
 def test_unlabeled_loss_reaches_only_the_trained_passes():

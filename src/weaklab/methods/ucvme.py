@@ -80,21 +80,18 @@ class UCVME(Method):
 
     @torch.no_grad()
     def pseudo_labels(self, views) -> tuple[torch.Tensor, torch.Tensor]:
-        """ỹ, z̃: mean μ and mean s over T no-gradient stochastic passes of each model on its own view."""
-        mus, logvs = [], []
-        for m, v in zip(self.models(), views):
-            for _ in range(self.settings.samples):
-                mu, logv = self.split(m(v))
-                mus.append(mu)
-                logvs.append(logv)
-        return torch.stack(mus).mean(0), torch.stack(logvs).mean(0)
+        """ỹ, z̃: mean μ and mean s over T no-gradient stochastic passes of each model on its own view (the T
+        passes batched, the layers before the first dropout run once: models/network.py::Network.sampled)."""
+        passes = torch.cat([m.sampled(v, self.settings.samples) for m, v in zip(self.models(), views)])
+        mu, logv = self.split(passes.flatten(0, 1))
+        return mu.view(len(passes), -1).mean(0), logv.view(len(passes), -1).mean(0)
 
     @torch.no_grad()
     def predict_summary(self, x):
         """T MC-dropout passes per model -> [mean, aleatoric var, epistemic var] (normalised units)."""
         with mc_dropout(self):
-            outs = [m(x) for m in self.models() for _ in range(self.settings.samples)]
-        return self.task.predictive(torch.stack(outs))
+            outs = torch.cat([m.sampled(x, self.settings.samples) for m in self.models()])
+        return self.task.predictive(outs)
 
     def trainable_parameters(self):
         return [p for m in self.models() for p in m.parameters()]

@@ -29,3 +29,25 @@ class Network(nn.Module):
         if self.num_heads == 1:
             return self.heads[0](f)
         return tuple(head(f) for head in self.heads)
+
+    def sampled(self, x: torch.Tensor, passes: int) -> torch.Tensor:
+        """`passes` stochastic (dropout) forward passes of the same inputs, (passes, B, out_dim), single head.
+
+        Cheaper than `passes` calls, same distribution: the layers before the backbone's first dropout see the
+        same inputs in every pass, so they run once; the rest runs once on the passes stacked into one batch
+        (each sample draws its own dropout masks; BatchNorm in train mode normalises over them together).
+        """
+        prefix, rest = split_at_first_dropout(self.backbone)
+        shared = prefix(x)
+        stacked = shared.expand(passes, *shared.shape).reshape(passes * len(x), *shared.shape[1:])
+        return self.heads[0](rest(stacked)).view(passes, len(x), -1)
+
+
+def split_at_first_dropout(backbone: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """(deterministic prefix, rest) of a sequential backbone (`.net`); (identity, backbone) for any other."""
+    layers = getattr(backbone, "net", None)
+    if isinstance(layers, nn.Sequential):
+        for i, layer in enumerate(layers):
+            if isinstance(layer, nn.modules.dropout._DropoutNd):
+                return layers[:i], layers[i:]
+    return nn.Identity(), backbone
