@@ -127,10 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="benchmarks")
     bsub = b.add_subparsers(dest="bench", metavar="BENCH", required=True)
-    q = bsub.add_parser("quality", help="supervised, Π, TE and MT on digits, several seeds: mean ± std test accuracy")
+    q = bsub.add_parser("quality", help="supervised, Π, TE and MT on digits (or --dataset D beside scikit-learn's "
+                                         "semi-supervised estimators), several seeds: mean ± std, wall time")
+    q.add_argument("--dataset", help="a dataset name or your file: the methods at their defaults, with scikit-learn "
+                                     "peers on the same split and time to pass the best (default: the digits recipe)")
     q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     q.add_argument("--methods", nargs="+", default=["supervised", "pi_model", "temporal_ensembling", "mean_teacher"])
-    q.add_argument("--labels-per-class", type=int, default=5)
+    q.add_argument("--labels-per-class", type=int, default=None, help="default 5 on the digits recipe")
+    q.add_argument("--no-peers", action="store_true", help="--dataset: skip the scikit-learn estimators")
+    q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="--dataset: a setting of every run")
     q.add_argument("--epochs", type=int, default=None)
     q.add_argument("--out", default="runs/bench-quality")
     q.add_argument("--write", help="Markdown file whose quality table to replace (e.g. BENCHMARKS.md)")
@@ -413,9 +418,20 @@ def cmd_data_list(args) -> int:
 
 
 def cmd_bench_quality(args) -> int:
+    from .config import parse_assignment
+
+    if args.dataset:
+        from .bench_real import real_quality
+
+        real_quality(args.dataset, args.methods, args.seeds, Path(args.out), labels_per_class=args.labels_per_class,
+                     epochs=args.epochs, overrides=dict(parse_assignment(s) for s in args.set),
+                     peers=not args.no_peers, write=args.write)
+        return 0
+    if args.set or args.no_peers:
+        raise WeaklabError("--set and --no-peers apply with --dataset; the digits recipe is fixed")
     from .bench import quality
 
-    quality(args.methods, args.seeds, args.labels_per_class, Path(args.out), epochs=args.epochs, write=args.write)
+    quality(args.methods, args.seeds, args.labels_per_class or 5, Path(args.out), epochs=args.epochs, write=args.write)
     return 0
 
 

