@@ -23,7 +23,7 @@ from ..data.supervision import RegressionSupervision, Supervision, semi_supervis
 from ..data.views import Views, paper_strong_view
 from ..errors import WeaklabError
 from ..methods import Context, Method, method_class
-from ..models import build_model
+from ..models import auto_model, build_model
 from ..models.pretrained import describe, load_pretrained
 from .optim import Schedule
 
@@ -207,7 +207,8 @@ def _train_samples(src, train_idx: np.ndarray, use_extra: bool, lazy: bool = Fal
 def model_spec(config: Config, data: Data) -> dict:
     """Everything needed to rebuild the network without the data (saved in checkpoints)."""
     return {
-        "name": config.model.name,
+        # "auto" resolved here, so summaries name the network and a checkpoint keeps it if the rule ever changes
+        "name": auto_model(data.sample_shape) if config.model.name == "auto" else config.model.name,
         "input_shape": list(data.sample_shape),
         "out_dim": data.task.out_dim,
         "dropout": config.model.dropout,
