@@ -98,18 +98,30 @@ def real_quality(dataset: str, methods, seeds, out: Path, labels_per_class: int 
             summary["run_dir"] = str(run_dir)
             results.append(summary)
     (out / "results.json").write_text(json.dumps({"runs": results, "peers": peer_results}, indent=2))
-    table = _table(dataset, methods, seeds, results, peer_results, labels_per_class, epochs, overrides, write)
+    key = "quality-" + _key(dataset, labels_per_class, overrides)
+    table = _table(key, dataset, methods, seeds, results, peer_results, labels_per_class, epochs, overrides, write)
     print(table)
     if write:
-        replace_section(Path(write), table, "quality-" + _key(dataset), heading=f"Quality on {Path(dataset).name}")
+        replace_section(Path(write), table, key, heading=key)
     return table
 
 
-def _key(dataset: str) -> str:
-    return Path(dataset).stem.replace("_", "-").lower()
+def _key(dataset: str, labels_per_class: int | None, overrides: dict | None) -> str:
+    """The table's marker in the Markdown file: the dataset and its regime, so that one file holds them all."""
+    o = overrides or {}
+    parts = [Path(dataset).stem]
+    if labels_per_class is not None:
+        parts.append(f"{labels_per_class}-per-class")
+    if "data.labeled_fraction" in o:
+        parts.append(f"labeled-{o['data.labeled_fraction']}")
+    if o.get("data.noise") not in (None, "none"):
+        parts.append(f"{o['data.noise']}-{o.get('data.noise_rate', '')}")
+    if o.get("data.partial"):
+        parts.append(f"partial-{o.get('data.partial_rate', '')}")
+    return "-".join(str(p) for p in parts).replace("_", "-").lower()
 
 
-def _table(dataset, methods, seeds, results, peer_results, labels_per_class, epochs, overrides, write) -> str:
+def _table(key, dataset, methods, seeds, results, peer_results, labels_per_class, epochs, overrides, write) -> str:
     regression = results[0]["task"] == "regression"
     metric, higher = ("mae", False) if regression else ("accuracy", True)
     scale, unit = (1, "") if regression else (100, " %")
@@ -123,7 +135,7 @@ def _table(dataset, methods, seeds, results, peer_results, labels_per_class, epo
             f"({s['schedule'].get('epochs', epochs)} epochs); seeds {', '.join(map(str, seeds))}. Test {metric}{unit} of "
             "the checkpoint selected on validation, mean ± std over seeds; time is wall time per run.")
     passes = "time to pass the best peer on validation (s)"
-    lines = [f"<!-- quality-{_key(dataset)}:begin -->", head, "",
+    lines = [f"<!-- {key}:begin -->", head, "",
              f"| method | test {metric}{unit} | time per run (s) |" + (f" {passes} |" if best_peer else ""),
              "|---|---|---|" + ("---|" if best_peer else "")]
     for method in methods:
@@ -145,5 +157,5 @@ def _table(dataset, methods, seeds, results, peer_results, labels_per_class, epo
               f"{' '.join(map(str, seeds))}" + (f" --write {write}" if write else "") + "`; device: "
               f"{platform.processor() or platform.machine()} CPU ({torch.get_num_threads()} threads), torch "
               f"{torch.__version__}; date: {datetime.date.today().isoformat()}.",
-              f"<!-- quality-{_key(dataset)}:end -->"]
+              f"<!-- {key}:end -->"]
     return "\n".join(lines)
