@@ -130,8 +130,9 @@ def _table(key, dataset, methods, seeds, results, peer_results, labels_per_class
                     for n in peer_names) if peer_names and not regression else None
     s = results[0]
     labels = s["labels"]
-    head = (f"{Path(dataset).name}: {labels['train']} training samples ({labels.get('num_labeled', labels['train'])} "
-            f"labeled), validation {labels['val']}, test {labels['test']}; model {s['model']} ({s['parameters']:,} parameters), {s['steps']} steps "
+    given = "candidate sets" if "partial" in labels else f"{labels.get('num_labeled', labels['train'])} labeled"
+    head = (f"{Path(dataset).name}: {labels['train']} training samples ({given}), validation {labels['val']}, "
+            f"test {labels['test']}; model {s['model']} ({s['parameters']:,} parameters), {s['steps']} steps "
             f"({s['schedule'].get('epochs', epochs)} epochs); seeds {', '.join(map(str, seeds))}. Test {metric}{unit} of "
             "the checkpoint selected on validation, mean ± std over seeds; time is wall time per run.")
     passes = "time to pass the best peer on validation (s)"
