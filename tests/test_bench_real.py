@@ -62,3 +62,9 @@ def test_the_builder_reads_mnist_and_animals_from_wheels(tmp_path):
     assert x.shape == (4, 1, 28, 28) and y.tolist() == [0, 1, 2, 4]
     xr, angles = real_data.rotated(x, seed=0)
     assert xr.shape == x.shape and xr.dtype == np.uint8 and np.abs(angles).max() <= 45
+
+
+def test_a_regression_table_reports_mae_without_peers(tmp_path):
+    table = real_quality("digits_rotation", ["supervised"], [0], tmp_path / "runs", epochs=1,
+                         overrides={**TINY, "data.labeled_fraction": 0.1})
+    assert "test mae" in table and "| supervised |" in table and "scikit-learn" not in table

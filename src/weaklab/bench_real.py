@@ -122,7 +122,7 @@ def _key(dataset: str, labels_per_class: int | None, overrides: dict | None) -> 
 
 
 def _table(key, dataset, methods, seeds, results, peer_results, labels_per_class, epochs, overrides, write) -> str:
-    regression = results[0]["task"] == "regression"
+    regression = results[0]["task"]["kind"] == "regression"
     metric, higher = ("mae", False) if regression else ("accuracy", True)
     scale, unit = (1, "") if regression else (100, " %")
     peer_names = list(dict.fromkeys(p["method"] for p in peer_results))
