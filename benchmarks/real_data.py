@@ -67,11 +67,12 @@ def read_animals(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return x[keep], np.asarray(y, dtype=np.int64)[keep]
 
 
-def rotated(x: np.ndarray, seed: int, max_angle: float = 45.0) -> tuple[np.ndarray, np.ndarray]:
-    """Each image rotated by its own uniform angle in ±max_angle degrees; the angle is the target."""
-    from weaklab.data.regression_datasets import rotate
+def rotated(x: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each image rotated by its own uniform angle within digits_rotation's ±MAX_ANGLE degrees; the angle is the
+    target."""
+    from weaklab.data.regression_datasets import MAX_ANGLE, rotate
 
-    angles = np.random.default_rng(seed).uniform(-max_angle, max_angle, len(x)).astype(np.float32)
+    angles = np.random.default_rng(seed).uniform(-MAX_ANGLE, MAX_ANGLE, len(x)).astype(np.float32)
     images = rotate(x.astype(np.float32), angles)
     return np.round(images).clip(0, 255).astype(np.uint8), angles
 
