@@ -24,7 +24,7 @@ def test_quality_on_a_dataset_runs_methods_beside_the_peers_and_writes_its_table
     table = real_quality("digits", ["supervised"], [0, 1], tmp_path / "runs", labels_per_class=5, epochs=1,
                          overrides=TINY, write=str(tmp_path / "B.md"))
     written = (tmp_path / "B.md").read_text()
-    assert table in written and "<!-- quality-digits-5-per-class:begin -->" in written
+    assert table in written and "<!-- quality-digits-5-per-class-1-epochs:begin -->" in written
     assert "| supervised |" in table and "| scikit-learn LabelSpreading (knn, k=7) |" in table
     results = json.loads((tmp_path / "runs" / "results.json").read_text())
     assert len(results["runs"]) == 2 and len(results["peers"]) == 6  # 3 peers × 2 seeds

@@ -79,5 +79,5 @@ def test_unknown_precision_is_named(fast, tmp_path):
 
     from weaklab.errors import WeaklabError
 
-    with pytest.raises(WeaklabError, match="train.precision must be auto, bf16 or fp32, got 'fp16'"):
+    with pytest.raises(WeaklabError, match="train.precision must be one of auto, fp32, bf16, got 'fp16'"):
         Trainer(build_experiment(fast(train__precision="fp16")), tmp_path)

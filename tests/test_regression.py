@@ -154,7 +154,7 @@ def test_supervised_heteroscedastic_and_prediction_columns(tmp_path, capsys):
 
 
 def test_regression_mistakes_are_one_line_errors():
-    with pytest.raises(WeaklabError, match="regression dataset"):
+    with pytest.raises(WeaklabError, match="ucvme learns regression, but digits is a classification task"):
         build_experiment(resolve(None, {"method.name": "ucvme", "data.labels_per_class": 5, "model.name": "mlp"}))
     with pytest.raises(WeaklabError, match="regression datasets only"):
         build_experiment(resolve(None, {"method.name": "supervised", "method.heteroscedastic": True, "data.labels_per_class": 5, "model.name": "mlp"}))

@@ -98,7 +98,7 @@ def real_quality(dataset: str, methods, seeds, out: Path, labels_per_class: int 
             summary["run_dir"] = str(run_dir)
             results.append(summary)
     (out / "results.json").write_text(json.dumps({"runs": results, "peers": peer_results}, indent=2))
-    key = "quality-" + _key(dataset, labels_per_class, overrides)
+    key = "quality-" + _key(dataset, labels_per_class, overrides, epochs)
     table = _table(key, dataset, methods, seeds, results, peer_results, labels_per_class, epochs, overrides, write)
     print(table)
     if write:
@@ -106,8 +106,9 @@ def real_quality(dataset: str, methods, seeds, out: Path, labels_per_class: int 
     return table
 
 
-def _key(dataset: str, labels_per_class: int | None, overrides: dict | None) -> str:
-    """The table's marker in the Markdown file: the dataset and its regime, so that one file holds them all."""
+def _key(dataset: str, labels_per_class: int | None, overrides: dict | None, epochs: int | None = None) -> str:
+    """The table's marker in the Markdown file: the dataset, its regime and the run length, so that one file holds
+    them all."""
     o = overrides or {}
     parts = [Path(dataset).stem]
     if labels_per_class is not None:
@@ -118,6 +119,8 @@ def _key(dataset: str, labels_per_class: int | None, overrides: dict | None) -> 
         parts.append(f"{o['data.noise']}-{o.get('data.noise_rate', '')}")
     if o.get("data.partial"):
         parts.append(f"partial-{o.get('data.partial_rate', '')}")
+    if epochs is not None:
+        parts.append(f"{epochs}-epochs")
     return "-".join(str(p) for p in parts).replace("_", "-").lower()
 
 

@@ -12,7 +12,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -21,77 +21,96 @@ from .errors import WeaklabError
 
 LENGTH = float | str  # the type of a schedule length (core/span.py)
 
+# The allowed values of each choice, declared once: the config checks them when it is resolved (before any data
+# loads), and the modules that act on a choice read their list from here.
+NoiseKind = Literal["none", "given", "symmetric", "uniform", "asymmetric", "pairflip", "transition"]
+PartialGenerator = Literal["plcr", "pico", "pico_hierarchical"]
+ModelName = Literal["auto", "cnn13", "wrn28_2", "small_cnn", "mlp", "lenet", "wrn34_10", "resnet18", "resnet50"]
+StrongView = Literal["auto", "none", "autoaugment_cifar10", "autoaugment_svhn", "randaugment"]
+LrSchedule = Literal["gaussian", "cosine", "step", "constant", "exponential"]
+CompileMode = Literal["default", "reduce-overhead", "max-autotune"]  # torch.compile's; reduce-overhead: CUDA graphs
+
+
+def within(default, interval: str):
+    """A number setting with its allowed interval in the usual notation: `within(0.7, "(0, 1]")`."""
+    return field(default=default, metadata={"interval": interval})
+
+
+def choices(hint) -> tuple:
+    """The values a Literal type allows."""
+    return typing.get_args(hint)
+
 
 @dataclass
 class DataConfig:
     dataset: str = "digits"
     root: str | None = None  # where downloaded or user datasets live
     labels_per_class: int | None = None  # balanced labeled subset of K per class ...
-    labeled_fraction: float | None = None  # ... or this fraction of each class; neither: all labeled
-    val_fraction: float = 0.1  # carved from the training data, stratified
-    test_fraction: float = 0.2  # used only where the dataset ships no test split
+    labeled_fraction: float | None = within(None, "(0, 1]")  # ... or this fraction of each class; neither: all labeled
+    val_fraction: float = within(0.1, "[0, 1)")  # carved from the training data, stratified
+    test_fraction: float = within(0.2, "[0, 1)")  # used only where the dataset ships no test split
     split_seed: int = 0  # fixes the test/validation carve across runs; `seed` draws the labeled subset
     extra_unlabeled: bool | None = None  # add the extra unlabeled split (None: STL-10 yes, SVHN extra no)
     target_column: str | None = None  # user tables / CSVs: the label or target column (default: label/target)
-    task: str | None = None  # user data: classification | regression (None: inferred)
-    image_size: int | None = None  # user images are resized once to this side (None: the first image's size)
-    bad_images: str = "error"  # an image that fails to decode: error | skip (skip and report)
-    filename_target: str | None = None  # targets parsed from image file names: utkface (age, first field)
+    task: Literal["classification", "regression"] | None = None  # user data: classification | regression (None: inferred)
+    image_size: int | None = within(None, "[1, inf)")  # user images are resized once to this side (None: the first image's size)
+    bad_images: Literal["error", "skip"] = "error"  # an image that fails to decode: error | skip (skip and report)
+    filename_target: Literal["utkface"] | None = None  # targets parsed from image file names: utkface (age, first field)
     target_range: list | None = None  # regression: keep samples with targets in [low, high] (UTKFace: [21, 60])
-    normalize: str = "standard"  # standard (per channel) | zca (then ZCA whitening: TE/Π CIFAR-10 preprocessing)
+    normalize: Literal["standard", "zca"] = "standard"  # standard (per channel) | zca (then ZCA whitening: TE/Π CIFAR-10 preprocessing)
     zca_epsilon: float = 0.01  # added to the covariance eigenvalues (unit-variance scale) before whitening
-    store: str = "auto"  # device (whole split on the device) | host (batches copied from host memory) | auto
-    partial: str | None = None  # candidate-set generator: plcr | pico | pico_hierarchical (None: not partial)
-    partial_rate: float = 0.1  # q: probability that each wrong class joins a candidate set
+    store: Literal["auto", "device", "host"] = "auto"  # device (whole split on the device) | host (batches copied from host memory) | auto
+    partial: PartialGenerator | None = None  # candidate-set generator: plcr | pico | pico_hierarchical (None: not partial)
+    partial_rate: float = within(0.1, "[0, 1]")  # q: probability that each wrong class joins a candidate set
     candidates_file: str | None = None  # a user's candidate sets: .csv (index|path, labels) or N×C 0/1 .npy/.npz
     candidates_complete: bool = True  # the user's sets hold the true label: checked where labels are known
     # Noisy labels (data/noise.py): none (trusted) | given (labels as they are, all untrusted) | symmetric (to a
     # random different class, the SCN protocol) | uniform (may keep the class) | asymmetric | pairflip | transition
-    noise: str = "none"
-    noise_rate: float = 0.0  # share of labels made wrong (per mapped class for asymmetric / pairflip)
+    noise: NoiseKind = "none"
+    noise_rate: float = within(0.0, "[0, 1]")  # share of labels made wrong (per mapped class for asymmetric / pairflip)
     noise_mapping: str | list | None = None  # asymmetric: cifar10 | digits | ["truck->automobile", ...]
     noise_matrix: str | list | None = None  # transition: C×C rows P(noisy | clean), or a .npy / .csv path
     noise_seed: int | None = None  # None: the run's seed
-    cv_folds: int | None = None  # K: hide fold `cv_fold` of the training labels (`weaklab crossval-probs` sets these)
+    cv_folds: int | None = within(None, "[2, inf)")  # K: hide fold `cv_fold` of the training labels (`weaklab crossval-probs` sets these)
     cv_fold: int = 0
-    workers: int | None = None  # host store: processes reading batches ahead (0: none; None: min(4, CPU cores))
+    workers: int | None = within(None, "[0, inf)")  # host store: processes reading batches ahead (0: none; None: min(4, CPU cores))
 
 
 @dataclass
 class ModelConfig:
-    name: str = "auto"  # auto | cnn13 | wrn28_2 | small_cnn | mlp | resnet18 | resnet50
-    dropout: float | None = None  # None: the model's own default
-    width: int | None = None
+    name: ModelName = "auto"  # auto: by the input (models/__init__.py::auto_model)
+    dropout: float | None = within(None, "[0, 1)")  # None: the model's own default
+    width: int | None = within(None, "[1, inf)")
     pretrained: str | None = None  # weight file (torchvision layout, `module.` prefix or `state_dict` nesting)
 
 
 @dataclass
 class ViewsConfig:
-    translate: int = 2  # random translation in pixels, by reflect-padding and cropping
+    translate: int = within(2, "[0, inf)")  # random translation in pixels, by reflect-padding and cropping
     flip: bool | None = None  # horizontal flip; None: as the dataset says (off for digits)
-    noise: float = 0.15  # std of Gaussian input noise, in normalised input units
+    noise: float = within(0.15, "[0, inf)")  # std of Gaussian input noise, in normalised input units
     # strong views (methods that use them: PL-CR): auto is the paper's for the data (data/views.py::paper_strong_view)
-    strong: str = "auto"  # auto | none | autoaugment_cifar10 | autoaugment_svhn | randaugment
-    cutout: int | None = None  # strong views: side of the zeroed square (0: none; None: auto, with `strong`)
+    strong: StrongView = "auto"
+    cutout: int | None = within(None, "[0, inf)")  # strong views: side of the zeroed square (0: none; None: auto, with `strong`)
     randaugment_n: int = 2  # RandAugment: ops per image
     randaugment_m: int = 10  # RandAugment: magnitude on a 0..30 scale
-    erasing: float = 0.0  # weak views: probability of random erasing (SCN's recipe: 0.5)
+    erasing: float = within(0.0, "[0, 1]")  # weak views: probability of random erasing (SCN's recipe: 0.5)
     erasing_area: list = field(default_factory=lambda: [0.02, 0.33])  # erased share of the image, [low, high]
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 300  # an epoch is one pass over the unlabeled stream
-    batch_labeled: int = 32
-    batch_unlabeled: int = 96
-    optimizer: str = "adam"  # adam | sgd
-    lr: float = 0.003
+    epochs: int = within(300, "[1, inf)")  # an epoch is one pass over the unlabeled stream
+    batch_labeled: int = within(32, "[1, inf)")
+    batch_unlabeled: int = within(96, "[1, inf)")
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: float = within(0.003, "(0, inf)")
     momentum: float = 0.9  # sgd
     nesterov: bool = True  # sgd
-    weight_decay: float = 0.0
+    weight_decay: float = within(0.0, "[0, inf)")
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
-    lr_schedule: str = "gaussian"  # gaussian | cosine | step | constant | exponential
+    lr_schedule: LrSchedule = "gaussian"
     # Schedule lengths (core/span.py): a share of the run ("80/300": 80 epochs of the paper's 300, "25%"), or
     # explicit epochs (a number, "10 epochs") or steps ("500 steps"). Shares scale with --epochs.
     lr_rampup: float | str = "80/300"  # Gaussian ramp-up of the lr (gaussian and cosine schedules)
@@ -104,14 +123,14 @@ class TrainConfig:
     eval_every: int | None = None  # steps between evaluations; None: once per epoch
     plot_redraws: int = 10  # times the plots are redrawn during a run (0: only at the end)
     selection_metric: str | None = None  # validation metric choosing best.pt; None: the task's (accuracy)
-    log_every: int = 50  # steps between loss checks (NaN / explosion) and progress-bar updates
+    log_every: int = within(50, "[1, inf)")  # steps between loss checks (NaN / explosion) and progress-bar updates
     max_loss: float = 1.0e4  # a loss above this counts as exploded
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
     channels_last: bool | None = None  # None: on for CUDA; true: on any device
     progress: bool = True  # progress bar on a terminal
     compile: bool = False  # torch.compile the method's networks (measured: docs/SCALING.md)
-    compile_mode: str = "default"  # default | reduce-overhead (CUDA graphs: static shapes) | max-autotune
+    compile_mode: CompileMode = "default"
     sync_batchnorm: bool = False  # torchrun: BatchNorm statistics over the global batch, not each rank's share
 
 
@@ -120,6 +139,17 @@ class MethodSettings:
     """Base of every method's settings; `name` selects the method."""
 
     name: str = "supervised"
+
+
+# Each method's settings class by method name. A method fills this when its class is defined (methods/base.py:
+# Method.__init_subclass__), so the config reads every method's settings without importing a method.
+METHOD_SETTINGS: dict[str, type[MethodSettings]] = {}
+
+
+def method_settings(name) -> type[MethodSettings]:
+    if name not in METHOD_SETTINGS:
+        raise WeaklabError(f"unknown method {name!r}; available: {', '.join(METHOD_SETTINGS)}")
+    return METHOD_SETTINGS[name]
 
 
 @dataclass
@@ -167,15 +197,13 @@ def resolve(file: str | Path | dict | None = None, overrides: dict[str, Any] | N
 
 def from_dict(tree: dict) -> Config:
     """Validate a nested dict against the schema; unknown keys raise a WeaklabError listing valid ones."""
-    from .methods import settings_class  # late import: methods import this module
-
     if not isinstance(tree, dict):
         raise WeaklabError(f"a config must be a mapping of sections, got {type(tree).__name__}")
     _check_keys(tree, TOP_LEVEL, "")
     method_tree = tree.get("method") or {}
     if isinstance(method_tree, str):
         method_tree = {"name": method_tree}
-    cls = settings_class(method_tree.get("name", MethodSettings.name))
+    cls = method_settings(method_tree.get("name", MethodSettings.name))
     config = Config(method=_build(cls, method_tree, "method"))
     for section, section_cls in SECTIONS.items():
         setattr(config, section, _build(section_cls, tree.get(section) or {}, section))
@@ -264,7 +292,11 @@ def _build(cls, values: dict, where: str):
     values = _renamed(values, RENAMED.get(where, {}), where)
     _check_keys(values, valid_keys(cls), where if where != "method" else f"method ({cls.name})")
     hints = typing.get_type_hints(cls)
+    intervals = {f.name: f.metadata["interval"] for f in dataclasses.fields(cls) if "interval" in f.metadata}
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
+    for k, v in kwargs.items():
+        if k in intervals and v is not None:
+            _check_interval(v, intervals[k], f"{where}.{k}")
     for k, v in kwargs.items():  # schedule lengths are checked now, before any data is loaded
         if hints[k] == LENGTH:
             span.parse(v, f"{where}.{k}")
@@ -276,11 +308,17 @@ def _build(cls, values: dict, where: str):
 
 def _coerce(value: Any, hint, key: str) -> Any:
     """Check a value against a field's type; ints are accepted where floats are expected."""
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    options = typing.get_args(hint) if typing.get_origin(hint) in (types.UnionType, typing.Union) else (hint,)
     if value is None:
         if type(None) in options:
             return None
         raise WeaklabError(f"config key {key} may not be empty (null)")
+    allowed = [a for o in options if typing.get_origin(o) is Literal for a in typing.get_args(o)]
+    if allowed:
+        if value in allowed:
+            return value
+        raise WeaklabError(f"config key {key} must be one of {', '.join(map(str, allowed))}"
+                           f"{' or null' if type(None) in options else ''}, got {value!r}")
     for option in options:
         if option is type(None):
             continue
@@ -297,3 +335,12 @@ def _coerce(value: Any, hint, key: str) -> Any:
             return list(value)
     names = " or ".join("null" if o is type(None) else getattr(o, "__name__", str(o)) for o in options)
     raise WeaklabError(f"config key {key} expects {names}, got {value!r}")
+
+
+def _check_interval(value: float, interval: str, key: str) -> None:
+    """`value` within `interval`, written "[0, 1)" (brackets: closed, parentheses: open, inf: unbounded)."""
+    low, high = (float(x) for x in interval[1:-1].split(","))
+    above = value > low if interval[0] == "(" else value >= low
+    below = value < high if interval[-1] == ")" else value <= high
+    if not (above and below):
+        raise WeaklabError(f"config key {key} must be in {interval}, got {value!r}")

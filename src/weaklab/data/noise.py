@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import NoiseKind, choices
 from ..errors import WeaklabError
 
-KINDS = ("none", "given", "symmetric", "uniform", "asymmetric", "pairflip", "transition")
+KINDS = choices(NoiseKind)
 
 # Standard class-conditional mappings by class name.
 MAPPINGS = {

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import PartialGenerator, choices
 from ..errors import WeaklabError
 
-GENERATORS = ("plcr", "pico", "pico_hierarchical")
+GENERATORS = choices(PartialGenerator)
 
 # CIFAR-100: the superclass (coarse label) of each fine label 0..99, in the dataset's fine-label order.
 CIFAR100_COARSE = np.array([

@@ -25,7 +25,6 @@ from .source import ArraySource
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 TABLE_SUFFIXES = {".csv", ".parquet", ".npz"}
-FILENAME_TARGETS = ("utkface",)
 CACHE_VERSION = 1  # bump when decoding or resizing changes
 DECODE_CHUNK = 512  # images decoded (and held in RAM) at a time when writing to the cache file
 
@@ -45,17 +44,9 @@ class Options:
             return cls()
         opts = cls(*(getattr(data, f, d) for f, d in (("target_column", None), ("task", None), ("image_size", None),
                                                       ("bad_images", "error"), ("filename_target", None))))
-        if opts.task not in (None, "classification", "regression"):
-            raise WeaklabError(f"data.task must be classification or regression, got {opts.task!r}")
-        if opts.bad_images not in ("error", "skip"):
-            raise WeaklabError(f"data.bad_images must be error or skip, got {opts.bad_images!r}")
-        if opts.filename_target not in (None, *FILENAME_TARGETS):
-            raise WeaklabError(f"data.filename_target must be one of {', '.join(FILENAME_TARGETS)}")
         root = getattr(data, "root", None)
         if root:
             opts.cache_dir = Path(root).expanduser() / ".weaklab-cache"
-        if opts.image_size is not None and opts.image_size < 1:
-            raise WeaklabError(f"data.image_size must be a positive number of pixels, got {opts.image_size}")
         return opts
 
 

@@ -22,7 +22,7 @@ from ..data.store import DeviceStore, Normalizer
 from ..data.supervision import RegressionSupervision, Supervision, semi_supervised, semi_supervised_regression
 from ..data.views import Views, paper_strong_view
 from ..errors import WeaklabError
-from ..methods import Context, Method, method_class
+from ..methods import Context, Method, check_fits, method_class
 from ..models import auto_model, build_model
 from ..models.pretrained import describe, load_pretrained
 from .optim import Schedule
@@ -86,15 +86,16 @@ def uses_channels_last(config: Config, device: torch.device) -> bool:
 def uses_bf16(config: Config, device: torch.device) -> bool:
     """bf16 autocast: `auto` means on CUDA only (measured not to change results: docs/SCALING.md)."""
     precision = config.train.precision
-    if precision not in ("auto", "bf16", "fp32"):
-        raise WeaklabError(f"train.precision must be auto, bf16 or fp32, got {precision!r}")
     return precision == "bf16" or (precision == "auto" and device.type == "cuda")
 
 
 def build_data(config: Config, device: torch.device) -> Data:
     """Load the source, carve test (if not official) and validation splits, draw the labeled subset."""
     d = config.data
+    method, candidates = method_class(config.method.name), bool(d.partial or d.candidates_file)
+    check_fits(method, candidates, dataset=d.dataset)  # what the config says is checked before anything loads
     src = load_source(d.dataset, d.root, d)
+    check_fits(method, candidates, src.task, src.name)
     regression = src.task == "regression"
     strata = quantile_bins if regression else (lambda y: y)  # regression splits stratify on target quantiles
     known = np.flatnonzero(src.has_label)  # samples without a label never enter validation or test
@@ -152,8 +153,6 @@ def build_data(config: Config, device: torch.device) -> Data:
     normalizer = Normalizer.fit(train_x)
     if d.normalize == "zca":
         normalizer = normalizer.with_zca(train_x, d.zca_epsilon)
-    elif d.normalize != "standard":
-        raise WeaklabError(f"data.normalize must be standard or zca, got {d.normalize!r}")
     val_x = take(src.x, val_idx)
     return Data(
         name=src.name,
@@ -253,15 +252,10 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     v = config.views
     strong, cutout = paper_strong_view(data.name, data.sample_shape)
     strong, cutout = (strong if v.strong == "auto" else v.strong), (cutout if v.cutout is None else v.cutout)
-    if strong not in POLICIES:
-        raise WeaklabError(f"views.strong={v.strong!r} is not a policy; choose one of auto, {', '.join(POLICIES)}")
-    if cutout < 0:
-        raise WeaklabError(f"views.cutout must be ≥ 0 pixels (0: none), got {cutout}")
     policy = POLICIES[strong](v) if POLICIES[strong] else None
     low_high = v.erasing_area
-    if not 0 <= v.erasing <= 1 or len(low_high) != 2 or not 0 < low_high[0] <= low_high[1] <= 1:
-        raise WeaklabError(f"views.erasing must be in [0, 1] and views.erasing_area a [low, high] within (0, 1], "
-                           f"got {v.erasing} and {low_high}")
+    if len(low_high) != 2 or not 0 < low_high[0] <= low_high[1] <= 1:
+        raise WeaklabError(f"views.erasing_area must be a [low, high] within (0, 1], got {low_high}")
     pixel_max = data.train.pixel_max()
     views = Views(v.translate, flip, v.noise, device, seed=config.seed, policy=policy, cutout=cutout,
                   normalizer=data.train.normalizer, pixel_max=pixel_max, erasing=v.erasing, erasing_area=v.erasing_area)

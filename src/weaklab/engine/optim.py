@@ -6,12 +6,11 @@ import math
 
 import torch
 
-from ..config import TrainConfig
+from ..config import LrSchedule, TrainConfig, choices
 from ..core.ramps import cosine_rampdown, gaussian_rampdown, sigmoid_rampup, step_decay
 from ..core.span import Run
-from ..errors import WeaklabError
 
-SCHEDULES = ("gaussian", "cosine", "step", "constant", "exponential")
+SCHEDULES = choices(LrSchedule)
 
 
 def build_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
@@ -19,9 +18,7 @@ def build_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
     fast = _fused_or_foreach(params)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), weight_decay=cfg.weight_decay, **fast)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, **fast)
-    raise WeaklabError(f"unknown train.optimizer {cfg.optimizer!r}; choose adam or sgd")
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, **fast)
 
 
 def _fused_or_foreach(params) -> dict:
@@ -43,10 +40,6 @@ class Schedule:
     """
 
     def __init__(self, cfg: TrainConfig, steps_per_epoch: int = 1):
-        if cfg.lr_schedule not in SCHEDULES:
-            raise WeaklabError(f"unknown train.lr_schedule {cfg.lr_schedule!r}; choose one of {', '.join(SCHEDULES)}")
-        if not cfg.lr > 0:
-            raise WeaklabError(f"train.lr must be positive, got {cfg.lr}")
         self.cfg, self.run = cfg, Run(cfg.epochs, steps_per_epoch)
         run, kind = self.run, cfg.lr_schedule
         self.rampup = run.epochs_of(cfg.lr_rampup, "train.lr_rampup",

@@ -1,35 +1,25 @@
-"""The method registry: name -> class. A method registers by being listed here."""
+"""The methods: one file each. A method registers itself by defining its class (`Method.__init_subclass__`), so
+every module of this package is imported here and adding a method needs no edit elsewhere."""
 
 from __future__ import annotations
 
-from ..errors import WeaklabError
-from .base import Batch, Context, Method, Progress
-from .cc import CC
-from .gce import GCE
-from .mean_teacher import MeanTeacher
-from .pi_model import PiModel
-from .plcr import PLCR
-from .proden import PRODEN
-from .rc import RC
-from .scn import SCN
-from .supervised import Supervised
-from .temporal_ensembling import TemporalEnsembling
-from .ucvme import UCVME
+import importlib
+import pkgutil
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (Supervised, PiModel, TemporalEnsembling, MeanTeacher)}
-METHODS.update({m.name: m for m in (SCN, GCE)})  # noisy labels
-METHODS.update({m.name: m for m in (PLCR, PRODEN, CC, RC)})  # partial labels
-METHODS[UCVME.name] = UCVME  # regression with uncertainty
+from .base import METHODS, Batch, Context, Method, Progress, check_fits, method_class
 
-
-def method_class(name: str) -> type[Method]:
-    if name not in METHODS:
-        raise WeaklabError(f"unknown method {name!r}; available: {', '.join(METHODS)}")
-    return METHODS[name]
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+# listed by family: the supervised baseline, semi-supervised, noisy labels, partial labels, regression only
+_FAMILIES = ("semi_supervised", "noisy", "partial")
+_listed = sorted(METHODS.items(), key=lambda item: (item[0] != "supervised", _FAMILIES.index(item[1].supervision_kind),
+                                                     item[1].tasks == ("regression",), item[0]))
+METHODS.clear()
+METHODS.update(_listed)
 
 
 def settings_class(name: str):
     return method_class(name).Settings
 
 
-__all__ = ["METHODS", "Batch", "Context", "Method", "Progress", "method_class", "settings_class"]
+__all__ = ["METHODS", "Batch", "Context", "Method", "Progress", "check_fits", "method_class", "settings_class"]

@@ -14,13 +14,14 @@ from typing import Callable, ClassVar
 import torch
 from torch import nn
 
-from ..config import MethodSettings
+from ..config import METHOD_SETTINGS, MethodSettings
 from ..core.label_issues import write_label_issues
 from ..core.ramps import sigmoid_rampup
 from ..core.span import Run, tick
 from ..core.task import Classification, Regression
 from ..data.supervision import Supervision
 from ..data.views import Views
+from ..errors import WeaklabError
 
 
 @dataclass
@@ -80,17 +81,37 @@ class Progress:
         return self.step / self.steps_per_epoch
 
 
+# Every method by name, in the order their modules are imported. A class with its own `name` registers itself
+# when it is defined (`Method.__init_subclass__`): adding a method is adding its file to methods/.
+METHODS: dict[str, type[Method]] = {}
+
+
 class Method(nn.Module):
     name: ClassVar[str]
     Settings: ClassVar[type[MethodSettings]]
     description: ClassVar[str]
     uses_unlabeled: ClassVar[bool] = True
     trains_on_all: ClassVar[bool] = False  # one stream of every training sample (partial labels), batch_labeled each
-    # What the method learns, for tools that make data for it (bench speed's synthetic data): the tasks it handles
-    # (the first is its default), and its supervision: semi_supervised (some labels known) | noisy (every label
-    # given, some may be wrong) | partial (a candidate set per sample).
+    # What the method accepts, checked when an experiment is built (`check_fits`): the tasks it learns (the first
+    # is its default), and its supervision: semi_supervised (some labels known) | noisy (every label given, some may
+    # be wrong) | partial (a candidate set per sample). Every kind but partial learns from labels.
     tasks: ClassVar[tuple[str, ...]] = ("classification", "regression")
     supervision_kind: ClassVar[str] = "semi_supervised"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:  # a concrete method, not a shared base such as ConsistencyMethod
+            METHODS[cls.name] = cls
+            METHOD_SETTINGS[cls.name] = cls.Settings
+
+    @classmethod
+    def learns_from_candidates(cls) -> bool:
+        return cls.supervision_kind == "partial"
+
+    @classmethod
+    def fits(cls, candidates: bool, task: str | None = None) -> bool:
+        """Whether the method learns from data with (or without) candidate sets, for `task` (None: any)."""
+        return cls.learns_from_candidates() == candidates and (task is None or task in cls.tasks)
     # Per-sample buffers that training_step writes at the batch's rows: name -> "labeled" | "unlabeled" | "all"
     # (which indices). Under torchrun the engine gathers those rows from every rank after each step.
     sample_state: ClassVar[dict[str, str]] = {}
@@ -147,6 +168,28 @@ class Method(nn.Module):
     def schedule(self) -> dict[str, float]:
         """The method's effective schedule in epochs of this run, for the start-of-run report."""
         return {}
+
+
+def method_class(name: str) -> type[Method]:
+    if name not in METHODS:
+        raise WeaklabError(f"unknown method {name!r}; available: {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def check_fits(method: type[Method], candidates: bool, task: str | None = None, dataset: str = "the data") -> None:
+    """A one-line error where the method cannot learn from the data: what it needs, what the data has, and the
+    methods that would fit."""
+    if method.fits(candidates, task):
+        return
+    fitting = ", ".join(name for name, m in METHODS.items() if m.fits(candidates, task)) or "none"
+    if method.learns_from_candidates() != candidates:
+        needs = "candidate sets (partial labels)" if method.learns_from_candidates() else "labels"
+        has = "has candidate sets" if candidates else "has labels and no candidate sets"
+        fix = "give data.partial or data.candidates_file, or " if method.learns_from_candidates() else ""
+        mismatch = f"learns from {needs}, but {dataset} {has}"
+    else:
+        mismatch, fix = f"learns {' or '.join(method.tasks)}, but {dataset} is a {task} task", ""
+    raise WeaklabError(f"method {method.name} {mismatch}; {fix}choose a method that fits: {fitting}")
 
 
 @dataclass

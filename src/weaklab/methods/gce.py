@@ -11,15 +11,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import MethodSettings
-from ..errors import WeaklabError
+from ..config import MethodSettings, within
 from .base import Method
 
 
 @dataclass
 class Settings(MethodSettings):
     name: str = "gce"
-    q: float = 0.7
+    q: float = within(0.7, "(0, 1]")  # the paper's 0.7
 
 
 def generalized_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, q: float) -> torch.Tensor:
@@ -38,8 +37,6 @@ class GCE(Method):
 
     def __init__(self, settings: Settings, ctx):
         super().__init__(settings, ctx)
-        if not 0.0 < settings.q <= 1.0:
-            raise WeaklabError(f"method.q must be in (0, 1] (0.7 in the paper), got {settings.q}")
 
     def training_step(self, batch, progress):
         loss = generalized_cross_entropy(self.model(self.views(batch.x_lb)), batch.y_lb, self.settings.q).mean()

@@ -12,25 +12,26 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
 from ..core.ema import ema_decay, ema_update
 from ..core.losses import squared_error
-from ..errors import WeaklabError
+from ..config import within
 from .base import ConsistencyMethod, ConsistencySettings
 
 
 @dataclass
 class Settings(ConsistencySettings):
     name: str = "mean_teacher"
-    consistency: str = "mse"  # mse (softmax squared error) | kl
-    ema_decay: float = 0.99  # α during ramp-up
-    ema_decay_after_rampup: float | None = 0.999  # α after ramp-up; null: keep ema_decay
+    consistency: Literal["mse", "kl"] = "mse"  # mse: softmax squared error
+    ema_decay: float = within(0.99, "[0, 1)")  # α during ramp-up
+    ema_decay_after_rampup: float | None = within(0.999, "[0, 1)")  # α after ramp-up; null: keep ema_decay
     ema_horizon_cap: float | str = "2%"  # the teacher averages over at most this much of the run (core/span.py)
     ramp_every: float | str = 0.0  # the weight ramps every step, from the first (the official code)
     logit_distance_cost: float = 0.0  # > 0: two student heads, classification and consistency (paper: 0.01)
-    evaluate: str = "teacher"  # teacher | student
+    evaluate: Literal["teacher", "student"] = "teacher"
 
 
 class MeanTeacher(ConsistencyMethod):
@@ -40,19 +41,11 @@ class MeanTeacher(ConsistencyMethod):
 
     def __init__(self, settings, ctx):
         super().__init__(settings, ctx)
-        if settings.consistency not in ("mse", "kl"):
-            raise WeaklabError(f"method.consistency must be 'mse' or 'kl', got {settings.consistency!r}")
-        if settings.evaluate not in ("teacher", "student"):
-            raise WeaklabError(f"method.evaluate must be 'teacher' or 'student', got {settings.evaluate!r}")
         if settings.logit_distance_cost > 0:
             self.model = ctx.make_model(heads=2)
         self.teacher = copy.deepcopy(self.model)
         for p in self.teacher.parameters():
             p.requires_grad_(False)
-        for key in ("ema_decay", "ema_decay_after_rampup"):
-            alpha = getattr(settings, key)
-            if alpha is not None and not 0.0 <= alpha < 1.0:
-                raise WeaklabError(f"method.{key} must be in [0, 1), got {alpha}")
         cap_steps = max(ctx.run.steps_of(settings.ema_horizon_cap, "method.ema_horizon_cap"), 1.0)
         self.max_alpha = 1.0 - 1.0 / cap_steps  # α of the capped horizon
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import WeaklabError
 from .base import Method
 
 
@@ -20,8 +19,6 @@ class PartialLabelMethod(Method):
 
     def __init__(self, settings, ctx):
         super().__init__(settings, ctx)
-        if ctx.supervision is None:
-            raise WeaklabError(f"{self.name} needs candidate sets; set data.partial or data.candidates_file")
         self.register_buffer("candidates", ctx.supervision.candidates.clone(), persistent=False)
 
     def uniform_over_candidates(self) -> torch.Tensor:

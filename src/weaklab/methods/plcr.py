@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import MethodSettings
+from ..config import MethodSettings, within
 from ..core.losses import non_candidate_loss, restrict_to_candidates, softmax_kl
 from ..core.ramps import linear_rampup
 from ..core.span import tick
@@ -28,7 +28,7 @@ class Settings(MethodSettings):
     lambda_max: float = 1.0  # λ_max
     rampup: float | str = "100/200"  # T: λ grows linearly to λ_max over T (core/span.py)
     ramp_every: float | str = "1/200"  # λ is recomputed once per this (the paper: once per epoch of 200)
-    strong_views: int = 2  # K - 1
+    strong_views: int = within(2, "[1, inf)")  # K - 1
 
 
 class PLCR(PartialLabelMethod):

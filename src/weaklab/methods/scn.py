@@ -14,30 +14,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import MethodSettings
-from ..errors import WeaklabError
+from ..config import MethodSettings, within
 from .base import Method, write_label_report
-
-RELABEL = ("all", "low", "none")
-RELABEL_VIEWS = ("augmented", "plain")
-
 
 @dataclass
 class Settings(MethodSettings):
     name: str = "scn"
-    beta: float = 0.7  # share of each batch in the high-importance group
+    beta: float = within(0.7, "[0, 1]")  # share of each batch in the high-importance group
     margin1: float = 0.15  # δ1: the gap wanted between the two groups' mean importance (paper, batch 1024)
     margin1_batch_scaled: bool = False  # δ1 − 0.02·log2(1024/B): 0.15 at batch 1024, 0.07 at 64 (authors' advice)
     rank_regularization: bool = True  # ablation: false drops L_RR
-    relabel: str = "all"  # all (official code; measured better, see docs) | low (paper) | none (ablation)
+    relabel: Literal["all", "low", "none"] = "all"  # all (official code; measured better, see docs) | low (paper) | none (ablation)
     relabel_start: float | str = "10/70"  # relabel from here on (core/span.py): epoch 10 of the paper's 70
     margin2: float = 0.2  # δ2: relabel when max_j p_j − p_label exceeds it
-    relabel_view: str = "augmented"  # augmented: the training forward (paper, code; measured better from scratch:
+    relabel_view: Literal["augmented", "plain"] = "augmented"  # augmented: the training forward (paper, code; measured better from scratch:
     # docs/SCHEDULES.md) | plain: an extra eval-mode forward of the un-augmented sample (no dropout, BN statistics)
 
 
@@ -82,12 +78,6 @@ class SCN(Method):
 
     def __init__(self, settings: Settings, ctx):
         super().__init__(settings, ctx)
-        if settings.relabel not in RELABEL:
-            raise WeaklabError(f"method.relabel must be one of {', '.join(RELABEL)}, got {settings.relabel!r}")
-        if settings.relabel_view not in RELABEL_VIEWS:
-            raise WeaklabError(f"method.relabel_view must be augmented or plain, got {settings.relabel_view!r}")
-        if not 0.0 <= settings.beta <= 1.0:
-            raise WeaklabError(f"method.beta must be in [0, 1], got {settings.beta}")
         self.importance = nn.Linear(self.model.backbone.out_features, 1)
         given = ctx.supervision.labels if ctx.supervision is not None else torch.full((ctx.num_train,), -1)
         self.register_buffer("labels", given.clone())  # the current (relabeled) labels: checkpointed

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..config import within
 from .base import ConsistencyMethod, ConsistencySettings
 
 
@@ -20,7 +21,7 @@ from .base import ConsistencyMethod, ConsistencySettings
 class Settings(ConsistencySettings):
     name: str = "temporal_ensembling"
     consistency_weight: float = 30.0  # w_max (paper: 30 for TE, CIFAR-10 and SVHN)
-    ensemble_momentum: float = 0.6  # α
+    ensemble_momentum: float = within(0.6, "[0, 1)")  # α
 
 
 class TemporalEnsembling(ConsistencyMethod):

@@ -15,24 +15,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 
-from ..config import MethodSettings
+from ..config import MethodSettings, within
 from ..core.losses import gaussian_nll
 from ..core.ramps import sigmoid_rampup
-from ..errors import WeaklabError
 from .base import Method
 
 
 @dataclass
 class Settings(MethodSettings):
     name: str = "ucvme"
-    samples: int = 5  # T: stochastic passes per model for pseudo-labels and for prediction
+    samples: int = within(5, "[1, inf)")  # T: stochastic passes per model for pseudo-labels and for prediction
     unlabeled_weight: float = 10.0  # w_ulb
-    labeled_variance: str = "own"  # own (paper, Eq. 3) | average (official code: s̄ of both models in both terms)
-    dropout: float = 0.05  # MC-dropout p, used when model.dropout is not set
+    labeled_variance: Literal["own", "average"] = "own"  # own (paper, Eq. 3) | average (official code: s̄ of both models in both terms)
+    dropout: float = within(0.05, "[0, 1)")  # MC-dropout p, used when model.dropout is not set
     unlabeled_rampup: float | str = 0.0  # not in the paper (constant w_ulb): Gaussian ramp-up of w_ulb, for
     # networks trained from scratch (see docs/METHODS.md)
 
@@ -46,12 +46,6 @@ class UCVME(Method):
     def __init__(self, settings, ctx):
         super().__init__(settings, ctx)
         task = ctx.task
-        if not hasattr(task, "out_dim_with_variance"):
-            raise WeaklabError("ucvme is a regression method; choose a regression dataset (e.g. digits_rotation, diabetes)")
-        if settings.labeled_variance not in ("own", "average"):
-            raise WeaklabError(f"method.labeled_variance must be 'own' or 'average', got {settings.labeled_variance!r}")
-        if settings.samples < 1:
-            raise WeaklabError(f"method.samples must be at least 1, got {settings.samples}")
         make = lambda: ctx.make_model(out_dim=task.out_dim_with_variance, dropout=settings.dropout)  # noqa: E731
         self.model, self.model_b = make(), make()  # a and b: independently initialised
         self.rampup = self.length("unlabeled_rampup")
