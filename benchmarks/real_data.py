@@ -70,7 +70,7 @@ def read_animals(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def rotated(x: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Each image rotated by its own uniform angle within digits_rotation's ±MAX_ANGLE degrees; the angle is the
     target."""
-    from weaklab.data.regression_datasets import MAX_ANGLE, rotate
+    from weaklab.data.sources.regression_datasets import MAX_ANGLE, rotate
 
     angles = np.random.default_rng(seed).uniform(-MAX_ANGLE, MAX_ANGLE, len(x)).astype(np.float32)
     images = rotate(x.astype(np.float32), angles)

@@ -72,7 +72,7 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 def test_choice_lists_are_the_ones_the_code_acts_on():
-    from weaklab.data.augment import POLICIES
+    from weaklab.data.views.augment import POLICIES
     from weaklab.models import MODELS
 
     assert set(config.choices(config.StrongView)) == {"auto", *POLICIES}

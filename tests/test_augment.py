@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from weaklab.data import augment
+from weaklab.data.views import augment
 
 
 def image(b=2, c=3, h=8, w=8, seed=0):
@@ -107,8 +107,8 @@ def test_pixel_ops_match_pil(name, factor):
 
 
 def test_strong_view_runs_on_normalised_batches():
-    from weaklab.data.store import Normalizer
-    from weaklab.data.views import Views
+    from weaklab.data.store.device import Normalizer
+    from weaklab.data.views.pipeline import Views
 
     raw = (image(16, 3, 32, 32) * 255).round()
     norm = Normalizer.fit(raw.numpy())
@@ -121,7 +121,7 @@ def test_strong_view_runs_on_normalised_batches():
 
 
 def test_random_erasing_zeroes_one_rectangle_of_the_asked_area():
-    from weaklab.data.augment import random_erasing
+    from weaklab.data.views.augment import random_erasing
 
     g = torch.Generator().manual_seed(0)
     x = torch.ones(256, 1, 20, 20)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from weaklab.bench_real import real_quality, time_to
+from weaklab.bench.real import real_quality, time_to
 from weaklab.cli import main
 
 spec = importlib.util.spec_from_file_location("real_data", Path(__file__).parents[1] / "benchmarks" / "real_data.py")

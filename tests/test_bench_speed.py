@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from weaklab import bench_speed
+from weaklab.bench import speed as bench_speed
 from weaklab.cli import main
 from weaklab.config import resolve
 from weaklab.core.task import Regression
-from weaklab.data.store import DeviceStore
+from weaklab.data.store.device import DeviceStore
 from weaklab.errors import WeaklabError
 from weaklab.methods import METHODS, method_class
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from weaklab import bench_usual
-from weaklab.data import augment
+from weaklab.bench import usual as bench_usual
+from weaklab.data.views import augment
 from weaklab.errors import WeaklabError
 
 

@@ -17,9 +17,9 @@ import pytest
 import torch
 
 from weaklab.cli import main
-from weaklab.data import benchmarks
-from weaklab.data.benchmarks import BENCHMARKS, load_benchmark, prepare, status
-from weaklab.data.download import RemoteFile, fetch
+from weaklab.data.sources import benchmarks
+from weaklab.data.sources.benchmarks import BENCHMARKS, load_benchmark, prepare, status
+from weaklab.data.sources.download import RemoteFile, fetch
 from weaklab.engine.experiment import build_data
 from weaklab.errors import WeaklabError
 
@@ -363,7 +363,7 @@ def test_dataset_recipes_resolve_and_state_the_published_number():
     from pathlib import Path
 
     from weaklab.config import resolve
-    from weaklab.data.datasets import DATASETS, LAYOUTS
+    from weaklab.data.sources.datasets import DATASETS, LAYOUTS
     from weaklab.models import MODELS
 
     recipes = sorted(Path(__file__).parent.parent.joinpath("recipes").glob("*.yaml"))

@@ -48,7 +48,7 @@ def test_config_file_and_set(tmp_path, capsys):
 def test_eval_predict_resume_methods(trained, tmp_path, capsys):
     code, out, _ = run_cli(capsys, "eval", str(trained))
     assert code == 0 and json.loads(out)["test"]["accuracy"] == pytest.approx(json.loads((trained / "summary.json").read_text())["test"]["accuracy"])
-    from weaklab.data.datasets import digits
+    from weaklab.data.sources.datasets import digits
 
     np.save(tmp_path / "x.npy", digits().x[:7])
     code, out, _ = run_cli(capsys, "predict", str(trained), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "p.csv"))

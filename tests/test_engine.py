@@ -76,7 +76,7 @@ def test_best_checkpoint_is_chosen_on_validation(fast, tmp_path):
 
 def test_run_predicts_and_reevaluates(fast, tmp_path):
     run = train(fast("mean_teacher"), out=tmp_path / "run")
-    from weaklab.data.datasets import digits
+    from weaklab.data.sources.datasets import digits
 
     x = digits().x[:20]
     probs = run.predict_proba(x)

@@ -14,11 +14,11 @@ from PIL import Image
 from conftest import train_interrupted
 from weaklab.api import resume, train
 from weaklab.config import DataConfig
-from weaklab.data import user_data
-from weaklab.data.datasets import load_source
-from weaklab.data.host_store import HostStore
-from weaklab.data.rows import Rows, file_region
-from weaklab.data.store import DeviceStore, Normalizer
+from weaklab.data.sources import user_data
+from weaklab.data.sources.datasets import load_source
+from weaklab.data.store.host import HostStore
+from weaklab.data.store.rows import Rows, file_region
+from weaklab.data.store.device import DeviceStore, Normalizer
 from weaklab.engine.experiment import build_data, build_experiment
 from weaklab.engine.trainer import Trainer
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from weaklab.data.noise import class_mapping, make_noisy, noisy_supervision, pairflip, parse_mapping, symmetric, transition
-from weaklab.data.supervision import Supervision
+from weaklab.data.supervision.noise import class_mapping, make_noisy, noisy_supervision, pairflip, parse_mapping, symmetric, transition
+from weaklab.data.supervision.labeled import Supervision
 from weaklab.errors import WeaklabError
 
 CLEAN = np.repeat(np.arange(10), 100)  # 1,000 labels, 100 per class

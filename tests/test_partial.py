@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from weaklab.core.metrics import approximated_accuracy, covering_rate
-from weaklab.data import partial
+from weaklab.data.supervision import partial
 from weaklab.errors import WeaklabError
 
 

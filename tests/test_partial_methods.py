@@ -8,7 +8,7 @@ from torch import nn
 
 from weaklab.api import resume, train
 from weaklab.core.task import Classification
-from weaklab.data.supervision import Supervision
+from weaklab.data.supervision.labeled import Supervision
 from weaklab.engine import checkpoint
 from weaklab.methods import Batch, Context, Progress, method_class
 from conftest import train_interrupted
@@ -168,7 +168,7 @@ def test_bench_partial_writes_its_table_and_plots(tmp_path, capsys):
     ("table", (10,), ("none", 0)),  # flat features: no strong view beyond the weak one
 ])
 def test_the_strong_view_defaults_to_the_papers_for_the_data(dataset, shape, expected):
-    from weaklab.data.views import paper_strong_view
+    from weaklab.data.views.pipeline import paper_strong_view
 
     assert paper_strong_view(dataset, shape) == expected
 

@@ -54,7 +54,7 @@ def test_bf16_channels_last_run_learns(fast, tmp_path):
 
 
 def test_bench_precision_writes_a_paired_table(tmp_path, monkeypatch):
-    from weaklab import bench_precision
+    from weaklab.bench import precision as bench_precision
 
     calls = []
     real = bench_precision._config

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from weaklab.cli import main
-from weaklab.data.inputs import load_inputs
+from weaklab.data.sources.inputs import load_inputs
 from weaklab.errors import WeaklabError
 
 

@@ -14,8 +14,8 @@ from weaklab.cli import main
 from weaklab.config import resolve
 from weaklab.core.regression_metrics import coverage, regression_metrics, variance_scale
 from weaklab.core.task import LOG_VAR_BOUND, Regression, task_from_state
-from weaklab.data.splits import quantile_bins
-from weaklab.data.supervision import semi_supervised_regression
+from weaklab.data.supervision.splits import quantile_bins
+from weaklab.data.supervision.labeled import semi_supervised_regression
 from weaklab.engine.experiment import build_data, build_experiment
 from weaklab.engine.logger import strict_json
 from weaklab.errors import WeaklabError

@@ -166,8 +166,8 @@ def test_exponential_lr_schedule():
 
 
 def test_crossval_probs_are_out_of_sample(fast, tmp_path):
-    from weaklab.crossval import crossval_probs
-    from weaklab.data.folds import fold_ids
+    from weaklab.engine.crossval import crossval_probs
+    from weaklab.data.supervision.folds import fold_ids
 
     ids = fold_ids(np.repeat(np.arange(3), 10), 5, seed=0)
     assert (np.bincount(ids) == 6).all() and all((np.bincount(ids[c * 10:(c + 1) * 10]) == 2).all() for c in range(3))

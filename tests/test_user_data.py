@@ -8,7 +8,7 @@ from PIL import Image
 
 from weaklab.cli import main
 from weaklab.config import DataConfig
-from weaklab.data.datasets import load_source
+from weaklab.data.sources.datasets import load_source
 from weaklab.engine.experiment import build_data
 from weaklab.errors import WeaklabError
 
@@ -201,7 +201,7 @@ def test_host_store_gives_the_same_batches_and_trains(fast, tmp_path):
 
 
 def test_decoded_images_are_cached_under_the_data_root(tmp_path, monkeypatch):
-    from weaklab.data import user_data
+    from weaklab.data.sources import user_data
 
     for c in ("a", "b"):
         for i in range(3):

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from weaklab.api import load_run, train
-from weaklab.data.store import Normalizer
+from weaklab.data.store.device import Normalizer
 from weaklab.engine.experiment import build_data
 
 

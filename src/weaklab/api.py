@@ -85,9 +85,9 @@ class Run:
         """The run's method rebuilt from the selected checkpoint (weights, teacher, second model, task)."""
         if self._method is None:
             from .core.task import Regression, task_from_state
-            from .data.store import Normalizer
-            from .data.supervision import Supervision
-            from .data.views import Views
+            from .data.store.device import Normalizer
+            from .data.supervision.labeled import Supervision
+            from .data.views.pipeline import Views
             from .methods import Context, method_class
 
             state = checkpoint.load(self.directory / "checkpoints" / "best.pt")

@@ -241,7 +241,7 @@ def train_overrides(args) -> dict:
 def cmd_bench_speed(args) -> int:
     import shlex
 
-    from . import bench_speed
+    from .bench import speed as bench_speed
     from .config import parse_assignment
     from .engine.distributed import World
 
@@ -303,7 +303,7 @@ def cmd_predict(args) -> int:
     import numpy as np
 
     from .api import load_run
-    from .data.inputs import load_inputs
+    from .data.sources.inputs import load_inputs
 
     run = load_run(args.run_dir)
     x, names = load_inputs(Path(args.input), run.input_shape, args.bad_images)
@@ -348,14 +348,14 @@ def cmd_methods(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .bench import demo
+    from .bench.digits import demo
 
     demo(Path(args.out), epochs=args.epochs)
     return 0
 
 
 def cmd_data_download(args) -> int:
-    from .data.benchmarks import BENCHMARKS, prepare, status
+    from .data.sources.benchmarks import BENCHMARKS, prepare, status
 
     if args.name not in BENCHMARKS:
         raise WeaklabError(f"cannot download {args.name!r}; downloadable: {', '.join(BENCHMARKS)}")
@@ -370,8 +370,8 @@ def cmd_data_info(args) -> int:
     import numpy as np
 
     from .config import DataConfig
-    from .data.benchmarks import BENCHMARKS, status
-    from .data.datasets import load_source
+    from .data.sources.benchmarks import BENCHMARKS, status
+    from .data.sources.datasets import load_source
 
     if args.name in BENCHMARKS:
         st = status(args.name, args.root)
@@ -407,8 +407,8 @@ def cmd_data_info(args) -> int:
 
 
 def cmd_data_list(args) -> int:
-    from .data.benchmarks import BENCHMARKS
-    from .data.datasets import DATASETS, LAYOUTS
+    from .data.sources.benchmarks import BENCHMARKS
+    from .data.sources.datasets import DATASETS, LAYOUTS
 
     for name in DATASETS:
         print(f"{name:<15} {BENCHMARKS[name].description if name in BENCHMARKS else 'embedded'}")
@@ -421,7 +421,7 @@ def cmd_bench_quality(args) -> int:
     from .config import parse_assignment
 
     if args.dataset:
-        from .bench_real import real_quality
+        from .bench.real import real_quality
 
         real_quality(args.dataset, args.methods, args.seeds, Path(args.out), labels_per_class=args.labels_per_class,
                      epochs=args.epochs, overrides=dict(parse_assignment(s) for s in args.set),
@@ -429,28 +429,28 @@ def cmd_bench_quality(args) -> int:
         return 0
     if args.set or args.no_peers:
         raise WeaklabError("--set and --no-peers apply with --dataset; the digits recipe is fixed")
-    from .bench import quality
+    from .bench.digits import quality
 
     quality(args.methods, args.seeds, args.labels_per_class or 5, Path(args.out), epochs=args.epochs, write=args.write)
     return 0
 
 
 def cmd_bench_precision(args) -> int:
-    from .bench_precision import precision
+    from .bench.precision import precision
 
     precision(args.methods, args.seeds, Path(args.out), device=args.device, epochs=args.epochs, write=args.write)
     return 0
 
 
 def cmd_bench_partial(args) -> int:
-    from .bench_partial import partial
+    from .bench.partial import partial
 
     partial(args.methods, args.rates, args.seeds, Path(args.out), args.epochs, args.write, not args.no_reference)
     return 0
 
 
 def cmd_bench_augment(args) -> int:
-    from .bench_partial import augment_timing
+    from .bench.partial import augment_timing
 
     augment_timing()
     return 0
@@ -458,7 +458,7 @@ def cmd_bench_augment(args) -> int:
 
 def cmd_crossval_probs(args) -> int:
     from .config import parse_assignment, resolve
-    from .crossval import crossval_probs
+    from .engine.crossval import crossval_probs
 
     flags = {"method.name": args.method, "data.dataset": args.dataset, "data.root": args.data_root, "seed": args.seed}
     overrides = {k: v for k, v in flags.items() if v is not None}
@@ -470,7 +470,7 @@ def cmd_crossval_probs(args) -> int:
 
 
 def cmd_bench_noisy(args) -> int:
-    from .bench_noisy import CONDITIONS, METHODS, run
+    from .bench.noisy import CONDITIONS, METHODS, run
     from .config import parse_assignment
 
     for name, known, what in ((args.methods, METHODS, "method"), (args.conditions, CONDITIONS, "condition")):
@@ -483,7 +483,7 @@ def cmd_bench_noisy(args) -> int:
 
 
 def cmd_bench_regression(args) -> int:
-    from .bench_regression import DATASETS, DEFAULT_VARIANTS, VARIANTS, regression
+    from .bench.regression import DATASETS, DEFAULT_VARIANTS, VARIANTS, regression
     from .config import parse_assignment
 
     variants = args.methods or DEFAULT_VARIANTS

@@ -64,7 +64,7 @@ class DataConfig:
     partial_rate: float = within(0.1, "[0, 1]")  # q: probability that each wrong class joins a candidate set
     candidates_file: str | None = None  # a user's candidate sets: .csv (index|path, labels) or N×C 0/1 .npy/.npz
     candidates_complete: bool = True  # the user's sets hold the true label: checked where labels are known
-    # Noisy labels (data/noise.py): none (trusted) | given (labels as they are, all untrusted) | symmetric (to a
+    # Noisy labels (data/supervision/noise.py): none (trusted) | given (labels as they are, all untrusted) | symmetric (to a
     # random different class, the SCN protocol) | uniform (may keep the class) | asymmetric | pairflip | transition
     noise: NoiseKind = "none"
     noise_rate: float = within(0.0, "[0, 1]")  # share of labels made wrong (per mapped class for asymmetric / pairflip)
@@ -89,7 +89,7 @@ class ViewsConfig:
     translate: int = within(2, "[0, inf)")  # random translation in pixels, by reflect-padding and cropping
     flip: bool | None = None  # horizontal flip; None: as the dataset says (off for digits)
     noise: float = within(0.15, "[0, inf)")  # std of Gaussian input noise, in normalised input units
-    # strong views (methods that use them: PL-CR): auto is the paper's for the data (data/views.py::paper_strong_view)
+    # strong views (methods that use them: PL-CR): auto is the paper's for the data (data/views/pipeline.py::paper_strong_view)
     strong: StrongView = "auto"
     cutout: int | None = within(None, "[0, inf)")  # strong views: side of the zeroed square (0: none; None: auto, with `strong`)
     randaugment_n: int = 2  # RandAugment: ops per image

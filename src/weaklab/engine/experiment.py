@@ -9,18 +9,16 @@ import torch
 
 from ..config import Config
 from ..core.task import Classification, Regression
-from ..data import partial
-from ..data.augment import POLICIES
-from ..data.datasets import load_source
-from ..data.folds import hold_out
-from ..data.noise import noisy_supervision
-from ..data.sampler import TwoStreamSampler
-from ..data.splits import quantile_bins, stratified_split
-from ..data.host_store import make_store, store_kind
-from ..data.rows import Rows
-from ..data.store import DeviceStore, Normalizer
-from ..data.supervision import RegressionSupervision, Supervision, semi_supervised, semi_supervised_regression
-from ..data.views import Views, paper_strong_view
+from ..data.sources.datasets import load_source
+from ..data.store.device import DeviceStore, Normalizer
+from ..data.store.host import make_store, store_kind
+from ..data.store.rows import Rows
+from ..data.store.sampler import TwoStreamSampler
+from ..data.supervision.build import build_supervision
+from ..data.supervision.labeled import RegressionSupervision, Supervision
+from ..data.supervision.splits import quantile_bins, stratified_split
+from ..data.views.augment import POLICIES
+from ..data.views.pipeline import Views, paper_strong_view
 from ..errors import WeaklabError
 from ..methods import Context, Method, check_fits, method_class
 from ..models import auto_model, build_model
@@ -118,34 +116,8 @@ def build_data(config: Config, device: torch.device) -> Data:
         raise WeaklabError("the validation split is empty; set data.val_fraction above 0 (model selection needs it)")
     train_idx, val_idx = rest[fit], rest[val]
     y_train = src.y[train_idx]
-    val_candidates, regime, noise, held_out = None, {}, None, None
-    if regression:
-        if d.partial or d.candidates_file or d.noise != "none":
-            raise WeaklabError("candidate sets (data.partial) and label noise (data.noise) are for classification data")
-        supervision = semi_supervised_regression(
-            y_train, labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=config.seed
-        )
-        task = Regression.fit(y_train[supervision.has_target.numpy()])  # labeled training targets only
-    elif d.partial or d.candidates_file:
-        if d.noise != "none":
-            raise WeaklabError("data.partial (candidate sets) and data.noise (noisy labels) cannot be combined yet; choose one")
-        train_sets, val_sets, summary = partial.for_splits(
-            d, src.y, src.classes, train_idx, val_idx, config.seed, src.info.get("paths")
-        )
-        supervision = Supervision(torch.as_tensor(train_sets), torch.zeros(len(train_idx), dtype=torch.bool))
-        val_candidates, regime = torch.as_tensor(val_sets).to(device), {"partial": summary}
-    else:
-        supervision = semi_supervised(
-            y_train, src.num_classes, labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=config.seed
-        )
-    if not regression:
-        task = Classification(src.num_classes)
-        noise_seed = config.seed if d.noise_seed is None else d.noise_seed
-        supervision, noise = noisy_supervision(
-            supervision, y_train, src.classes, d.noise, d.noise_rate, noise_seed, d.noise_mapping, d.noise_matrix
-        )
-        if d.cv_folds is not None:  # cross-validation: this fold's labels are hidden, its samples predicted later
-            supervision, held_out = hold_out(supervision, d.cv_folds, d.cv_fold, d.split_seed)
+    known_of = build_supervision(d, src.y, src.classes, train_idx, val_idx, config.seed, regression, src.info.get("paths"))
+    supervision = known_of.supervision
     train_x, n_extra = _train_samples(src, train_idx, use_extra, lazy=kind == "host")
     if n_extra:  # samples with no label, appended after the labeled ones: unlabeled stream only
         supervision = supervision.with_unlabeled(n_extra)
@@ -167,12 +139,12 @@ def build_data(config: Config, device: torch.device) -> Data:
         test_labels=torch.as_tensor(test_y),
         supervision=supervision,
         train_labels_clean=torch.as_tensor(y_train),
-        val_candidates=val_candidates,
-        regime=regime,
-        noise=noise,
+        val_candidates=None if known_of.val_candidates is None else torch.as_tensor(known_of.val_candidates).to(device),
+        regime=known_of.regime,
+        noise=known_of.noise,
         train_index=train_idx,
-        held_out=held_out,
-        task=task,
+        held_out=known_of.held_out,
+        task=known_of.task,
     )
 
 

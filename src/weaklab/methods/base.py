@@ -19,8 +19,8 @@ from ..core.label_issues import write_label_issues
 from ..core.ramps import sigmoid_rampup
 from ..core.span import Run, tick
 from ..core.task import Classification, Regression
-from ..data.supervision import Supervision
-from ..data.views import Views
+from ..data.supervision.labeled import Supervision
+from ..data.views.pipeline import Views
 from ..errors import WeaklabError
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .api import train
-from .core.task import Regression
-from .config import resolve
+from ..api import train
+from ..core.task import Regression
+from ..config import resolve
 from .report import mean_std, replace_section
 
 
@@ -42,7 +42,7 @@ def peer_split(config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] 
     """(train x, train y with −1 where hidden, test x, test y): the split and labeled subset weaklab draws for this
     config, inputs normalised as weaklab normalises them, flattened. None where the peers do not apply
     (regression targets, candidate sets)."""
-    from .engine.experiment import build_data, pick_device
+    from ..engine.experiment import build_data, pick_device
 
     data = build_data(config, pick_device("cpu"))
     if isinstance(data.task, Regression) or data.val_candidates is not None:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import NoiseKind, choices
-from ..errors import WeaklabError
+from ...config import NoiseKind, choices
+from ...errors import WeaklabError
 
 KINDS = choices(NoiseKind)
 
@@ -157,7 +157,7 @@ def noisy_supervision(supervision, clean: np.ndarray, classes: list[str], kind: 
     Returns (supervision, report). kind "none" leaves the supervision trusted and unchanged; "given" keeps the
     labels as they are but marks every labeled one untrusted (a user's own crowd labels).
     """
-    from .supervision import Supervision
+    from .labeled import Supervision
 
     if kind == "none":
         return supervision, None

@@ -5,7 +5,7 @@ Two pipelines feed the same method, model, batch and optimizer (the trainer's ow
 - weaklab's: the whole training set on the device (or, with `--store host`, memory-mapped from a file and copied
   per batch), batches gathered by index from the sampler's plan, augmented in a few batched kernels on the
   device (the trainer's `train_step`, unchanged);
-- the usual one (bench_usual.py): per-sample PIL/NumPy transforms in DataLoader workers — the same weak views
+- the usual one (bench/usual.py): per-sample PIL/NumPy transforms in DataLoader workers — the same weak views
   (reflect pad-crop, horizontal flip, Gaussian noise) and strong views (AutoAugment / RandAugment policy, Cutout)
   — one per call the method makes, of the kind it asked for, then copied to the device. The method consumes
   those ready-made views in the order it asks for them.
@@ -20,6 +20,7 @@ EMA (after-step hooks) with a device synchronisation at each phase boundary — 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import math
@@ -36,20 +37,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .bench_usual import PREFETCH, PerSampleViews, ReplayViews, loader
-from .config import resolve
-from .core.task import Classification, Regression
-from .data import partial
-from .data.host_store import make_store
-from .data.noise import noisy_supervision
-from .data.store import DeviceStore, Normalizer
-from .data.supervision import Supervision, semi_supervised, semi_supervised_regression
-from .engine.clock import NoClock, StepClock
-from .engine.distributed import World
-from .engine.experiment import Data, build_experiment, pick_device, uses_bf16, uses_channels_last
-from .engine.trainer import Trainer
-from .errors import WeaklabError
-from .methods import Batch, method_class
+from ..config import resolve
+from ..data.store.device import DeviceStore, Normalizer
+from ..data.store.host import make_store
+from ..data.supervision.build import build_supervision
+from .usual import PREFETCH, PerSampleViews, ReplayViews, loader
+from ..engine.clock import NoClock, StepClock
+from ..engine.distributed import World
+from ..engine.experiment import Data, build_experiment, pick_device, uses_bf16, uses_channels_last
+from ..engine.trainer import Trainer
+from ..errors import WeaklabError
+from ..methods import Batch, method_class
 
 PHASES = ("sampling", "augmentation", "forward_backward", "gradient_sync", "optimizer", "ema", "state_sync", "bookkeeping")
 
@@ -99,23 +97,20 @@ def synthetic_data(config, image_size: int, channels: int, classes: int, device:
     y = np.arange(n) % classes
     names = [str(c) for c in range(classes)]
     norm = Normalizer.fit(x)
-    regime, noise = {}, None
+    # the data section that gives this supervision on the synthetic labels, built as training builds it
+    only = {"labels_per_class": None, "labeled_fraction": None, "partial": None, "candidates_file": None, "noise": "none"}
     if task == "regression":
         y = g.uniform(0.0, 100.0, size=n).astype(np.float32)
-        sup = semi_supervised_regression(y, fraction=min(1.0, t.batch_labeled / n), seed=seed)
-        learned = Regression.fit(y[sup.has_target.numpy()])
         names = []
+        d = dataclasses.replace(d, **{**only, "labeled_fraction": min(1.0, t.batch_labeled / n)})
     elif supervision == "partial":
-        sets = partial.generate(d.partial or "plcr", y, classes, d.partial_rate, seed)
-        sup = Supervision(torch.as_tensor(sets), torch.zeros(n, dtype=torch.bool))
-        regime = {"partial": {"generator": d.partial or "plcr", "partial_rate": d.partial_rate, "train": partial.report(sets, y)}}
+        d = dataclasses.replace(d, **{**only, "partial": d.partial or "plcr"})
     elif supervision == "noisy":
-        kind = d.noise if d.noise != "none" else "given"
-        sup, noise = noisy_supervision(Supervision.from_labels(y, classes), y, names, kind, d.noise_rate, seed)
+        d = dataclasses.replace(d, **{**only, "noise": d.noise if d.noise != "none" else "given"})
     else:
-        sup = semi_supervised(y, classes, labels_per_class=math.ceil(t.batch_labeled / classes), seed=seed)
-    if task != "regression":
-        learned = Classification(classes)
+        d = dataclasses.replace(d, **{**only, "labels_per_class": math.ceil(t.batch_labeled / classes)})
+    everyone = np.arange(n)
+    known_of = build_supervision(d, y, names, everyone, everyone[:64], seed, regression=task == "regression")
     train_x = x
     if d.store == "host":
         if store_dir is None:
@@ -127,7 +122,8 @@ def synthetic_data(config, image_size: int, channels: int, classes: int, device:
         name="synthetic", classes=names, sample_shape=(channels, image_size, image_size), flip=True,
         normalizer=norm, train=make_store(d.store, train_x, norm, device, x.nbytes, d.workers), val=DeviceStore(held, norm, device),
         test=DeviceStore(held, norm, device), val_labels=torch.as_tensor(y[:64]), test_labels=torch.as_tensor(y[:64]),
-        supervision=sup, train_labels_clean=torch.as_tensor(y), regime=regime, noise=noise, task=learned,
+        supervision=known_of.supervision, train_labels_clean=torch.as_tensor(y), regime=known_of.regime,
+        noise=known_of.noise, task=known_of.task,
     )
 
 
@@ -330,7 +326,7 @@ def _loader_rate(it_lb, it_ulb, per_step: int, batches: int, workers: int) -> fl
 
 
 def _usual(trainer, data, cfg, dev, kinds, lb, ulb, per_step, warmup, windows, steps, workers) -> dict:
-    """The same method and optimizer fed by per-sample transforms in DataLoader workers (bench_usual.py): each
+    """The same method and optimizer fed by per-sample transforms in DataLoader workers (bench/usual.py): each
     sample's views made in the order and of the kinds (weak, strong) the method asked for on its first step."""
     m, views = trainer.method, trainer.x.views
     workers = (os.cpu_count() or 1) if workers is None else workers

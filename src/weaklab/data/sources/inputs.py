@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import WeaklabError
+from ...errors import WeaklabError
 from .user_data import IMAGE_SUFFIXES, ImageReader, Options, _images_in, _read_csv
 
 

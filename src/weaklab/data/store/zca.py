@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import WeaklabError
+from ...errors import WeaklabError
 
 MAX_DIM = 4096  # a D×D matrix: 3×32×32 = 3072 is fine; 3×96×96 would need 3 GB
 

@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import WeaklabError
+from ...errors import WeaklabError
 
 CHUNK = 1 << 20
 CACHE_FORMAT = 1  # bump when a converter's output changes; older caches are then rebuilt

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import WeaklabError
+from ...errors import WeaklabError
 
 
 @dataclass

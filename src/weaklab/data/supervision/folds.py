@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import WeaklabError
+from ...errors import WeaklabError
 
 
 def fold_ids(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -27,7 +27,7 @@ def fold_ids(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
 
 def hold_out(supervision, folds: int, fold: int, seed: int):
     """The supervision with fold `fold`'s labeled samples made unlabeled; and the held-out indices."""
-    from .supervision import Supervision
+    from .labeled import Supervision
 
     if not 0 <= fold < folds:
         raise WeaklabError(f"data.cv_fold must be in 0..{folds - 1}, got {fold}")

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import WeaklabError
-from .rows import Rows
+from ...errors import WeaklabError
+from ..store.rows import Rows
 
 
 @dataclass
@@ -86,7 +86,7 @@ class ArraySource:
 
 
 def _check_arrays(x, y, num_classes: int, name: str, task: str = "classification"):
-    # Rows (a lazy selection of a memory-mapped file, data/rows.py) stay lazy: reading them here would copy a
+    # Rows (a lazy selection of a memory-mapped file, data/store/rows.py) stay lazy: reading them here would copy a
     # data set that may not fit in memory. They only ever select rows of an array that passed these checks.
     x, y = (x if isinstance(x, Rows) else np.asarray(x)), np.asarray(y)
     if x.ndim not in (2, 4):

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from .api import train
-from .config import resolve
+from ..api import train
+from ..config import resolve
 from .report import mean_std, replace_section
 
 # name -> (method overrides)
@@ -74,7 +74,7 @@ def config_for(method: str, condition: str, seed: int, out: Path, extra: dict | 
 def relabel_stats(run_dir: Path) -> dict:
     """At the end of training (last checkpoint): how many labels SCN changed, relabel precision (changed labels
     that are now the true one) and recall (wrong given labels that are now the true one)."""
-    from .engine import checkpoint
+    from ..engine import checkpoint
 
     rows = list(csv.DictReader((run_dir / "label_issues.csv").open()))
     if not rows or "clean_label" not in rows[0]:
@@ -104,9 +104,9 @@ def final_test_accuracy(run_dir: Path) -> float:
     Validation labels are clean here, so selecting on them stops cross-entropy before it memorises the noise;
     the last checkpoint shows what each loss does without that help.
     """
-    from .api import Run
-    from .engine import checkpoint
-    from .engine.experiment import build_data, make_network
+    from ..api import Run
+    from ..engine import checkpoint
+    from ..engine.experiment import build_data, make_network
 
     run = Run(run_dir)
     state = checkpoint.load(run_dir / "checkpoints" / "last.pt")

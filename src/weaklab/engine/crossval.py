@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .api import Run, resume, train
-from .config import Config, resolve
-from .core.label_issues import write_label_issues
-from .engine.experiment import build_data
+from ..api import Run, resume, train
+from ..config import Config, resolve
+from ..core.label_issues import write_label_issues
+from .experiment import build_data
 
 
 def crossval_probs(config: Config, folds: int, out: str | Path) -> Path:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import torch
 
-from .api import train
-from .config import resolve
+from ..api import train
+from ..config import resolve
 from .report import mean_std, replace_section
 
-DEMO_RECIPE = Path(__file__).parent / "recipes" / "digits.yaml"
+DEMO_RECIPE = Path(__file__).parents[1] / "recipes" / "digits.yaml"
 
 
 def digits_config(method: str, seed: int, labels_per_class: int, out: Path, epochs: int | None, extra: dict | None = None):

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import torch
 
-from .api import train
-from .config import resolve
-from .engine.logger import strict_json
+from ..api import train
+from ..config import resolve
+from ..engine.logger import strict_json
 from .report import mean_std, replace_section
 
-RECIPES = Path(__file__).parent / "recipes"
+RECIPES = Path(__file__).parents[1] / "recipes"
 
 # Dataset -> (recipe, Markdown section marker, unit of the target, one-sentence description of the task). Each
 # dataset has its own marker so one run never replaces another dataset's table.

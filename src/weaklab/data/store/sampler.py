@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from ..errors import WeaklabError
+from ...errors import WeaklabError
 
 
 class TwoStreamSampler:

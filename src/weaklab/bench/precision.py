@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from .api import train
-from .bench import digits_config
-from .bench_regression import regression_config
+from ..api import train
+from .digits import digits_config
+from .regression import regression_config
 from .report import mean_std, replace_section
 
 SETTINGS = {
@@ -44,7 +44,7 @@ def _metric(method: str, summary: dict) -> float:
 
 
 def precision(methods, seeds, out: Path, device: str = "auto", epochs: int | None = None, write: str | None = None) -> str:
-    from .methods import method_class
+    from ..methods import method_class
 
     for method in methods:  # before hours of training: an unknown name fails now, with the list of names
         method_class(method)

@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import WeaklabError
+from ...errors import WeaklabError
 from .regression_datasets import diabetes, digits_rotation
 from .source import ArraySource
 

@@ -1,7 +1,7 @@
 """Host-resident samples, for data sets larger than the training device's memory (e.g. 100k faces at 224×224).
 
 The same interface as DeviceStore: `store[idx]` gives a normalised batch on the device. The samples stay in host
-memory, or in a memory-mapped .npy file read on demand (data/rows.py), so a data set larger than host memory
+memory, or in a memory-mapped .npy file read on demand (data/store/rows.py), so a data set larger than host memory
 trains too. Before each epoch the trainer hands over the epoch's index plan (`look_ahead`); worker processes of
 a torch DataLoader then read those batches ahead, in order, into pinned memory, and `store[idx]` copies the
 next one to the device (non-blocking) and normalises it there; augmentation follows on the device as always.
@@ -21,9 +21,9 @@ from collections import deque
 import numpy as np
 import torch
 
-from ..errors import WeaklabError
+from ...errors import WeaklabError
 from .rows import Rows
-from .store import DeviceStore, Normalizer
+from .device import DeviceStore, Normalizer
 
 MAX_DEFAULT_WORKERS = 4  # reading decoded uint8 rows is light work: a few processes keep a GPU fed
 PREFETCH_PER_WORKER = 2  # batches each worker reads ahead
@@ -41,7 +41,7 @@ def read_rows(rows: Rows, positions: np.ndarray, dtype: torch.dtype) -> torch.Te
 
 class _Gather(torch.utils.data.Dataset):
     """A batch of rows per key (an index array): what a worker reads. Only the Rows go to a worker, and a
-    file-backed part of them travels as its path (see data/rows.py)."""
+    file-backed part of them travels as its path (see data/store/rows.py)."""
 
     def __init__(self, rows: Rows, dtype: torch.dtype):
         self.rows, self.dtype = rows, dtype

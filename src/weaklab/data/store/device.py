@@ -11,7 +11,7 @@ import torch
 
 class Normalizer:
     """Per-channel (images) or per-feature (tables) standardisation, fitted on training samples only, optionally
-    followed by ZCA whitening (`zca` = (mean, W), see data/zca.py)."""
+    followed by ZCA whitening (`zca` = (mean, W), see data/store/zca.py)."""
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, zca: tuple[torch.Tensor, torch.Tensor] | None = None):
         self.mean, self.std, self.zca = mean, std, zca

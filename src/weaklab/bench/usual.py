@@ -1,7 +1,7 @@
 """The usual data pipeline that `weaklab bench speed` compares with: per-sample PIL/NumPy transforms in DataLoader
 workers, the way torchvision-style code augments one image at a time.
 
-It makes the same views weaklab makes on the device in batched kernels (data/views.py, data/augment.py):
+It makes the same views weaklab makes on the device in batched kernels (data/views/pipeline.py, data/views/augment.py):
 
 - weak: reflect pad-crop, horizontal flip, Gaussian input noise (after normalising);
 - strong: flip, pad-crop, then the AutoAugment / RandAugment policy on the 8-bit PIL image (Pillow's ImageOps,
@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageEnhance, ImageOps
 
-from .data import augment
-from .errors import WeaklabError
+from ..data.views import augment
+from ..errors import WeaklabError
 
-FILL = 128  # AutoAugment's grey fill, as data/augment.py
+FILL = 128  # AutoAugment's grey fill, as data/views/augment.py
 
 # name -> op(image, magnitude, fill); magnitudes as data/augment.magnitude gives them (pixels, degrees, factors)
 PIL_OPS = {

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import PartialGenerator, choices
-from ..errors import WeaklabError
+from ...config import PartialGenerator, choices
+from ...errors import WeaklabError
 
 GENERATORS = choices(PartialGenerator)
 

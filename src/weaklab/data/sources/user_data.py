@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import WeaklabError
+from ...errors import WeaklabError
 from .download import NpyWriter, atomic_write
-from .rows import Rows
+from ..store.rows import Rows
 from .source import ArraySource
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}

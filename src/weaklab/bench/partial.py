@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
-from .api import train
-from .config import load_yaml, resolve
+from ..api import train
+from ..config import load_yaml, resolve
 from .report import mean_std, replace_section
 
-RECIPE = Path(__file__).parent / "recipes" / "digits-partial.yaml"
+RECIPE = Path(__file__).parents[1] / "recipes" / "digits-partial.yaml"
 METHODS = ["cc", "rc", "proden", "plcr"]
 REFERENCE = "supervised"  # true labels, same network and steps: the ceiling
 
@@ -86,7 +86,7 @@ def _curves(out: Path, methods, rate, seed) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .engine.logger import read_metrics
+    from ..engine.logger import read_metrics
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for method in methods:
@@ -155,7 +155,7 @@ def _table(results, methods, rates, seeds, figure: Path, command: str) -> str:
 
 def augment_timing(batch: int = 448, size: int = 32, repeats: int = 5) -> str:
     """Milliseconds per call on a batch×3×size×size batch, and how many distinct outputs 64 copies of one image get."""
-    from .data import augment
+    from ..data.views import augment
 
     x = torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(0))
     copies = x[:1].expand(64, 3, size, size).contiguous()

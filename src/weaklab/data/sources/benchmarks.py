@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import WeaklabError
+from ...errors import WeaklabError
 from .download import Cache, RemoteFile, dataset_dir, fetch, md5sum, missing_files_message
 from .source import ArraySource
 
