@@ -122,3 +122,32 @@ def test_bench_quality_replaces_its_table(tmp_path, capsys):
     assert code == 0 and "old" not in text and text.startswith("# Benchmarks") and text.rstrip().endswith("after")
     assert "| supervised |" in text and "| pi_model |" in text and "±" in text
     assert json.loads((tmp_path / "b/results.json").read_text())[0]["method"] == "supervised"
+
+
+def test_help_lists_every_command_in_order(capsys):
+    import re
+
+    from weaklab.cli import build_parser
+
+    build_parser().print_help()
+    out = capsys.readouterr().out
+    commands = ["train", "resume", "eval", "predict", "crossval-probs", "methods", "demo", "data", "bench"]
+    positions = [re.search(rf"\n    {c}\s", out).start() for c in commands]
+    assert positions == sorted(positions)
+
+
+def test_flags_and_set_become_one_overrides_dict():
+    from argparse import Namespace
+
+    from weaklab.cli.overrides import config_overrides
+
+    args = Namespace(set=["train.lr=0.01", "seed=3", "data.noise=null"])
+    flags = {"method.name": "pi_model", "data.root": None, "seed": 1}
+    assert config_overrides(args, flags) == {"method.name": "pi_model", "seed": 3, "train.lr": 0.01, "data.noise": None}
+    assert config_overrides(Namespace(set=[])) == {}
+
+
+@pytest.mark.parametrize("command", [["crossval-probs"], ["bench", "noisy"], ["bench", "regression"]])
+def test_a_malformed_set_is_one_line_for_every_command(command, tmp_path, capsys):
+    code, _, err = run_cli(capsys, *command, "--set", "train.lr", "--out", str(tmp_path / "o"))
+    assert code == 2 and "--set expects key=value" in err and len(err.strip().splitlines()) == 1

@@ -28,6 +28,12 @@ class Recorder(torch.nn.Module):
         self.outputs.append(out)
         return out
 
+    def logits(self, x):
+        return self(x)
+
+    def head_outputs(self, x):
+        return (self(x),)
+
 
 def test_pi_model_consistency_reaches_both_passes(fast):
     x, batch = setup(fast, "pi_model")

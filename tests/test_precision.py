@@ -24,7 +24,7 @@ def test_bf16_step_computes_in_bf16_but_keeps_fp32_weights_and_teacher(fast, tmp
     trainer = Trainer(x, tmp_path)
     seen = []
     student = x.method.model
-    hook = student.register_forward_hook(lambda m, i, out: seen.append((out[0] if isinstance(out, tuple) else out).dtype))
+    hook = student.heads[0].register_forward_hook(lambda m, i, out: seen.append(out.dtype))  # the logits
     before = {k: v.clone() for k, v in x.method.teacher.state_dict().items()}
     plan = trainer.epoch_plan(0)
     trainer.train_step(plan, 0)

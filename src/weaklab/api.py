@@ -12,7 +12,7 @@ import torch
 
 from .config import Config, from_dict, load_yaml, resolve
 from .engine import checkpoint
-from .engine.experiment import build_data, make_network
+from .engine.experiment import build_data, build_method
 from .engine.trainer import predict_summaries, run_training
 from .errors import WeaklabError
 
@@ -88,7 +88,6 @@ class Run:
             from .data.store.device import Normalizer
             from .data.supervision.labeled import Supervision
             from .data.views.pipeline import Views
-            from .methods import Context, method_class
 
             state = checkpoint.load(self.directory / "checkpoints" / "best.pt")
             if "task" not in state or "context" not in state:
@@ -100,14 +99,9 @@ class Run:
             placeholder = None if isinstance(task, Regression) else Supervision(
                 torch.ones(n, task.out_dim, dtype=torch.bool), torch.zeros(n, dtype=torch.bool)
             )
-            ctx = Context(
-                task=task,
-                make_model=lambda heads=1, out_dim=None, dropout=None: make_network(spec, heads, out_dim, dropout),
-                views=Views(0, False, 0.0, "cpu", seed=0),
-                supervision=placeholder,
-                **state["context"],
-            )
-            method = method_class(self.config.method.name)(self.config.method, ctx)
+            views = Views(0, False, 0.0, "cpu", seed=0)  # prediction makes no views
+            context = dict(task=task, views=views, supervision=placeholder, **state["context"])
+            method = build_method(self.config, spec, context, pretrained=False)
             method.load_state_dict(state["method"])
             self._method = (method.eval(), Normalizer.from_state_dict(state["normalizer"]), spec, state["classes"])
         return self._method

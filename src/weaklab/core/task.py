@@ -7,6 +7,9 @@ training targets' mean and std (`encode`), and metrics are computed in the origi
 
 `predictive(outs)` turns a stack of outputs (passes × N × out_dim, one pass for a plain forward, several for
 MC dropout) into what is evaluated: class probabilities, or [mean, aleatoric var, epistemic var] per sample.
+
+A task also owns its presentation: `summary_line(test)` writes its test metrics for a run's one-line summary, and
+`test_plots` names the plots of the test predictions that engine.plots.draw_test draws for it at the end of a run.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ import torch
 from ..errors import WeaklabError
 from .losses import cross_entropy_sum_over, gaussian_nll, softmax_kl, softmax_mse
 from .metrics import classification_metrics
-from .regression_metrics import regression_metrics, variance_scale
+from .regression_metrics import NOMINAL_LEVEL, regression_metrics, variance_scale
 
 
 class Classification:
     selection_metric = "accuracy"  # chosen on validation, higher is better
     higher_is_better = True
     uses_reference = False  # test metrics need no validation predictions
+    test_plots: tuple[str, ...] = ()  # the metric curves every run draws say it all
 
     def __init__(self, num_classes: int):
         self.num_classes = num_classes
@@ -50,6 +54,11 @@ class Classification:
     def metrics(self, summaries: torch.Tensor, labels: torch.Tensor, reference=None) -> dict[str, float]:
         return classification_metrics(summaries, labels)
 
+    @staticmethod
+    def summary_line(test: dict) -> str:
+        """The test metrics of a run's one-line summary."""
+        return f"test accuracy {test['accuracy']:.4f}, nll {test['nll']:.4f}, ece {test['ece']:.4f}"
+
     def state_dict(self) -> dict:
         return {"kind": "classification", "num_classes": self.num_classes}
 
@@ -68,6 +77,7 @@ class Regression:
     uses_reference = True  # test metrics fit a noise variance and a σ-scale on validation predictions
     out_dim = 1  # a plain network predicts the mean ...
     out_dim_with_variance = 2  # ... a heteroscedastic one the mean and the log-variance
+    test_plots = ("predicted_vs_true", "coverage")  # test means with error bars; observed vs nominal coverage
 
     def __init__(self, target_mean: float = 0.0, target_std: float = 1.0):
         if not target_std > 0:
@@ -145,6 +155,14 @@ class Regression:
         summaries, targets = reference
         return (self.decode(summaries.float().cpu())[:, 0] - targets.float().cpu()).pow(2).mean().item()
 
+    @staticmethod
+    def summary_line(test: dict) -> str:
+        """The test metrics of a run's one-line summary, in original target units."""
+        return (
+            f"test MAE {test['mae']:.4g}, RMSE {test['rmse']:.4g}, R² {test['r2']:.4f}, NLL {test['nll']:.4f}, "
+            f"coverage@{100 * NOMINAL_LEVEL:g}% {test['coverage']:.3f}"
+        )
+
     def state_dict(self) -> dict:
         return {"kind": "regression", "target_mean": self.target_mean, "target_std": self.target_std}
 
@@ -159,3 +177,10 @@ def task_from_state(state: dict):
     if state["kind"] == "regression":
         return Regression(state["target_mean"], state["target_std"])
     return Classification(state["num_classes"])
+
+
+def task_from_summary(summary: dict):
+    """The task of a finished run, from its summary.json (`task`: the task's report, a superset of its state).
+    Summaries written before regression existed have no `task`: those runs were classification."""
+    state = summary.get("task") or {"kind": "classification", "num_classes": None}
+    return task_from_state(state)

@@ -203,6 +203,25 @@ def make_network(spec: dict, heads: int = 1, out_dim: int | None = None, dropout
         raise WeaklabError(str(e)) from None
 
 
+def build_method(config: Config, spec: dict, context: dict, pretrained: bool = True) -> Method:
+    """The run's method, built the one way for training (`build_experiment`) and for a saved run's predictions
+    (`api.Run`). `context`: the Context fields but `make_model`; `pretrained`: load config.model.pretrained into
+    each new network (not when a checkpoint's weights replace them anyway)."""
+    weights, reports = (config.model.pretrained if pretrained else None), []
+
+    def make_model(heads: int = 1, out_dim: int | None = None, dropout: float | None = None) -> torch.nn.Module:
+        """A fresh network; a method may ask for another output size and give its own default dropout."""
+        network = make_network(spec, heads, out_dim, dropout)
+        if weights:
+            report = load_pretrained(network, weights)
+            if not reports:
+                print(describe(report), flush=True)
+            reports.append(report)
+        return network
+
+    return method_class(config.method.name)(config.method, Context(make_model=make_model, **context))
+
+
 @dataclass
 class Experiment:
     config: Config
@@ -244,21 +263,9 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     sampler = TwoStreamSampler(labeled, everyone, t.batch_labeled, batch_unlabeled, config.seed)
     spec = model_spec(config, data)
 
-    def make_model(heads: int = 1, out_dim: int | None = None, dropout: float | None = None) -> torch.nn.Module:
-        """A fresh network; a method may ask for another output size and give its own default dropout."""
-        network = make_network(spec, heads, out_dim, dropout)
-        if config.model.pretrained:
-            report = load_pretrained(network, config.model.pretrained)
-            if not pretrained_reports:
-                print(describe(report), flush=True)
-            pretrained_reports.append(report)
-        return network
-
-    pretrained_reports: list[dict] = []
     schedule = Schedule(t, sampler.steps_per_epoch)
-    ctx = Context(
+    context = dict(
         task=data.task,
-        make_model=make_model,
         views=views,
         num_train=len(data.train),
         num_labeled=len(labeled),
@@ -271,7 +278,7 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
         clean_labels=None if data.noise and data.noise["noise"] == "given" else data.train_labels_clean,
         warmup_epochs=schedule.warmup_end(),
     )
-    method = method_class(config.method.name)(config.method, ctx).to(device)
+    method = build_method(config, spec, context).to(device)
     if uses_channels_last(config, device) and len(data.sample_shape) == 3:
         method.to(memory_format=torch.channels_last)
     return Experiment(config, device, data, views, sampler, method, spec, schedule)

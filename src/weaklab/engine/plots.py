@@ -1,4 +1,5 @@
-"""Loss and metric curves from metrics.jsonl, as PNG files in the run's plots/ folder."""
+"""Loss and metric curves from metrics.jsonl, and the plots of the test predictions a task asks for
+(`task.test_plots`), as PNG files in the run's plots/ folder."""
 
 from __future__ import annotations
 
@@ -71,34 +72,61 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def draw_regression(run_dir: Path, task, summaries, targets, reference=None) -> list[Path]:
-    """`plots/predicted_vs_true.png` (test means with ±1 total std error bars) and `plots/coverage.png`
-    (observed coverage of the central interval against its nominal level; the diagonal is calibrated)."""
+def draw_test(run_dir: Path, task, summaries, targets, reference=None) -> list[Path]:
+    """The plots of the test predictions that the task asks for (`task.test_plots`, names in TEST_PLOTS), as
+    `plots/<name>.png`. `summaries`: the test predictions as the task evaluates them; `reference`: the validation
+    (summaries, targets) its test metrics were fitted on, or None."""
+    names = tuple(task.test_plots)
+    unknown = [n for n in names if n not in TEST_PLOTS]
+    if unknown:
+        raise ValueError(f"{type(task).__name__}.test_plots names {', '.join(unknown)}; known: {', '.join(TEST_PLOTS)}")
+    if not names:
+        return []
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..core.regression_metrics import coverage_curve, total_variance
-
     out_dir = Path(run_dir) / "plots"
     out_dir.mkdir(exist_ok=True)
-    decoded, targets = task.decode(summaries.float().cpu()).double(), targets.double().cpu()
-    noise_var = task._noise_var(reference)
-    std = total_variance(decoded, noise_var, targets).sqrt()
+    return [TEST_PLOTS[name](out_dir / f"{name}.png", task, summaries, targets, reference) for name in names]
 
+
+def _regression_predictions(task, summaries, targets, reference):
+    """Decoded [mean, aleatoric var, epistemic var] (original units), targets, and the homoscedastic noise
+    variance fitted on `reference` (None where the network has a variance head or no reference is given)."""
+    decoded, targets = task.decode(summaries.float().cpu()).double(), targets.double().cpu()
+    return decoded, targets, task._noise_var(reference)
+
+
+def predicted_vs_true(path: Path, task, summaries, targets, reference=None) -> Path:
+    """Regression: test means with ±1 total std error bars against the true targets."""
+    import matplotlib.pyplot as plt
+
+    from ..core.regression_metrics import total_variance
+
+    decoded, targets, noise_var = _regression_predictions(task, summaries, targets, reference)
+    std = total_variance(decoded, noise_var, targets).sqrt()
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.errorbar(targets.numpy(), decoded[:, 0].numpy(), yerr=std.numpy(), fmt="o", ms=2, alpha=0.5, elinewidth=0.5)
     low, high = float(targets.min()), float(targets.max())
     ax.plot([low, high], [low, high], "k--", lw=1)
     ax.set(xlabel="true target", ylabel="predicted mean (± 1 std)", title="test: predicted vs true")
-    written = [_save(fig, out_dir / "predicted_vs_true.png")]
+    return _save(fig, path)
 
+
+def coverage(path: Path, task, summaries, targets, reference=None) -> Path:
+    """Regression: observed coverage of the central interval against its nominal level (the diagonal is calibrated)."""
+    import matplotlib.pyplot as plt
+
+    from ..core.regression_metrics import coverage_curve
+
+    decoded, targets, noise_var = _regression_predictions(task, summaries, targets, reference)
     levels, observed = coverage_curve(decoded, targets, noise_var)
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot(levels, observed, "o-", label="observed")
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="calibrated")
     ax.set(xlabel="nominal level of the central interval", ylabel="share of test targets inside", title="test coverage")
     ax.legend()
-    written.append(_save(fig, out_dir / "coverage.png"))
-    return written
+    return _save(fig, path)
+
+
+TEST_PLOTS = {"predicted_vs_true": predicted_vs_true, "coverage": coverage}  # a task's test_plots name these

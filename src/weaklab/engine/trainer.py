@@ -23,7 +23,6 @@ import torch
 
 from ..config import Config
 from ..core.metrics import HIGHER_IS_BETTER, candidate_metrics
-from ..core.task import Regression
 from ..errors import WeaklabError
 from ..methods import Batch, Progress
 from . import checkpoint, plots
@@ -36,8 +35,6 @@ from .optim import build_optimizer
 
 
 EVAL_SEED = 0  # the random stream of every evaluation (MC-dropout passes)
-def first_head(out):
-    return out[0] if isinstance(out, tuple) else out
 
 
 @torch.no_grad()
@@ -277,8 +274,7 @@ class Trainer:
             reference = (predict_summaries(self.method, data.val.batches(1024), self.autocast), data.val_labels)
         probs = predict_summaries(self.method, data.test.batches(1024), self.autocast)
         test = task.metrics(probs, data.test_labels, reference=reference)
-        if isinstance(task, Regression):
-            plots.draw_regression(self.run_dir, task, probs, data.test_labels, reference)
+        plots.draw_test(self.run_dir, task, probs, data.test_labels, reference)  # the plots the task asks for
         self.method.on_train_end(self.run_dir, data)
         cfg = self.x.config
         summary = {

@@ -154,8 +154,7 @@ class Method(nn.Module):
         """What is evaluated for a batch of normalised inputs (the method is in eval mode): class probabilities,
         or [mean, aleatoric var, epistemic var] for regression. Default: one plain forward of the predictor;
         methods that predict by sampling (UCVME's MC dropout) override this."""
-        out = self.predictor()(x)
-        return self.task.predictive((out[0] if isinstance(out, tuple) else out)[None])
+        return self.task.predictive(self.predictor().logits(x)[None])
 
     def trainable_parameters(self):
         return self.model.parameters()
@@ -244,8 +243,7 @@ def write_label_report(method: Method, run_dir: Path, data, current: torch.Tenso
     model = method.predictor()
     was_training = model.training
     model.eval()
-    outs = [model(x) for x in data.train.batches(1024)]
-    probs = torch.cat([(o[0] if isinstance(o, tuple) else o).float().softmax(-1) for o in outs]).cpu().numpy()
+    probs = torch.cat([model.logits(x).float().softmax(-1) for x in data.train.batches(1024)]).cpu().numpy()
     model.train(was_training)
     sup = method.ctx.supervision
     rows = sup.labeled.cpu().numpy()

@@ -63,17 +63,14 @@ class MeanTeacher(ConsistencyMethod):
         out["ema_horizon_steps_after"] = round(horizon(self.alpha(self.rampup)), 1)
         return out
 
-    def _heads(self, out):
-        """(classification logits, consistency logits): the same tensor unless two heads are configured."""
-        return out if isinstance(out, tuple) else (out, out)
-
     def training_step(self, batch, progress):
         s = self.settings
         x = batch.all_x()
         student_view, teacher_view = self.views(x), self.views(x)
-        class_logits, cons_logits = self._heads(self.model(student_view))
+        heads = self.model.head_outputs(student_view)
+        class_logits, cons_logits = heads[0], heads[-1]  # the same tensor unless two heads are configured
         with torch.no_grad():
-            teacher_logits = self._heads(self.teacher(teacher_view))[0]
+            teacher_logits = self.teacher.logits(teacher_view)
         n_lb = len(batch.x_lb)
         supervised = self.task.supervised_loss(class_logits[:n_lb], batch.y_lb, batch.size)
         consistency = self.task.consistency(cons_logits, self.task.summary(teacher_logits), s.consistency).mean()

@@ -1,4 +1,12 @@
-"""Model zoo: backbones for images and flat features, wrapped in a multi-head `Network`."""
+"""Model zoo: a table of backbones for images and flat features (name → builder, the inputs it suits, its default
+dropout), each wrapped in a multi-head `Network`."""
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import nn
+
 from .cnn13 import CNN13
 from .lenet import LeNet
 from .mlp import MLP
@@ -10,8 +18,29 @@ from .wrn import WRN
 # The papers' 0.5 sits in 128-channel layers; in a 32-wide network it drowns the signal of few labels (measured on
 # the 8×8 digits, BENCHMARKS.md, and on 28×28 digits: docs/SCHEDULES.md).
 SMALL_CNN_DROPOUT = 0.2
-MODELS = ("cnn13", "wrn28_2", "small_cnn", "mlp", "lenet", "wrn34_10", "resnet18", "resnet50")
-IMAGE_MODELS = ("cnn13", "wrn28_2", "small_cnn", "lenet", "wrn34_10", "resnet18", "resnet50")
+
+
+@dataclass(frozen=True)
+class Model:
+    """One entry of the model table: how to build the backbone and what it suits."""
+
+    build: Callable[[tuple[int, ...], float, int | None], nn.Module]  # (input shape, dropout, width) -> backbone
+    inputs: str  # image: (C, H, W) only | any: flattens whatever it gets
+    dropout: float  # default dropout
+    min_side: int = 1  # smallest image side it takes
+    width: int | None = None  # default width where it can be set; None: the architecture fixes its widths
+
+
+MODELS: dict[str, Model] = {
+    "cnn13": Model(lambda s, p, w: CNN13(s[0], dropout=p), "image", 0.5, min_side=32),  # Π/TE/MT's ConvNet
+    "wrn28_2": Model(lambda s, p, w: WRN(s[0], depth=28, widen=2, dropout=p), "image", 0.0),
+    "small_cnn": Model(lambda s, p, w: SmallCNN(s[0], width=w, dropout=p), "image", SMALL_CNN_DROPOUT, min_side=4, width=32),
+    "mlp": Model(lambda s, p, w: MLP(math.prod(s), width=w, dropout=p), "any", 0.5, width=256),
+    "lenet": Model(lambda s, p, w: LeNet(s[0], s[1:], dropout=p), "image", 0.0, min_side=16),
+    "wrn34_10": Model(lambda s, p, w: WRN(s[0], depth=34, widen=10, dropout=p), "image", 0.0),
+    "resnet18": Model(lambda s, p, w: resnet18(s[0], dropout=p), "image", 0.0),
+    "resnet50": Model(lambda s, p, w: resnet50(s[0], dropout=p), "image", 0.0),
+}
 
 
 def auto_model(input_shape: tuple[int, ...]) -> str:
@@ -41,42 +70,21 @@ def build_model(name: str, *, input_shape: tuple[int, ...], out_dim: int, heads:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     if width is not None and width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
-    # fail loudly rather than silently ignore a width the architecture fixes
-    if width is not None and name in ("cnn13", "wrn28_2", "lenet", "wrn34_10", "resnet18", "resnet50"):
-        raise ValueError(f"{name} has fixed widths; width applies only to small_cnn and mlp")
-
-    if name in IMAGE_MODELS:
+    model = MODELS[name]
+    if width is not None and model.width is None:  # fail loudly rather than ignore a width the architecture fixes
+        adjustable = " and ".join(n for n, m in MODELS.items() if m.width is not None)
+        raise ValueError(f"{name} has fixed widths; width applies only to {adjustable}")
+    if model.inputs == "image":
         if len(input_shape) != 3:
             raise ValueError(f"{name} is an image model and needs input_shape (C, H, W), got {input_shape}; "
                              "use 'mlp' for flat features")
-        c, h, w = input_shape
-        if name == "cnn13" and min(h, w) < 32:
-            raise ValueError(f"cnn13 needs images of at least 32x32, got {h}x{w}; use small_cnn for smaller images")
-        # two 2x2 max-pools need at least 4 pixels per side
-        if name == "small_cnn" and min(h, w) < 4:
-            raise ValueError(f"small_cnn needs images of at least 4x4, got {h}x{w}")
-        if name == "lenet" and min(h, w) < 16:
-            raise ValueError(f"lenet needs images of at least 16x16, got {h}x{w}; use small_cnn for smaller images")
-
-    if name == "cnn13":
-        backbone = CNN13(c, dropout=0.5 if dropout is None else dropout)
-    elif name == "wrn28_2":
-        backbone = WRN(c, depth=28, widen=2, dropout=0.0 if dropout is None else dropout)
-    elif name == "wrn34_10":
-        backbone = WRN(c, depth=34, widen=10, dropout=0.0 if dropout is None else dropout)
-    elif name == "lenet":
-        backbone = LeNet(c, (h, w), dropout=0.0 if dropout is None else dropout)
-    elif name in ("resnet18", "resnet50"):
-        make = resnet18 if name == "resnet18" else resnet50
-        backbone = make(c, dropout=0.0 if dropout is None else dropout)
-    elif name == "small_cnn":
-        backbone = SmallCNN(c, width=width or 32, dropout=SMALL_CNN_DROPOUT if dropout is None else dropout)
-    else:
-        d = 1
-        for s in input_shape:
-            d *= s
-        backbone = MLP(d, width=width or 256, dropout=0.5 if dropout is None else dropout)
+        h, w = input_shape[1:]
+        if min(h, w) < model.min_side:
+            smaller = "" if name == "small_cnn" else "; use small_cnn for smaller images"
+            side = model.min_side
+            raise ValueError(f"{name} needs images of at least {side}x{side}, got {h}x{w}{smaller}")
+    backbone = model.build(input_shape, model.dropout if dropout is None else dropout, width or model.width)
     return Network(backbone, out_dim, heads)
 
 
-__all__ = ["MODELS", "Network", "CNN13", "WRN", "SmallCNN", "MLP", "LeNet", "ResNet", "resnet18", "resnet50", "auto_model", "build_model"]
+__all__ = ["MODELS", "Model", "Network", "ResNet", "auto_model", "build_model"]

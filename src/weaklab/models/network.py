@@ -25,9 +25,16 @@ class Network(nn.Module):
 
     def forward(self, x: torch.Tensor):
         """Return logits (B, out_dim), or a tuple of them when there are several heads."""
+        outs = self.head_outputs(x)
+        return outs[0] if self.num_heads == 1 else outs
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The first head's outputs (B, out_dim): what is evaluated and predicted with, however many heads."""
+        return self.heads[0](self.features(x))
+
+    def head_outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Every head's outputs, always a tuple (one entry per head)."""
         f = self.features(x)
-        if self.num_heads == 1:
-            return self.heads[0](f)
         return tuple(head(f) for head in self.heads)
 
     def sampled(self, x: torch.Tensor, passes: int) -> torch.Tensor:

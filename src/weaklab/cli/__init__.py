@@ -1,0 +1,50 @@
+"""The `weaklab` command line. User mistakes end with a one-line error and exit code 2, never a traceback.
+
+One module per command group, each with `add_parsers(sub)` (its subcommands, flags and help) beside the
+functions that run them: train (train, resume, eval, predict), crossval (crossval-probs), methods (methods,
+demo), data (data download/info/list), bench (every `weaklab bench ...`). Flags and `--set KEY=VALUE` become
+config overrides in one place, overrides.config_overrides.
+
+Imports: this package may import any weaklab module, but only inside the command functions, so `weaklab --help`
+stays fast; at module level only argparse, the standard library, weaklab.errors and its own modules. Nothing
+in weaklab imports this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from ..errors import TrainingDiverged, WeaklabError
+from . import bench, crossval, data, methods, train
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except WeaklabError as e:
+        print(f"weaklab: error: {e}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as e:
+        print(f"weaklab: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        out = getattr(args, "out", None) or getattr(args, "run_dir", None)
+        hint = f"; continue with `weaklab resume {out}`" if out else ""
+        print(f"weaklab: interrupted{hint}", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="weaklab", description="Train deep networks from imperfect labels.")
+    p.add_argument("--version", action="version", version=f"weaklab {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for group in (train, crossval, methods, data, bench):  # the order of `weaklab --help`
+        group.add_parsers(sub)
+    return p
