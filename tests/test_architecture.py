@@ -50,7 +50,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if colour[nxt] == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if colour[nxt] == 0 and (found := visit(nxt)):
                 return found
         colour[node] = 2
@@ -79,20 +79,28 @@ def test_choice_lists_are_the_ones_the_code_acts_on():
     assert set(config.choices(config.ModelName)) == {"auto", *MODELS}
 
 
-@pytest.mark.parametrize("key, value, allowed", [
-    ("data.normalize", "zcaa", "standard, zca"),
-    ("train.lr_schedule", "linear", "gaussian, cosine"),
-    ("method.relabel", "some", "all, low, none"),
-])
+@pytest.mark.parametrize(
+    "key, value, allowed",
+    [
+        ("data.normalize", "zcaa", "standard, zca"),
+        ("train.lr_schedule", "linear", "gaussian, cosine"),
+        ("method.relabel", "some", "all, low, none"),
+    ],
+)
 def test_a_bad_choice_names_key_value_and_allowed_values(key, value, allowed):
     overrides = {key: value, **({"method.name": "scn"} if key.startswith("method.") else {})}
     with pytest.raises(WeaklabError, match=f"{key} must be one of {allowed}.*got '{value}'"):
         config.resolve(None, overrides)
 
 
-@pytest.mark.parametrize("key, value, interval", [
-    ("train.lr", 0, r"\(0, inf\)"), ("data.noise_rate", 1.5, r"\[0, 1\]"), ("views.cutout", -1, r"\[0, inf\)"),
-])
+@pytest.mark.parametrize(
+    "key, value, interval",
+    [
+        ("train.lr", 0, r"\(0, inf\)"),
+        ("data.noise_rate", 1.5, r"\[0, 1\]"),
+        ("views.cutout", -1, r"\[0, inf\)"),
+    ],
+)
 def test_a_number_outside_its_interval_is_named(key, value, interval):
     with pytest.raises(WeaklabError, match=f"{key} must be in {interval}, got"):
         config.resolve(None, {key: value})
@@ -122,11 +130,20 @@ def test_every_method_declares_what_it_accepts():
     assert METHODS["ucvme"].fits(candidates=False, task="regression")
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--method", "plcr", "--dataset", "digits"], "plcr learns from candidate sets (partial labels), but digits has labels"),
-    (["--method", "gce", "--dataset", "diabetes"], "gce learns classification, but diabetes is a regression task"),
-    (["--method", "supervised", "--dataset", "digits", "--set", "data.partial=plcr"], "choose a method that fits: cc, plcr"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (
+            ["--method", "plcr", "--dataset", "digits"],
+            "plcr learns from candidate sets (partial labels), but digits has labels",
+        ),
+        (["--method", "gce", "--dataset", "diabetes"], "gce learns classification, but diabetes is a regression task"),
+        (
+            ["--method", "supervised", "--dataset", "digits", "--set", "data.partial=plcr"],
+            "choose a method that fits: cc, plcr",
+        ),
+    ],
+)
 def test_a_method_that_cannot_learn_from_the_data_exits_2_in_one_line(argv, words, tmp_path, capsys):
     assert main(["train", *argv, "--epochs", "1", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err

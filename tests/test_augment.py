@@ -20,8 +20,22 @@ def test_cutout_zeroes_exactly_the_box():
     assert torch.equal(out, expected)
 
 
-@pytest.mark.parametrize("name", ["ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Color", "Contrast",
-                                  "Brightness", "Sharpness", "Posterize", "Solarize"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ShearX",
+        "ShearY",
+        "TranslateX",
+        "TranslateY",
+        "Rotate",
+        "Color",
+        "Contrast",
+        "Brightness",
+        "Sharpness",
+        "Posterize",
+        "Solarize",
+    ],
+)
 def test_ops_at_magnitude_zero_are_identity(name):
     x = image()
     level, sign = torch.zeros(2), torch.ones(2)
@@ -36,16 +50,22 @@ def test_ops_on_a_known_image():
     one = torch.ones(1)
     assert torch.equal(augment.invert(x), 1 - x)
     shifted = augment.translate_x(x, one)  # out(c) = in(c + 1): the column leaves, grey fills the right edge
-    assert torch.allclose(shifted[0, 0, :, :3], torch.zeros(4, 3)) and torch.allclose(shifted[0, 0, :, 3], torch.full((4,), augment.FILL))
+    assert torch.allclose(shifted[0, 0, :, :3], torch.zeros(4, 3)) and torch.allclose(
+        shifted[0, 0, :, 3], torch.full((4,), augment.FILL)
+    )
     down = augment.translate_y(x, -one)
-    assert torch.allclose(down[0, 0, 1:, 0], torch.ones(3)) and torch.allclose(down[0, 0, 0], torch.full((4,), augment.FILL))
+    assert torch.allclose(down[0, 0, 1:, 0], torch.ones(3)) and torch.allclose(
+        down[0, 0, 0], torch.full((4,), augment.FILL)
+    )
     turned = augment.rotate(x, torch.full((1,), 90.0))  # the left column becomes a row
     assert turned[0, 0].sum() == 4 and (turned[0, 0] == 1).any(1).sum() == 1
     sol = augment.solarize(torch.tensor([[[[51 / 255, 204 / 255]]]]), torch.tensor([128.0]))
     assert torch.allclose(sol, torch.tensor([[[[51 / 255, 51 / 255]]]]))
     post = augment.posterize(torch.tensor([[[[200 / 255]]]]), torch.tensor([4.0]))
     assert torch.allclose(post, torch.tensor([[[[192 / 255]]]]))
-    assert torch.allclose(augment.brightness(torch.full((1, 1, 2, 2), 0.4), torch.tensor([0.5])), torch.full((1, 1, 2, 2), 0.2))
+    assert torch.allclose(
+        augment.brightness(torch.full((1, 1, 2, 2), 0.4), torch.tensor([0.5])), torch.full((1, 1, 2, 2), 0.2)
+    )
     low = torch.tensor([[[[0.2, 0.4], [0.4, 0.6]]]])
     assert torch.allclose(augment.auto_contrast(low), torch.tensor([[[[0.0, 0.5], [0.5, 1.0]]]]))
     grey = torch.full((1, 3, 2, 2), 0.5)
@@ -67,7 +87,11 @@ def test_equalize_matches_pil():
 def test_policies_draw_per_sample():
     x = image(64, 3, 8, 8).mean(0, keepdim=True).expand(64, 3, 8, 8).contiguous()  # 64 copies of one image
     g = torch.Generator().manual_seed(0)
-    for policy in (augment.AutoAugment(augment.CIFAR10_POLICY), augment.AutoAugment(augment.SVHN_POLICY), augment.RandAugment(2, 10)):
+    for policy in (
+        augment.AutoAugment(augment.CIFAR10_POLICY),
+        augment.AutoAugment(augment.SVHN_POLICY),
+        augment.RandAugment(2, 10),
+    ):
         out = policy(x, g)
         assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
         distinct = len({tuple(o.flatten().tolist()) for o in out})
@@ -83,8 +107,18 @@ def test_policies_are_the_papers():
     assert len(augment.RANDAUGMENT_OPS) == 14
 
 
-@pytest.mark.parametrize("name, factor", [("Contrast", 1.6), ("Color", 0.4), ("Sharpness", 1.8), ("Brightness", 1.3),
-                                          ("AutoContrast", None), ("Posterize", 5.0), ("Solarize", 100.0)])
+@pytest.mark.parametrize(
+    "name, factor",
+    [
+        ("Contrast", 1.6),
+        ("Color", 0.4),
+        ("Sharpness", 1.8),
+        ("Brightness", 1.3),
+        ("AutoContrast", None),
+        ("Posterize", 5.0),
+        ("Solarize", 100.0),
+    ],
+)
 def test_pixel_ops_match_pil(name, factor):
     pytest.importorskip("PIL")
     import numpy as np
@@ -112,8 +146,17 @@ def test_strong_view_runs_on_normalised_batches():
 
     raw = (image(16, 3, 32, 32) * 255).round()
     norm = Normalizer.fit(raw.numpy())
-    views = Views(4, True, 0.0, "cpu", seed=0, policy=augment.AutoAugment(augment.CIFAR10_POLICY), cutout=16,
-                  normalizer=norm, pixel_max=255.0)
+    views = Views(
+        4,
+        True,
+        0.0,
+        "cpu",
+        seed=0,
+        policy=augment.AutoAugment(augment.CIFAR10_POLICY),
+        cutout=16,
+        normalizer=norm,
+        pixel_max=255.0,
+    )
     x = norm(raw)
     out = views.strong(x)
     assert out.shape == x.shape and torch.isfinite(out).all() and not torch.equal(out, x)

@@ -21,8 +21,16 @@ TINY = {"model.width": 8, "train.batch_unlabeled": 256}
 
 
 def test_quality_on_a_dataset_runs_methods_beside_the_peers_and_writes_its_table(tmp_path):
-    table = real_quality("digits", ["supervised"], [0, 1], tmp_path / "runs", labels_per_class=5, epochs=1,
-                         overrides=TINY, write=str(tmp_path / "B.md"))
+    table = real_quality(
+        "digits",
+        ["supervised"],
+        [0, 1],
+        tmp_path / "runs",
+        labels_per_class=5,
+        epochs=1,
+        overrides=TINY,
+        write=str(tmp_path / "B.md"),
+    )
     written = (tmp_path / "B.md").read_text()
     assert table in written and "<!-- quality-digits-5-per-class-1-epochs:begin -->" in written
     assert "| supervised |" in table and "| scikit-learn LabelSpreading (knn, k=7) |" in table
@@ -65,6 +73,12 @@ def test_the_builder_reads_mnist_and_animals_from_wheels(tmp_path):
 
 
 def test_a_regression_table_reports_mae_without_peers(tmp_path):
-    table = real_quality("digits_rotation", ["supervised"], [0], tmp_path / "runs", epochs=1,
-                         overrides={**TINY, "data.labeled_fraction": 0.1})
+    table = real_quality(
+        "digits_rotation",
+        ["supervised"],
+        [0],
+        tmp_path / "runs",
+        epochs=1,
+        overrides={**TINY, "data.labeled_fraction": 0.1},
+    )
     assert "test mae" in table and "| supervised |" in table and "scikit-learn" not in table

@@ -27,7 +27,9 @@ def test_record_has_both_pipelines_and_the_split(method, views):
     assert set(w["split_s"]) == set(bench_speed.PHASES)
     assert w["split_s"]["forward_backward"] > 0 and w["split_s"]["augmentation"] > 0
     assert sum(w["split_percent"].values()) == pytest.approx(100)
-    assert r["usual"]["samples_per_s"] > 0 and r["speedup"] == pytest.approx(w["samples_per_s"] / r["usual"]["samples_per_s"])
+    assert r["usual"]["samples_per_s"] > 0 and r["speedup"] == pytest.approx(
+        w["samples_per_s"] / r["usual"]["samples_per_s"]
+    )
     # data alone is measured (whether it beats data + model is timing, for the benchmark, not a test)
     assert w["data_only_samples_per_s"] > 0 and r["usual"]["data_only_samples_per_s"] > 0
     assert r["precision"] == "fp32" and r["torch"] == torch.__version__
@@ -58,8 +60,9 @@ def test_every_registered_method_is_covered():
 def test_every_method_runs_on_its_own_kind_of_data(method):
     usual = method in ("mean_teacher", "plcr", "ucvme")
     strong = {"views.strong": "randaugment", "views.cutout": 4} if method == "plcr" else {}  # PIL ops in the usual one
-    r = bench_speed.speed(method, "small_cnn", "4+12", 8, overrides={"model.width": 4, **strong}, usual=usual,
-                          **{**TINY, "windows": 1})
+    r = bench_speed.speed(
+        method, "small_cnn", "4+12", 8, overrides={"model.width": 4, **strong}, usual=usual, **{**TINY, "windows": 1}
+    )
     task, supervision, per_step, kinds = EXPECTED[method]
     assert (r["task"], r["supervision"], r["samples_per_step"], r["view_kinds"]) == (task, supervision, per_step, kinds)
     w = r["weaklab"]
@@ -73,8 +76,9 @@ def test_every_method_runs_on_its_own_kind_of_data(method):
 def test_synthetic_data_for_each_supervision(tmp_path):
     def data(method, task="classification", supervision="semi_supervised", **extra):
         cfg = resolve(None, {"method.name": method, "train.batch_labeled": 8, "train.batch_unlabeled": 24, **extra})
-        return bench_speed.synthetic_data(cfg, 8, 3, 4, torch.device("cpu"), task=task, supervision=supervision,
-                                          store_dir=tmp_path)
+        return bench_speed.synthetic_data(
+            cfg, 8, 3, 4, torch.device("cpu"), task=task, supervision=supervision, store_dir=tmp_path
+        )
 
     reg = data("ucvme", "regression")
     known = reg.supervision.has_target
@@ -114,8 +118,15 @@ def test_task_choice():
 
 def test_host_store_is_recorded_and_its_file_removed(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    r = bench_speed.speed("temporal_ensembling", "small_cnn", "4+12", 8, overrides={"model.width": 4}, store="host",
-                          **{**TINY, "windows": 1})
+    r = bench_speed.speed(
+        "temporal_ensembling",
+        "small_cnn",
+        "4+12",
+        8,
+        overrides={"model.width": 4},
+        store="host",
+        **{**TINY, "windows": 1},
+    )
     assert r["store"] == "host" and r["usual"]["samples_per_s"] > 0
     assert list(tmp_path.iterdir()) == []  # the memory-mapped split and the run folder are gone
     assert "| fp32 | host |" in bench_speed.markdown_row(r)
@@ -124,9 +135,36 @@ def test_host_store_is_recorded_and_its_file_removed(tmp_path, monkeypatch):
 def test_cli_writes_json_and_replaces_its_markdown_row(tmp_path, capsys):
     md = tmp_path / "BENCHMARKS.md"
     md.write_text("# Benchmarks\n\n## Quality\n\nkept\n")
-    args = ["bench", "speed", "--method", "supervised", "--model", "small_cnn", "--batch", "4+4", "--image-size", "8",
-            "--device", "cpu", "--warmup", "1", "--windows", "1", "--steps", "1", "--profile-steps", "1", "--workers", "0",
-            "--set", "model.width=4", "--out", str(tmp_path / "rec"), "--write", str(md)]
+    args = [
+        "bench",
+        "speed",
+        "--method",
+        "supervised",
+        "--model",
+        "small_cnn",
+        "--batch",
+        "4+4",
+        "--image-size",
+        "8",
+        "--device",
+        "cpu",
+        "--warmup",
+        "1",
+        "--windows",
+        "1",
+        "--steps",
+        "1",
+        "--profile-steps",
+        "1",
+        "--workers",
+        "0",
+        "--set",
+        "model.width=4",
+        "--out",
+        str(tmp_path / "rec"),
+        "--write",
+        str(md),
+    ]
     assert main(args) == 0
     assert main(args) == 0
     text = md.read_text()
@@ -145,15 +183,22 @@ def test_batch_sizes_are_parsed_or_named_as_wrong():
 
 
 def test_an_older_table_gains_the_new_columns(tmp_path):
-    old_header = ("| method | model | batch | size | device | procs | precision | steps/s (median, min–max) | samples/s | "
-                  "data+aug % | fwd+bwd % | opt % | EMA % | sync % | usual samples/s (workers) | speed-up | peak MB | date | command |")
+    old_header = (
+        "| method | model | batch | size | device | procs | precision | steps/s (median, min–max) | samples/s | "
+        "data+aug % | fwd+bwd % | opt % | EMA % | sync % | usual samples/s (workers) | speed-up | peak MB | date | command |"
+    )
     old_row = "| pi_model | wrn28_2 | 64+448 | 32 | cpu | 1 | fp32 | 0.07 (0.06–0.07) | 35.0 | 0.2 | 99.7 | 0.0 | 0.0 | 0.0 | – | – | 1 | d | `c` |"
     md = tmp_path / "B.md"
     md.write_text(f"# B\n\n<!-- speed:begin -->\n{old_header}\n|---|\n{old_row}\n<!-- speed:end -->\n\nafter\n")
-    r = bench_speed.speed("supervised", "small_cnn", "4+4", 8, overrides={"model.width": 4}, usual=False, **{**TINY, "windows": 1})
+    r = bench_speed.speed(
+        "supervised", "small_cnn", "4+4", 8, overrides={"model.width": 4}, usual=False, **{**TINY, "windows": 1}
+    )
     bench_speed.write_row(md, r)
     lines = md.read_text().split("<!-- speed:begin -->\n")[1].split("\n<!-- speed:end -->")[0].splitlines()
-    assert lines[0] == bench_speed.HEADER and lines[2].startswith("| pi_model | wrn28_2 | 64+448 | 32 | cpu | 1 | fp32 | device | 0.07")
-    assert "| – | – | – / – | 1 | d | `c` |" not in lines[2] and "| – | – | – | 1 | d | `c` |" in lines[2]  # data alone: unknown
+    assert lines[0] == bench_speed.HEADER and lines[2].startswith(
+        "| pi_model | wrn28_2 | 64+448 | 32 | cpu | 1 | fp32 | device | 0.07"
+    )
+    # data alone: unknown
+    assert "| – | – | – / – | 1 | d | `c` |" not in lines[2] and "| – | – | – | 1 | d | `c` |" in lines[2]
     assert lines[3].startswith("| supervised | small_cnn | 4 | 8 |") and md.read_text().endswith("after\n")
     assert all(line.count("|") == bench_speed.HEADER.count("|") for line in lines if line.startswith("| "))

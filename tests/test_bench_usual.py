@@ -16,16 +16,25 @@ def test_each_pil_op_is_the_batched_op(name):
     x = np.random.default_rng(1).integers(0, 256, size=(3, 3, 16, 16), dtype=np.uint8)
     k = augment.NAMES.index(name)
     for level, sign in ((0.7, 1.0), (0.3, -1.0), (1.0, 1.0)):
-        batched = augment.apply_ops(torch.as_tensor(x).float() / 255, torch.full((3,), k), torch.full((3,), level),
-                                    torch.full((3,), sign), torch.ones(3, dtype=torch.bool))
-        per_sample = np.stack([np.asarray(bench_usual.pil_op(name, Image.fromarray(i.transpose(1, 2, 0)), level, sign))
-                               for i in x]).transpose(0, 3, 1, 2)
+        batched = augment.apply_ops(
+            torch.as_tensor(x).float() / 255,
+            torch.full((3,), k),
+            torch.full((3,), level),
+            torch.full((3,), sign),
+            torch.ones(3, dtype=torch.bool),
+        )
+        per_sample = np.stack(
+            [np.asarray(bench_usual.pil_op(name, Image.fromarray(i.transpose(1, 2, 0)), level, sign)) for i in x]
+        ).transpose(0, 3, 1, 2)
         assert np.abs((batched * 255).round().numpy() - per_sample).max() <= 1, (name, level, sign)
 
 
 def test_pil_policies_read_the_batched_policy_and_run_on_grey_and_colour():
     auto = bench_usual.PilPolicy(augment.AutoAugment(augment.CIFAR10_POLICY))
-    assert auto.subpolicies[0] == [("Invert", pytest.approx(0.1), pytest.approx(7 / 9)), ("Contrast", pytest.approx(0.2), pytest.approx(6 / 9))]
+    assert auto.subpolicies[0] == [
+        ("Invert", pytest.approx(0.1), pytest.approx(7 / 9)),
+        ("Contrast", pytest.approx(0.2), pytest.approx(6 / 9)),
+    ]
     rand = bench_usual.PilPolicy(augment.RandAugment(2, 10))
     assert rand.rand_n == 2 and rand.level == pytest.approx(1 / 3) and rand.choices == augment.RANDAUGMENT_OPS
     rng = np.random.default_rng(0)
@@ -41,7 +50,8 @@ def test_pil_policies_read_the_batched_policy_and_run_on_grey_and_colour():
 def test_views_in_the_asked_order_weak_and_strong():
     x = np.random.default_rng(0).integers(0, 256, size=(3, 3, 6, 6), dtype=np.uint8)
     mean, std = np.array([100.0, 120.0, 90.0]), np.array([50.0, 60.0, 70.0])
-    expected = (torch.as_tensor(x[1], dtype=torch.float32) - torch.tensor(mean).view(3, 1, 1).float()) / torch.tensor(std).view(3, 1, 1).float()
+    m, s = torch.tensor(mean).view(3, 1, 1).float(), torch.tensor(std).view(3, 1, 1).float()
+    expected = (torch.as_tensor(x[1], dtype=torch.float32) - m) / s
     plain = bench_usual.PerSampleViews(x, ["weak", "strong"], pad=0, flip=False, noise=0.0, mean=mean, std=std)
     views, i = plain[1]
     assert views.shape == (2, 3, 6, 6) and i == 1
@@ -51,12 +61,15 @@ def test_views_in_the_asked_order_weak_and_strong():
     assert not torch.equal(noisy[0], expected) and torch.equal(noisy[1], expected)  # noise is weak-only
     shifted = bench_usual.PerSampleViews(x, ["weak"] * 8, pad=2, flip=True, noise=0.0, mean=mean, std=std)[1][0]
     assert not all(torch.equal(v, expected) for v in shifted)  # pad-crop and flip do change views
-    cut = bench_usual.PerSampleViews(x, ["strong"] * 8, pad=0, flip=False, noise=0.0, mean=mean, std=std, cutout=2)[1][0]
+    cutting = bench_usual.PerSampleViews(x, ["strong"] * 8, pad=0, flip=False, noise=0.0, mean=mean, std=std, cutout=2)
+    cut = cutting[1][0]
     for v in cut:
         zeroed = (v == 0).all(0)
         assert 1 <= zeroed.sum() <= 4 and torch.equal(v[:, ~zeroed], expected[:, ~zeroed])  # one clipped 2×2 square
     policy = augment.AutoAugment(augment.SVHN_POLICY)
-    strong = bench_usual.PerSampleViews(x, ["strong"] * 8, pad=0, flip=False, noise=0.0, mean=mean, std=std, policy=policy)[1][0]
+    strong = bench_usual.PerSampleViews(
+        x, ["strong"] * 8, pad=0, flip=False, noise=0.0, mean=mean, std=std, policy=policy
+    )[1][0]
     assert not all(torch.equal(v, expected) for v in strong)
     with pytest.raises(WeaklabError, match="weak or strong"):
         bench_usual.PerSampleViews(x, ["medium"], pad=0, flip=False, noise=0.0, mean=mean, std=std)

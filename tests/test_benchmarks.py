@@ -18,7 +18,7 @@ import torch
 
 from weaklab.cli import main
 from weaklab.data.sources import benchmarks
-from weaklab.data.sources.benchmarks import BENCHMARKS, load_benchmark, prepare, status
+from weaklab.data.sources.benchmarks import BENCHMARKS, load_benchmark, status
 from weaklab.data.sources.download import RemoteFile, fetch
 from weaklab.engine.experiment import build_data
 from weaklab.errors import WeaklabError
@@ -63,10 +63,12 @@ def write_cifar100(folder, n=200):
         data = RNG.integers(0, 256, (n, 3072), dtype=np.uint8)
         fine = [i % 100 for i in range(n)]
         members[f"cifar-100-python/{split}"] = pickle.dumps(
-            {"data": data, "fine_labels": fine, "coarse_labels": [f // 5 for f in fine]}, protocol=2)
+            {"data": data, "fine_labels": fine, "coarse_labels": [f // 5 for f in fine]}, protocol=2
+        )
     members["cifar-100-python/meta"] = pickle.dumps(
         {"fine_label_names": [f"f{i}" for i in range(100)], "coarse_label_names": [f"c{i}" for i in range(20)]},
-        protocol=2)
+        protocol=2,
+    )
     folder.mkdir(parents=True, exist_ok=True)
     _tar_gz(folder / "cifar-100-python.tar.gz", members)
 
@@ -85,8 +87,10 @@ def write_svhn(folder, n=30, splits=("train", "test", "extra")):
 
 
 def write_stl10(folder, n_train=20, n_test=10, n_unlabeled=7):
-    imgs = {s: RNG.integers(0, 256, (n, 3, 96, 96), dtype=np.uint8)
-            for s, n in (("train", n_train), ("test", n_test), ("unlabeled", n_unlabeled))}
+    imgs = {
+        s: RNG.integers(0, 256, (n, 3, 96, 96), dtype=np.uint8)
+        for s, n in (("train", n_train), ("test", n_test), ("unlabeled", n_unlabeled))
+    }
     members = {f"stl10_binary/{s}_X.bin": a.transpose(0, 1, 3, 2).tobytes() for s, a in imgs.items()}  # column-major
     for s, n in (("train", n_train), ("test", n_test)):
         members[f"stl10_binary/{s}_y.bin"] = (np.arange(n) % 10 + 1).astype(np.uint8).tobytes()
@@ -119,9 +123,13 @@ def use_checksums_of(monkeypatch, name, source_folder, base_url=None):
     parts = {}
     for part_name, part in bench.parts.items():
         files = tuple(
-            RemoteFile(f.name, ((base_url or source_folder.as_uri()) + "/" + f.name,),
-                       _md5(source_folder / f.name) if (source_folder / f.name).exists() else f.md5)
-            for f in part.files)
+            RemoteFile(
+                f.name,
+                ((base_url or source_folder.as_uri()) + "/" + f.name,),
+                _md5(source_folder / f.name) if (source_folder / f.name).exists() else f.md5,
+            )
+            for f in part.files
+        )
         parts[part_name] = dataclasses.replace(part, files=files)
     monkeypatch.setitem(BENCHMARKS, name, dataclasses.replace(bench, parts=parts))
 
@@ -184,8 +192,7 @@ def test_stl10_orientation_and_unlabeled_split_joins_unlabeled_stream(tmp_path, 
 
 def test_asking_for_extra_data_that_is_not_there_is_an_error(tmp_path, monkeypatch, fast):
     place(monkeypatch, "svhn", tmp_path, write_svhn, splits=("train", "test"))
-    config = fast(data__dataset="svhn", data__root=str(tmp_path), data__labels_per_class=1,
-                  data__extra_unlabeled=True)
+    config = fast(data__dataset="svhn", data__root=str(tmp_path), data__labels_per_class=1, data__extra_unlabeled=True)
     with pytest.raises(WeaklabError, match="no extra unlabeled split"):
         build_data(config, torch.device("cpu"))
 
@@ -345,14 +352,34 @@ def test_data_info_command(tmp_path, monkeypatch, capsys):
 
 def test_train_on_a_converted_benchmark(tmp_path, monkeypatch):
     place(monkeypatch, "mnist", tmp_path, write_idx, n=60)
-    code = main(["train", "--dataset", "mnist", "--data-root", str(tmp_path), "--labels-per-class", "2",
-                 "--model", "mlp", "--epochs", "1", "--out", str(tmp_path / "run"), "--set", "train.progress=false",
-                 "--set", "train.batch_unlabeled=16", "--set", "train.batch_labeled=4"])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "mnist",
+            "--data-root",
+            str(tmp_path),
+            "--labels-per-class",
+            "2",
+            "--model",
+            "mlp",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "run"),
+            "--set",
+            "train.progress=false",
+            "--set",
+            "train.batch_unlabeled=16",
+            "--set",
+            "train.batch_labeled=4",
+        ]
+    )
     assert code == 0 and (tmp_path / "run" / "summary.json").is_file()
 
 
 def test_benchmark_table_matches_files():
-    for name, bench in BENCHMARKS.items():
+    for bench in BENCHMARKS.values():
         for part in bench.parts.values():
             for f in part.files:
                 assert len(f.md5) == 32 and f.urls and f.urls[0].startswith("http")

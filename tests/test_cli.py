@@ -7,11 +7,23 @@ import sys
 import numpy as np
 import pytest
 
-from weaklab.methods import METHODS
 from weaklab.cli import main
+from weaklab.methods import METHODS
 
-FAST = ["--dataset", "digits", "--labels-per-class", "5", "--epochs", "2", "--set", "model.width=8",
-        "--set", "train.batch_unlabeled=256", "--set", "train.progress=false"]
+FAST = [
+    "--dataset",
+    "digits",
+    "--labels-per-class",
+    "5",
+    "--epochs",
+    "2",
+    "--set",
+    "model.width=8",
+    "--set",
+    "train.batch_unlabeled=256",
+    "--set",
+    "train.progress=false",
+]
 
 
 def run_cli(capsys, *args):
@@ -37,7 +49,9 @@ def test_train_writes_a_complete_run(trained):
 def test_config_file_and_set(tmp_path, capsys):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("method: pi_model\ntrain:\n  epochs: 5\n  lr: 0.5\n")
-    code, out, _ = run_cli(capsys, "train", "--config", str(recipe), *FAST, "--set", "train.lr=0.002", "--out", str(tmp_path / "r"))
+    code, out, _ = run_cli(
+        capsys, "train", "--config", str(recipe), *FAST, "--set", "train.lr=0.002", "--out", str(tmp_path / "r")
+    )
     assert code == 0 and "pi_model" in out
     import yaml
 
@@ -47,11 +61,15 @@ def test_config_file_and_set(tmp_path, capsys):
 
 def test_eval_predict_resume_methods(trained, tmp_path, capsys):
     code, out, _ = run_cli(capsys, "eval", str(trained))
-    assert code == 0 and json.loads(out)["test"]["accuracy"] == pytest.approx(json.loads((trained / "summary.json").read_text())["test"]["accuracy"])
+    assert code == 0 and json.loads(out)["test"]["accuracy"] == pytest.approx(
+        json.loads((trained / "summary.json").read_text())["test"]["accuracy"]
+    )
     from weaklab.data.sources.datasets import digits
 
     np.save(tmp_path / "x.npy", digits().x[:7])
-    code, out, _ = run_cli(capsys, "predict", str(trained), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "p.csv"))
+    code, out, _ = run_cli(
+        capsys, "predict", str(trained), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "p.csv")
+    )
     rows = (tmp_path / "p.csv").read_text().splitlines()
     assert code == 0 and len(rows) == 8 and rows[0].startswith("index,prediction,p_0")
     code, out, _ = run_cli(capsys, "resume", str(trained))  # a finished run: nothing left to do
@@ -90,10 +108,14 @@ def test_corrupt_checkpoint_and_bad_inputs(trained, tmp_path, capsys):
     code, _, err = run_cli(capsys, "eval", str(broken))
     assert code == 2 and "corrupt" in err and len(err.strip().splitlines()) == 1
     (tmp_path / "bad.npy").write_bytes(b"garbage")
-    code, _, err = run_cli(capsys, "predict", str(trained), "--input", str(tmp_path / "bad.npy"), "--output", str(tmp_path / "p.csv"))
+    code, _, err = run_cli(
+        capsys, "predict", str(trained), "--input", str(tmp_path / "bad.npy"), "--output", str(tmp_path / "p.csv")
+    )
     assert code == 2 and "cannot read" in err
     np.save(tmp_path / "wrong.npy", np.zeros((3, 5)))
-    code, _, err = run_cli(capsys, "predict", str(trained), "--input", str(tmp_path / "wrong.npy"), "--output", str(tmp_path / "p.csv"))
+    code, _, err = run_cli(
+        capsys, "predict", str(trained), "--input", str(tmp_path / "wrong.npy"), "--output", str(tmp_path / "p.csv")
+    )
     assert code == 2 and "expects N×1×8×8" in err
     (tmp_path / "empty").mkdir()
     code, _, err = run_cli(capsys, "eval", str(tmp_path / "empty"))
@@ -116,8 +138,23 @@ def test_demo_prints_a_table(tmp_path, capsys):
 def test_bench_quality_replaces_its_table(tmp_path, capsys):
     doc = tmp_path / "BENCH.md"
     doc.write_text("# Benchmarks\n\nintro\n\n<!-- quality:begin -->\nold\n<!-- quality:end -->\n\nafter\n")
-    code, out, _ = run_cli(capsys, "bench", "quality", "--seeds", "0", "1", "--methods", "supervised", "pi_model",
-                           "--epochs", "1", "--out", str(tmp_path / "b"), "--write", str(doc))
+    code, out, _ = run_cli(
+        capsys,
+        "bench",
+        "quality",
+        "--seeds",
+        "0",
+        "1",
+        "--methods",
+        "supervised",
+        "pi_model",
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "b"),
+        "--write",
+        str(doc),
+    )
     text = doc.read_text()
     assert code == 0 and "old" not in text and text.startswith("# Benchmarks") and text.rstrip().endswith("after")
     assert "| supervised |" in text and "| pi_model |" in text and "±" in text

@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from weaklab.data.sources.datasets import digits, load_source
-from weaklab.data.store.sampler import TwoStreamSampler
 from weaklab.data.sources.source import ArraySource
-from weaklab.data.supervision.splits import stratified_split
+from weaklab.data.store.sampler import TwoStreamSampler
 from weaklab.data.supervision.labeled import Supervision, semi_supervised
+from weaklab.data.supervision.splits import stratified_split
 from weaklab.data.views.pipeline import Views, random_translate
 from weaklab.engine.experiment import build_data
 from weaklab.errors import WeaklabError

@@ -55,7 +55,9 @@ def lines(run_dir):
 
 def _trained_rank(rank, size, port, config, run_dir):
     """This process as rank `rank` of a torchrun-like world on 127.0.0.1, after training `config` into run_dir."""
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
     torch.set_num_threads(1)
     world = World.from_env("cpu")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -97,7 +99,8 @@ def test_two_processes_equal_one(fast, tmp_path):
     r0, r1 = (torch.load(tmp_path / "ddp" / f"state-rank{r}.pt") for r in (0, 1))
     for k in STATE:
         assert torch.equal(r0[k], r1[k]), k  # identical per-sample state on both ranks
-        torch.testing.assert_close(r0[k].float(), getattr(single.method, k).float(), rtol=1e-2, atol=2e-3)  # Adam amplifies float noise
+        # Adam amplifies float noise
+        torch.testing.assert_close(r0[k].float(), getattr(single.method, k).float(), rtol=1e-2, atol=2e-3)
     assert "Z" in r0["drift_error"] and "sample_state" in r1["drift_error"]
     assert (r0["count"] == 2).all()  # every sample's ensemble gathered from both ranks' shares, every epoch
     # Only rank 0 writes: one metrics file, one set of checkpoints, no second logger's output.
@@ -114,8 +117,21 @@ def test_resume_with_another_number_of_processes(fast, tmp_path):
     train(fast("mean_teacher", **{**DETERMINISTIC, "train__epochs": 1}), out=run)
     (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("epochs: 1", "epochs: 2"))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-           "--master-port", str(free_port()), "-m", "weaklab", "resume", str(run)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(free_port()),
+        "-m",
+        "weaklab",
+        "resume",
+        str(run),
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     a, b = lines(tmp_path / "whole")[-1], lines(run)[-1]
@@ -141,7 +157,9 @@ def test_shards_are_disjoint_and_cover_the_global_batch():
 def _scn_rank(rank, size, port, config, run_dir):
     world, trainer = _trained_rank(rank, size, port, config, run_dir)
     try:
-        torch.save({k: getattr(trainer.method, k).clone() for k in ("labels", "events")}, run_dir / f"state-rank{rank}.pt")
+        torch.save(
+            {k: getattr(trainer.method, k).clone() for k in ("labels", "events")}, run_dir / f"state-rank{rank}.pt"
+        )
     finally:
         world.close()
 
@@ -150,8 +168,16 @@ def test_scn_relabels_and_their_counts_are_global_under_two_processes(fast, tmp_
     """Every rank holds the same relabeled labels and per-sample relabel counts, and the logged number of relabels
     is that of the whole global batch (both ranks' shares), not rank 0's."""
     deterministic = {k: v for k, v in DETERMINISTIC.items() if k != "method__rampup"}
-    config = fast("scn", data__labels_per_class=None, data__noise="symmetric", data__noise_rate=0.4,
-                  method__relabel_start=0, method__margin2=0.05, method__relabel_view="augmented", **deterministic)
+    config = fast(
+        "scn",
+        data__labels_per_class=None,
+        data__noise="symmetric",
+        data__noise_rate=0.4,
+        method__relabel_start=0,
+        method__margin2=0.05,
+        method__relabel_view="augmented",
+        **deterministic,
+    )
     mp.spawn(_scn_rank, args=(2, free_port(), config, tmp_path), nprocs=2, join=True)
     r0, r1 = (torch.load(tmp_path / f"state-rank{r}.pt") for r in (0, 1))
     assert torch.equal(r0["labels"], r1["labels"]) and torch.equal(r0["events"], r1["events"])

@@ -7,6 +7,7 @@ from weaklab.api import resume, train
 from weaklab.engine import checkpoint
 from weaklab.errors import TrainingDiverged, WeaklabError
 from weaklab.methods.supervised import Supervised
+
 from conftest import train_interrupted
 
 

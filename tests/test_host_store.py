@@ -11,16 +11,17 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import train_interrupted
 from weaklab.api import resume, train
 from weaklab.config import DataConfig
 from weaklab.data.sources import user_data
 from weaklab.data.sources.datasets import load_source
+from weaklab.data.store.device import DeviceStore, Normalizer
 from weaklab.data.store.host import HostStore
 from weaklab.data.store.rows import Rows, file_region
-from weaklab.data.store.device import DeviceStore, Normalizer
 from weaklab.engine.experiment import build_data, build_experiment
 from weaklab.engine.trainer import Trainer
+
+from conftest import train_interrupted
 
 
 def _folder(root, per_class=24, classes=3, side=8):
@@ -37,9 +38,17 @@ def _config(fast, tmp_path, store, **over):
     images = tmp_path / "imgs"
     if not images.exists():
         _folder(images)
-    settings = dict(data__dataset=str(images), data__root=str(tmp_path / "root"), data__store=store, data__workers=2,
-                    data__labels_per_class=4, train__batch_labeled=8, train__batch_unlabeled=16, train__epochs=3,
-                    train__eval_every=3)
+    settings = dict(
+        data__dataset=str(images),
+        data__root=str(tmp_path / "root"),
+        data__store=store,
+        data__workers=2,
+        data__labels_per_class=4,
+        train__batch_labeled=8,
+        train__batch_unlabeled=16,
+        train__epochs=3,
+        train__eval_every=3,
+    )
     return fast("mean_teacher", **{**settings, **over})
 
 
@@ -83,7 +92,10 @@ def test_images_decode_straight_into_the_cache_file(tmp_path, monkeypatch, capsy
     assert file_region(cached.x) is not None and cached.x.shape == (10, 3, 8, 8)
     assert (np.asarray(cached.x) == in_ram.x).all() and (cached.y == in_ram.y).all()
     assert cached.info["skipped_images"] == in_ram.info["skipped_images"] and len(in_ram.info["skipped_images"]) == 2
-    assert [p.suffix for p in (tmp_path / "root" / ".weaklab-cache").iterdir()] in ([".npy", ".json"], [".json", ".npy"])
+    assert [p.suffix for p in (tmp_path / "root" / ".weaklab-cache").iterdir()] in (
+        [".npy", ".json"],
+        [".json", ".npy"],
+    )
     monkeypatch.setattr(user_data.ImageReader, "read", lambda self, p: pytest.fail("decoded again"))
     again = load_source(str(images), None, options)
     assert (np.asarray(again.x) == in_ram.x).all() and again.info["skipped_images"] == in_ram.info["skipped_images"]
@@ -162,10 +174,20 @@ def test_target_range_keeps_a_lazy_selection_of_the_image_cache(fast, tmp_path):
     assert ((src.y >= 21) & (src.y <= 60)).all() and len(src.x) == len(src.y) < 60
     summaries = {}
     for store in ("device", "host"):
-        cfg = fast("supervised", data__dataset=str(tmp_path / "faces"), data__root=str(tmp_path / "root"),
-                   data__filename_target="utkface", data__target_range=[21, 60], data__store=store, data__workers=1,
-                   data__labels_per_class=None, data__labeled_fraction=0.5, train__batch_labeled=4,
-                   train__batch_unlabeled=8, train__epochs=2)
+        cfg = fast(
+            "supervised",
+            data__dataset=str(tmp_path / "faces"),
+            data__root=str(tmp_path / "root"),
+            data__filename_target="utkface",
+            data__target_range=[21, 60],
+            data__store=store,
+            data__workers=1,
+            data__labels_per_class=None,
+            data__labeled_fraction=0.5,
+            train__batch_labeled=4,
+            train__batch_unlabeled=8,
+            train__epochs=2,
+        )
         summaries[store] = train(cfg, out=tmp_path / store).summary
     assert summaries["host"]["test"] == summaries["device"]["test"]
 

@@ -70,7 +70,7 @@ def test_mean_teacher_gradient_reaches_student_never_teacher(fast):
     assert logs["consistency"] > 0 and logs["consistency_weight"] > 0
     loss.backward()
     student_out = method.model.outputs[0]
-    assert student_out.grad[len(batch.x_lb):].abs().sum() > 0  # consistency reaches the student
+    assert student_out.grad[len(batch.x_lb) :].abs().sum() > 0  # consistency reaches the student
     assert all(p.grad is None and not p.requires_grad for p in method.teacher.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in method.model.parameters())
 

@@ -1,4 +1,5 @@
 """Tests for weaklab.models: shapes, heads, dropout, auto choice, errors, gradients, sizes."""
+
 import pytest
 import torch
 

@@ -1,10 +1,19 @@
 """Label-noise generators: realised rates, fixedness under a seed, the noisy supervision regime."""
+
 import numpy as np
 import pytest
 import torch
 
-from weaklab.data.supervision.noise import class_mapping, make_noisy, noisy_supervision, pairflip, parse_mapping, symmetric, transition
 from weaklab.data.supervision.labeled import Supervision
+from weaklab.data.supervision.noise import (
+    class_mapping,
+    make_noisy,
+    noisy_supervision,
+    pairflip,
+    parse_mapping,
+    symmetric,
+    transition,
+)
 from weaklab.errors import WeaklabError
 
 CLEAN = np.repeat(np.arange(10), 100)  # 1,000 labels, 100 per class
@@ -96,5 +105,11 @@ def test_rafdb_recipe_resolves_to_the_paper_setting():
     from weaklab.config import resolve
 
     c = resolve(Path(__file__).parent.parent / "recipes" / "rafdb-scn.yaml")
-    assert (c.method.name, c.model.name, c.train.epochs, c.train.lr_schedule, c.train.lr_gamma) == ("scn", "resnet18", 70, "exponential", 0.9)
+    assert (c.method.name, c.model.name, c.train.epochs, c.train.lr_schedule, c.train.lr_gamma) == (
+        "scn",
+        "resnet18",
+        70,
+        "exponential",
+        0.9,
+    )
     assert (c.train.lr, c.train.weight_decay, c.train.batch_labeled, c.data.noise) == (0.001, 1e-4, 64, "given")

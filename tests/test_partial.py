@@ -56,7 +56,11 @@ def test_hierarchical_flips_stay_in_the_superclass():
 def test_report():
     sets = np.array([[1, 1, 0], [0, 1, 0], [1, 1, 1]], dtype=bool)
     r = partial.report(sets, np.array([0, 2, 1]))
-    assert r["avg_candidates"] == 2.0 and r["singletons"] == 1 and r["true_label_covered"] == pytest.approx(2 / 3, abs=1e-4)
+    assert (
+        r["avg_candidates"] == 2.0
+        and r["singletons"] == 1
+        and r["true_label_covered"] == pytest.approx(2 / 3, abs=1e-4)
+    )
 
 
 def test_csv_by_index_and_names(tmp_path):
@@ -113,15 +117,26 @@ def test_user_candidates_through_a_run(fast, tmp_path):
     y = load_digits().target
     sets = partial.generate("plcr", y, 10, 0.2, seed=0)
     np.save(tmp_path / "sets.npy", sets)
-    run = train(fast("cc", data__candidates_file=str(tmp_path / "sets.npy"), data__labels_per_class=None,
-                     train__epochs=1, train__batch_labeled=256), out=tmp_path / "run")
+    run = train(
+        fast(
+            "cc",
+            data__candidates_file=str(tmp_path / "sets.npy"),
+            data__labels_per_class=None,
+            train__epochs=1,
+            train__batch_labeled=256,
+        ),
+        out=tmp_path / "run",
+    )
     assert run.summary["labels"]["partial"]["train"]["min_candidates"] >= 2
     wrong = sets.copy()
     wrong[0] = False
     wrong[0, (y[0] + 1) % 10] = True
     np.save(tmp_path / "wrong.npy", wrong)
     with pytest.raises(WeaklabError, match="outside their candidate set"):
-        train(fast("cc", data__candidates_file=str(tmp_path / "wrong.npy"), data__labels_per_class=None), out=tmp_path / "r2")
+        train(
+            fast("cc", data__candidates_file=str(tmp_path / "wrong.npy"), data__labels_per_class=None),
+            out=tmp_path / "r2",
+        )
 
 
 def test_covering_rate_and_approximated_accuracy_hand_example():

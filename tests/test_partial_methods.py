@@ -11,6 +11,7 @@ from weaklab.core.task import Classification
 from weaklab.data.supervision.labeled import Supervision
 from weaklab.engine import checkpoint
 from weaklab.methods import Batch, Context, Progress, method_class
+
 from conftest import train_interrupted
 
 
@@ -32,9 +33,19 @@ def make(name, candidates, **settings):
     """A method whose 'network' is the identity: the inputs are the logits."""
     candidates = torch.as_tensor(candidates, dtype=torch.bool)
     n, c = candidates.shape
-    ctx = Context(task=Classification(c), make_model=lambda heads=1: nn.Identity(), views=FakeViews(), num_train=n,
-                  num_labeled=n, batch_labeled=n, batch_unlabeled=n, steps_per_epoch=1, epochs=1,
-                  supervision=Supervision(candidates, torch.zeros(n, dtype=torch.bool)), clean_labels=torch.zeros(n, dtype=torch.long))
+    ctx = Context(
+        task=Classification(c),
+        make_model=lambda heads=1: nn.Identity(),
+        views=FakeViews(),
+        num_train=n,
+        num_labeled=n,
+        batch_labeled=n,
+        batch_unlabeled=n,
+        steps_per_epoch=1,
+        epochs=1,
+        supervision=Supervision(candidates, torch.zeros(n, dtype=torch.bool)),
+        clean_labels=torch.zeros(n, dtype=torch.long),
+    )
     cls = method_class(name)
     return cls(cls.Settings(**settings), ctx)
 
@@ -104,11 +115,21 @@ def test_partial_methods_need_candidate_sets(fast, tmp_path):
     from weaklab.errors import WeaklabError
 
     with pytest.raises(WeaklabError, match="not both"):
-        train(fast("plcr", data__partial="plcr", data__candidates_file="x.npy", data__labels_per_class=None), out=tmp_path / "r")
+        train(
+            fast("plcr", data__partial="plcr", data__candidates_file="x.npy", data__labels_per_class=None),
+            out=tmp_path / "r",
+        )
 
 
-PLL = {"data__partial": "plcr", "data__partial_rate": 0.3, "data__labels_per_class": None, "train__batch_labeled": 128,
-       "views__strong": "randaugment", "views__cutout": 4, "views__noise": 0.0}
+PLL = {
+    "data__partial": "plcr",
+    "data__partial_rate": 0.3,
+    "data__labels_per_class": None,
+    "train__batch_labeled": 128,
+    "views__strong": "randaugment",
+    "views__cutout": 4,
+    "views__noise": 0.0,
+}
 
 
 def test_plcr_run_logs_lambda_and_label_free_metrics(fast, tmp_path):
@@ -151,8 +172,26 @@ def test_bench_partial_writes_its_table_and_plots(tmp_path, capsys):
 
     doc = tmp_path / "BENCH.md"
     doc.write_text("# Benchmarks\n\n<!-- partial:begin -->\nold\n<!-- partial:end -->\n\nafter\n")
-    code = main(["bench", "partial", "--seeds", "0", "--rates", "0.3", "--methods", "cc", "plcr", "--epochs", "1",
-                 "--no-reference", "--out", str(tmp_path / "b"), "--write", str(doc)])
+    code = main(
+        [
+            "bench",
+            "partial",
+            "--seeds",
+            "0",
+            "--rates",
+            "0.3",
+            "--methods",
+            "cc",
+            "plcr",
+            "--epochs",
+            "1",
+            "--no-reference",
+            "--out",
+            str(tmp_path / "b"),
+            "--write",
+            str(doc),
+        ]
+    )
     text = doc.read_text()
     assert code == 0 and "old" not in text and text.rstrip().endswith("after")
     assert "| cc |" in text and "| plcr |" in text and "q = 0.3" in text
@@ -160,13 +199,16 @@ def test_bench_partial_writes_its_table_and_plots(tmp_path, capsys):
     assert (tmp_path / "benchmarks/partial/plcr-loss.png").exists()
 
 
-@pytest.mark.parametrize("dataset, shape, expected", [
-    ("cifar10", (3, 32, 32), ("autoaugment_cifar10", 16)),  # AutoAugment + Cutout 16
-    ("svhn", (3, 32, 32), ("autoaugment_svhn", 20)),  # SVHN policy + Cutout 20
-    ("fashion_mnist", (1, 28, 28), ("none", 16)),  # grey: Cutout 16, no AutoAugment
-    ("digits", (1, 8, 8), ("none", 4)),  # smaller sides: half the side
-    ("table", (10,), ("none", 0)),  # flat features: no strong view beyond the weak one
-])
+@pytest.mark.parametrize(
+    "dataset, shape, expected",
+    [
+        ("cifar10", (3, 32, 32), ("autoaugment_cifar10", 16)),  # AutoAugment + Cutout 16
+        ("svhn", (3, 32, 32), ("autoaugment_svhn", 20)),  # SVHN policy + Cutout 20
+        ("fashion_mnist", (1, 28, 28), ("none", 16)),  # grey: Cutout 16, no AutoAugment
+        ("digits", (1, 8, 8), ("none", 4)),  # smaller sides: half the side
+        ("table", (10,), ("none", 0)),  # flat features: no strong view beyond the weak one
+    ],
+)
 def test_the_strong_view_defaults_to_the_papers_for_the_data(dataset, shape, expected):
     from weaklab.data.views.pipeline import paper_strong_view
 

@@ -46,10 +46,20 @@ def test_fp32_default_on_cpu_computes_in_fp32(fast, tmp_path):
 
 
 def test_bf16_channels_last_run_learns(fast, tmp_path):
-    cfg = fast("supervised", train__precision="bf16", train__channels_last=True, train__epochs=6,
-               train__lr_schedule="constant", train__lr=0.01, model__dropout=0.0, model__width=16)
+    cfg = fast(
+        "supervised",
+        train__precision="bf16",
+        train__channels_last=True,
+        train__epochs=6,
+        train__lr_schedule="constant",
+        train__lr=0.01,
+        model__dropout=0.0,
+        model__width=16,
+    )
     train(cfg, out=tmp_path / "run")
-    losses = [json.loads(line)["train"]["loss"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    losses = [
+        json.loads(line)["train"]["loss"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert len(losses) == 6 and losses[-1] < 0.8 * losses[0]
 
 

@@ -23,9 +23,29 @@ def image_run(tmp_path_factory):
     for c in range(3):
         for i in range(8):
             _png(root / "imgs" / f"c{c}" / f"{i}.png", (8, 8), 40 * c + i)
-    code = main(["train", "--dataset", str(root / "imgs"), "--labels-per-class", "2", "--model", "small_cnn",
-                 "--epochs", "1", "--out", str(root / "run"), "--set", "train.progress=false",
-                 "--set", "model.width=4", "--set", "train.batch_unlabeled=8", "--set", "train.batch_labeled=4"])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            str(root / "imgs"),
+            "--labels-per-class",
+            "2",
+            "--model",
+            "small_cnn",
+            "--epochs",
+            "1",
+            "--out",
+            str(root / "run"),
+            "--set",
+            "train.progress=false",
+            "--set",
+            "model.width=4",
+            "--set",
+            "train.batch_unlabeled=8",
+            "--set",
+            "train.batch_labeled=4",
+        ]
+    )
     assert code == 0
     return root
 
@@ -68,8 +88,11 @@ def test_bad_image_inputs_name_the_problem(image_run, tmp_path, capsys):
     assert "broken.png cannot be decoded" in capsys.readouterr().err
     assert main(["predict", run, "--input", str(folder), "--output", out, "--bad-images", "skip"]) == 0
     assert len(_rows(out)) == 2 and "skipped 1 unreadable" in capsys.readouterr().out
-    for bad, message in [(tmp_path / "nothing", "does not exist"), (tmp_path / "x.txt", "predict reads"),
-                         (tmp_path / "nopath.csv", "`path` column")]:
+    for bad, message in [
+        (tmp_path / "nothing", "does not exist"),
+        (tmp_path / "x.txt", "predict reads"),
+        (tmp_path / "nopath.csv", "`path` column"),
+    ]:
         if bad.suffix:
             bad.write_text("a,b\n1,2\n")
         assert main(["predict", run, "--input", str(bad), "--output", out]) == 2

@@ -2,9 +2,9 @@ import math
 
 import pytest
 
+from weaklab.config import TrainConfig
 from weaklab.core.ramps import cosine_rampdown, gaussian_rampdown, linear_rampup, sigmoid_rampup, step_decay
 from weaklab.engine.optim import Schedule
-from weaklab.config import TrainConfig
 from weaklab.methods.base import consistency_weight
 
 
@@ -23,7 +23,11 @@ def test_gaussian_rampdown_known_points():
 
 
 def test_other_curves():
-    assert cosine_rampdown(0, 10) == 1.0 and cosine_rampdown(5, 10) == pytest.approx(0.5) and cosine_rampdown(10, 10) == pytest.approx(0)
+    assert (
+        cosine_rampdown(0, 10) == 1.0
+        and cosine_rampdown(5, 10) == pytest.approx(0.5)
+        and cosine_rampdown(10, 10) == pytest.approx(0)
+    )
     assert linear_rampup(50, 100) == 0.5 and linear_rampup(200, 100) == 1.0
     assert step_decay(99, [100, 150], 0.1) == 1.0
     assert step_decay(100, [100, 150], 0.1) == pytest.approx(0.1)

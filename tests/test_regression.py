@@ -14,8 +14,8 @@ from weaklab.cli import main
 from weaklab.config import resolve
 from weaklab.core.regression_metrics import coverage, regression_metrics, variance_scale
 from weaklab.core.task import LOG_VAR_BOUND, Regression, task_from_state
-from weaklab.data.supervision.splits import quantile_bins
 from weaklab.data.supervision.labeled import semi_supervised_regression
+from weaklab.data.supervision.splits import quantile_bins
 from weaklab.engine.experiment import build_data, build_experiment
 from weaklab.engine.logger import strict_json
 from weaklab.errors import WeaklabError
@@ -71,7 +71,9 @@ def test_metrics_on_a_hand_example():
     targets = torch.tensor([0.0, 1.0, 2.0, 3.0])
     summaries = torch.tensor([[0.0, 1.0, 0.0], [2.0, 1.0, 0.0], [2.0, 0.5, 0.5], [4.0, 1.0, 0.0]])
     m = regression_metrics(summaries, targets)
-    assert m["mae"] == pytest.approx(0.5) and m["mse"] == pytest.approx(0.5) and m["rmse"] == pytest.approx(math.sqrt(0.5))
+    assert (
+        m["mae"] == pytest.approx(0.5) and m["mse"] == pytest.approx(0.5) and m["rmse"] == pytest.approx(math.sqrt(0.5))
+    )
     assert m["r2"] == pytest.approx(1 - 0.5 / 1.25)
     # every total variance is 1: NLL = ½ log 2π + mean ½ err²
     assert m["nll"] == pytest.approx(0.5 * math.log(2 * math.pi) + 0.5 * 0.5)
@@ -79,14 +81,17 @@ def test_metrics_on_a_hand_example():
     assert m["coverage"] == 1.0
     assert coverage(summaries[:, 0], torch.ones(4), targets, 0.5) == 0.5
     # no variance head (NaN aleatoric): the homoscedastic variance given (validation MSE) is used
-    homo = regression_metrics(torch.tensor([[0.0, float("nan"), 0.0], [2.0, float("nan"), 0.0]]), torch.tensor([0.0, 1.0]), noise_var=4.0)
+    homo = regression_metrics(
+        torch.tensor([[0.0, float("nan"), 0.0], [2.0, float("nan"), 0.0]]), torch.tensor([0.0, 1.0]), noise_var=4.0
+    )
     assert homo["nll"] == pytest.approx(0.5 * math.log(2 * math.pi * 4.0) + 0.5 * 0.5 / 4.0)
 
 
 def test_variance_scale_fitted_on_validation():
     """σ-scaling: c = mean(err² / σ²) on the reference split, applied to this split's variance."""
     targets = torch.tensor([0.0, 1.0, 2.0, 3.0])
-    summaries = torch.tensor([[0.0, 1.0, 0.0], [2.0, 1.0, 0.0], [2.0, 0.5, 0.5], [4.0, 1.0, 0.0]])  # errors 0 1 0 1, σ² 1
+    # errors 0 1 0 1, σ² 1
+    summaries = torch.tensor([[0.0, 1.0, 0.0], [2.0, 1.0, 0.0], [2.0, 0.5, 0.5], [4.0, 1.0, 0.0]])
     assert variance_scale(summaries, targets) == pytest.approx(0.5)
     m = regression_metrics(summaries, targets, scale=0.5)
     assert m["nll_scaled"] == pytest.approx(0.5 * math.log(2 * math.pi * 0.5) + 0.5 * 0.5 / 0.5)
@@ -97,7 +102,10 @@ def test_variance_scale_fitted_on_validation():
     test = task.metrics(torch.tensor([[0.5, float("nan"), 0.0]]), torch.tensor([11.0]), reference=val)
     assert test["variance_scale"] == pytest.approx(1.0) and test["nll_scaled"] == pytest.approx(test["nll"])
     # an over-confident variance head (σ² a quarter of the squared errors) gets scaled up by 4
-    head = (torch.tensor([[0.0, 0.25, 0.0], [1.0, 0.25, 0.0]]), torch.tensor([8.0, 14.0]))  # errors 2 and 2 in target units = 1 normalised
+    head = (
+        torch.tensor([[0.0, 0.25, 0.0], [1.0, 0.25, 0.0]]),
+        torch.tensor([8.0, 14.0]),
+    )  # errors 2 and 2 in target units = 1 normalised
     assert task.metrics(head[0], head[1], reference=head)["variance_scale"] == pytest.approx(4.0)
 
 
@@ -144,12 +152,35 @@ def test_supervised_heteroscedastic_and_prediction_columns(tmp_path, capsys):
     assert np.allclose(homoscedastic, math.sqrt(mse_run.summary["task"]["homoscedastic_noise_var"]))
 
     np.save(tmp_path / "x.npy", x)
-    assert main(["predict", str(run.directory), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "p.csv"), "--level", "0.95"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(run.directory),
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--output",
+                str(tmp_path / "p.csv"),
+                "--level",
+                "0.95",
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(open(tmp_path / "p.csv")))
-    assert len(rows) == 5 and list(rows[0]) == ["index", "prediction", "aleatoric_std", "epistemic_std", "total_std", "lower_95", "upper_95"]
+    assert len(rows) == 5 and list(rows[0]) == [
+        "index",
+        "prediction",
+        "aleatoric_std",
+        "epistemic_std",
+        "total_std",
+        "lower_95",
+        "upper_95",
+    ]
     # original target units: diabetes progression scores lie around 25..346, not standardised around 0
     assert 0 < float(rows[0]["prediction"]) < 400
-    assert (run.directory / "plots/predicted_vs_true.png").is_file() and (run.directory / "plots/coverage.png").is_file()
+    plots = run.directory / "plots"
+    assert (plots / "predicted_vs_true.png").is_file() and (plots / "coverage.png").is_file()
     assert run.evaluate("test") == pytest.approx(run.summary["test"])
 
 
@@ -157,7 +188,17 @@ def test_regression_mistakes_are_one_line_errors():
     with pytest.raises(WeaklabError, match="ucvme learns regression, but digits is a classification task"):
         build_experiment(resolve(None, {"method.name": "ucvme", "data.labels_per_class": 5, "model.name": "mlp"}))
     with pytest.raises(WeaklabError, match="regression datasets only"):
-        build_experiment(resolve(None, {"method.name": "supervised", "method.heteroscedastic": True, "data.labels_per_class": 5, "model.name": "mlp"}))
+        build_experiment(
+            resolve(
+                None,
+                {
+                    "method.name": "supervised",
+                    "method.heteroscedastic": True,
+                    "data.labels_per_class": 5,
+                    "model.name": "mlp",
+                },
+            )
+        )
     with pytest.raises(WeaklabError, match="labeled_fraction"):
         build_experiment(reg_config(data__labeled_fraction=None, data__labels_per_class=5))
 
@@ -166,8 +207,29 @@ def test_bench_regression_writes_its_table(tmp_path, capsys):
     md = tmp_path / "BENCH.md"
     digits_section = "<!-- regression:begin -->\ndigits_rotation table kept\n<!-- regression:end -->"
     md.write_text(f"# Benchmarks\n\nintro kept\n\n{digits_section}\n")
-    args = ["bench", "regression", "--dataset", "diabetes", "--seeds", "0", "--fractions", "0.1", "--methods", "supervised", "ucvme",
-            "--epochs", "1", "--set", "model.width=4", "--set", "train.progress=false", "--out", str(tmp_path / "runs"), "--write", str(md)]
+    args = [
+        "bench",
+        "regression",
+        "--dataset",
+        "diabetes",
+        "--seeds",
+        "0",
+        "--fractions",
+        "0.1",
+        "--methods",
+        "supervised",
+        "ucvme",
+        "--epochs",
+        "1",
+        "--set",
+        "model.width=4",
+        "--set",
+        "train.progress=false",
+        "--out",
+        str(tmp_path / "runs"),
+        "--write",
+        str(md),
+    ]
     assert main(args) == 0
     text = md.read_text()
     # each dataset has its own markers: the diabetes run leaves the digits_rotation table alone
@@ -176,7 +238,9 @@ def test_bench_regression_writes_its_table(tmp_path, capsys):
     rows = [line for line in text.splitlines() if line.startswith("| 10% (")]
     assert [r.split(" | ")[1] for r in rows] == ["supervised (MSE)", "UCVME"]
     assert rows[0].split(" | ")[8] == "—" and rows[1].split(" | ")[8] != "—"  # ρ is undefined without a variance head
-    assert "--dataset diabetes --seeds 0 --fractions 0.1 --epochs 1 --methods supervised ucvme --set model.width=4" in text
+    assert (
+        "--dataset diabetes --seeds 0 --fractions 0.1 --epochs 1 --methods supervised ucvme --set model.width=4" in text
+    )
     assert main(["bench", "regression", "--methods", "nonsense"]) == 2
     assert main(["bench", "regression", "--dataset", "nonsense"]) == 2
 
@@ -193,4 +257,7 @@ def test_undefined_metrics_are_written_as_null(tmp_path):
     lines = (run.directory / "metrics.jsonl").read_text().splitlines()
     records = [json.loads(line, parse_constant=_reject_nan) for line in lines]
     assert records and all(r["val"]["std_error_spearman"] is None for r in records)
-    assert strict_json({"a": [float("nan"), float("inf"), 1.5], "b": (2, float("-inf"))}) == '{"a": [null, null, 1.5], "b": [2, null]}'
+    assert (
+        strict_json({"a": [float("nan"), float("inf"), 1.5], "b": (2, float("-inf"))})
+        == '{"a": [null, null, 1.5], "b": [2, null]}'
+    )

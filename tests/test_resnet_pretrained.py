@@ -1,4 +1,5 @@
 """ResNet-18/50 with torchvision names, and `--pretrained` weight loading with its report and refusals."""
+
 import pytest
 import torch
 
@@ -28,10 +29,13 @@ TORCHVISION_R50 = {
 }
 
 
-@pytest.mark.parametrize("make,expected,params,tensors", [
-    (resnet18, TORCHVISION_R18, 11_689_512, 122),
-    (resnet50, TORCHVISION_R50, 25_557_032, 320),
-])
+@pytest.mark.parametrize(
+    "make,expected,params,tensors",
+    [
+        (resnet18, TORCHVISION_R18, 11_689_512, 122),
+        (resnet50, TORCHVISION_R50, 25_557_032, 320),
+    ],
+)
 def test_names_shapes_and_sizes_match_torchvision(make, expected, params, tensors):
     state = make(num_classes=1000).state_dict()
     for name, shape in expected.items():
@@ -49,7 +53,10 @@ def test_backbone_features_dropout_and_errors():
     assert not torch.equal(net(x), net(x))  # dropout active in training mode
     net.eval()
     assert torch.equal(net(x), net(x))
-    assert build_model("resnet50", input_shape=(1, 8, 8), out_dim=3).features(torch.randn(2, 1, 8, 8)).shape == (2, 2048)
+    assert build_model("resnet50", input_shape=(1, 8, 8), out_dim=3).features(torch.randn(2, 1, 8, 8)).shape == (
+        2,
+        2048,
+    )
     with pytest.raises(ValueError, match="fixed widths"):
         build_model("resnet18", input_shape=(3, 32, 32), out_dim=3, width=4)
 
@@ -62,12 +69,16 @@ def torchvision_file(tmp_path, wrap=lambda s: s, name="r18.pth"):
     return path, state
 
 
-@pytest.mark.parametrize("wrap", [
-    lambda s: s,
-    lambda s: {"module." + k: v for k, v in s.items()},
-    lambda s: {"state_dict": {"module." + k: v for k, v in s.items()}, "epoch": 3},
-    lambda s: {"state_dict": s},
-], ids=["torchvision", "module-prefix", "state_dict+module", "state_dict"])
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda s: s,
+        lambda s: {"module." + k: v for k, v in s.items()},
+        lambda s: {"state_dict": {"module." + k: v for k, v in s.items()}, "epoch": 3},
+        lambda s: {"state_dict": s},
+    ],
+    ids=["torchvision", "module-prefix", "state_dict+module", "state_dict"],
+)
 def test_loads_every_backbone_tensor_and_skips_fc(tmp_path, wrap):
     path, state = torchvision_file(tmp_path, wrap)
     net = build_model("resnet18", input_shape=(3, 32, 32), out_dim=7)

@@ -32,8 +32,15 @@ def test_bad_lengths_are_one_line_errors(bad):
 def test_config_checks_lengths_before_any_data_and_reads_old_names():
     with pytest.raises(WeaklabError, match="train.lr_rampup"):
         resolve(None, {"train.lr_rampup": "eighty"})
-    old = resolve(None, {"train.lr_rampup_epochs": 2.7, "train.rampdown_epochs": 1.7, "method.name": "pi_model",
-                         "method.rampup_epochs": 5})
+    old = resolve(
+        None,
+        {
+            "train.lr_rampup_epochs": 2.7,
+            "train.rampdown_epochs": 1.7,
+            "method.name": "pi_model",
+            "method.rampup_epochs": 5,
+        },
+    )
     assert (old.train.lr_rampup, old.train.lr_rampdown, old.method.rampup) == (2.7, 1.7, 5.0)
     with pytest.raises(WeaklabError, match="old name"):
         resolve(None, {"train.lr_rampup_epochs": 2, "train.lr_rampup": 3})
@@ -50,7 +57,10 @@ def test_default_lr_schedule_is_the_papers_at_300_epochs():
 
 @pytest.mark.parametrize("schedule", ["gaussian", "cosine"])
 def test_lr_schedule_has_the_same_shape_thirty_times_shorter(schedule):
-    paper, short = Schedule(TrainConfig(epochs=300, lr_schedule=schedule)), Schedule(TrainConfig(epochs=10, lr_schedule=schedule))
+    paper, short = (
+        Schedule(TrainConfig(epochs=300, lr_schedule=schedule)),
+        Schedule(TrainConfig(epochs=10, lr_schedule=schedule)),
+    )
     for f in SHARES:
         assert short.lr_factor(10 * f) == pytest.approx(paper.lr_factor(300 * f))
         assert short.beta1(10 * f) == pytest.approx(paper.beta1(300 * f))

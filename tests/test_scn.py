@@ -1,5 +1,6 @@
 """Self-Cure Network and GCE: the defining rules on hand-computed batches, relabel state through resume,
 and label_issues.csv."""
+
 import csv
 import json
 
@@ -12,10 +13,16 @@ from weaklab.engine import checkpoint
 from weaklab.engine.experiment import build_experiment
 from weaklab.methods.gce import generalized_cross_entropy
 from weaklab.methods.scn import low_importance, rank_regularization, relabel_rule, split_size
+
 from conftest import train_interrupted
 
-NOISY = {"data__labels_per_class": None, "data__noise": "symmetric", "data__noise_rate": 0.3, "train__batch_labeled": 64,
-         "train__lr_schedule": "constant"}
+NOISY = {
+    "data__labels_per_class": None,
+    "data__noise": "symmetric",
+    "data__noise_rate": 0.3,
+    "train__batch_labeled": 64,
+    "train__lr_schedule": "constant",
+}
 
 
 def test_rank_regularization_hand_computed():
@@ -42,10 +49,14 @@ def test_rank_regularization_empty_groups_and_batch_of_one():
 
 
 def test_relabel_rule_both_groups_hand_example():
-    probs = torch.tensor([[0.7, 0.2, 0.1],  # label 1: 0.7 − 0.2 = 0.5 > 0.2 → 0
-                          [0.5, 0.35, 0.15],  # label 1: 0.15 ≤ 0.2 → stays
-                          [0.1, 0.1, 0.8],  # label 2 is the arg-max → stays
-                          [0.3, 0.6, 0.1]])  # label 0: 0.3 > 0.2 → 1
+    probs = torch.tensor(
+        [
+            [0.7, 0.2, 0.1],  # label 1: 0.7 − 0.2 = 0.5 > 0.2 → 0
+            [0.5, 0.35, 0.15],  # label 1: 0.15 ≤ 0.2 → stays
+            [0.1, 0.1, 0.8],  # label 2 is the arg-max → stays
+            [0.3, 0.6, 0.1],
+        ]
+    )  # label 0: 0.3 > 0.2 → 1
     labels = torch.tensor([1, 1, 2, 0])
     alpha = torch.tensor([0.9, 0.2, 0.5, 0.8])  # ⌊0.5·4⌋ = 2: rows 0 and 3 are the high-importance group
     low = low_importance(alpha, 0.5)
@@ -120,7 +131,14 @@ def lines(run_dir):
 
 def test_relabels_identical_after_resume(fast, tmp_path, monkeypatch):
     def config():
-        return fast("scn", train__epochs=4, method__relabel_start=1, method__relabel_view="augmented", model__dropout=0.5, **NOISY)
+        return fast(
+            "scn",
+            train__epochs=4,
+            method__relabel_start=1,
+            method__relabel_view="augmented",
+            model__dropout=0.5,
+            **NOISY,
+        )
 
     whole = train(config(), out=tmp_path / "whole")
     train_interrupted(config(), tmp_path / "killed", monkeypatch)
@@ -166,11 +184,11 @@ def test_exponential_lr_schedule():
 
 
 def test_crossval_probs_are_out_of_sample(fast, tmp_path):
-    from weaklab.engine.crossval import crossval_probs
     from weaklab.data.supervision.folds import fold_ids
+    from weaklab.engine.crossval import crossval_probs
 
     ids = fold_ids(np.repeat(np.arange(3), 10), 5, seed=0)
-    assert (np.bincount(ids) == 6).all() and all((np.bincount(ids[c * 10:(c + 1) * 10]) == 2).all() for c in range(3))
+    assert (np.bincount(ids) == 6).all() and all((np.bincount(ids[c * 10 : (c + 1) * 10]) == 2).all() for c in range(3))
     crossval_probs(fast("gce", train__epochs=1, **NOISY), 2, tmp_path / "cv")
     probs = np.load(tmp_path / "cv/pred_probs_out_of_sample.npy")
     rows = list(csv.DictReader((tmp_path / "cv/label_issues.csv").open()))

@@ -12,12 +12,20 @@ from weaklab.core.task import Classification, Regression, task_from_summary
 from weaklab.engine import plots
 
 CLASSIFICATION = {
-    "method": "mean_teacher", "dataset": "digits", "seed": 1, "selected": {"step": 40}, "wall_time_s": 12.345,
+    "method": "mean_teacher",
+    "dataset": "digits",
+    "seed": 1,
+    "selected": {"step": 40},
+    "wall_time_s": 12.345,
     "test": {"accuracy": 0.912345, "nll": 0.3333333, "ece": 0.0456789},
     "task": {"kind": "classification", "num_classes": 10},
 }
 REGRESSION = {
-    "method": "ucvme", "dataset": "diabetes", "seed": 0, "selected": {"step": 7}, "wall_time_s": 3.05,
+    "method": "ucvme",
+    "dataset": "diabetes",
+    "seed": 0,
+    "selected": {"step": 7},
+    "wall_time_s": 3.05,
     "test": {"mae": 43.21987, "rmse": 55.5555, "r2": 0.456789, "nll": 5.43219, "coverage": 0.8765, "rho": None},
     "task": {"kind": "regression", "target_mean": 150.0, "target_std": 70.0, "homoscedastic_noise_var": None},
 }
@@ -33,12 +41,21 @@ def test_a_regression_task_formats_its_test_metrics():
     )
 
 
-@pytest.mark.parametrize("summary, line", [
-    (CLASSIFICATION, "mean_teacher on digits (seed 1): test accuracy 0.9123, nll 0.3333, ece 0.0457; selected step 40; "
-                     "12.3s; run directory runs/x\n"),
-    (REGRESSION, "ucvme on diabetes (seed 0): test MAE 43.22, RMSE 55.56, R² 0.4568, NLL 5.4322, coverage@90% 0.876; "
-                 "selected step 7; 3.0s; run directory runs/x\n"),
-])
+@pytest.mark.parametrize(
+    "summary, line",
+    [
+        (
+            CLASSIFICATION,
+            "mean_teacher on digits (seed 1): test accuracy 0.9123, nll 0.3333, ece 0.0457; selected step 40; "
+            "12.3s; run directory runs/x\n",
+        ),
+        (
+            REGRESSION,
+            "ucvme on diabetes (seed 0): test MAE 43.22, RMSE 55.56, R² 0.4568, NLL 5.4322, coverage@90% 0.876; "
+            "selected step 7; 3.0s; run directory runs/x\n",
+        ),
+    ],
+)
 def test_the_cli_summary_line_comes_from_the_runs_task(summary, line, capsys):
     from pathlib import Path
 
@@ -60,7 +77,10 @@ def test_each_task_names_plots_that_exist():
 
 
 def test_draw_test_draws_what_the_task_names(tmp_path):
-    assert plots.draw_test(tmp_path / "c", Classification(3), torch.full((4, 3), 1 / 3), torch.zeros(4, dtype=torch.long)) == []
+    assert (
+        plots.draw_test(tmp_path / "c", Classification(3), torch.full((4, 3), 1 / 3), torch.zeros(4, dtype=torch.long))
+        == []
+    )
     assert not (tmp_path / "c" / "plots").exists()
 
     task = Regression(5.0, 2.0)
@@ -73,10 +93,36 @@ def test_draw_test_draws_what_the_task_names(tmp_path):
     assert all(p.is_file() and p.stat().st_size > 0 for p in written)
 
 
-CLASSIFICATION_RUN = ["--method", "supervised", "--dataset", "digits", "--labels-per-class", "5", "--model", "small_cnn",
-                      "--set", "model.width=8", "--set", "train.batch_unlabeled=256"]
-REGRESSION_RUN = ["--method", "supervised", "--dataset", "diabetes", "--labeled-fraction", "0.2", "--model", "mlp",
-                  "--set", "model.width=16", "--set", "train.batch_labeled=16", "--set", "train.batch_unlabeled=64"]
+CLASSIFICATION_RUN = [
+    "--method",
+    "supervised",
+    "--dataset",
+    "digits",
+    "--labels-per-class",
+    "5",
+    "--model",
+    "small_cnn",
+    "--set",
+    "model.width=8",
+    "--set",
+    "train.batch_unlabeled=256",
+]
+REGRESSION_RUN = [
+    "--method",
+    "supervised",
+    "--dataset",
+    "diabetes",
+    "--labeled-fraction",
+    "0.2",
+    "--model",
+    "mlp",
+    "--set",
+    "model.width=16",
+    "--set",
+    "train.batch_labeled=16",
+    "--set",
+    "train.batch_unlabeled=64",
+]
 
 
 @pytest.mark.parametrize("task_class, argv", [(Classification, CLASSIFICATION_RUN), (Regression, REGRESSION_RUN)])

@@ -1,7 +1,5 @@
 """UCVME's defining properties: pseudo-labels, the loss terms on hand examples, MC-dropout prediction, resume."""
 
-import copy
-
 import pytest
 import torch
 
@@ -11,8 +9,8 @@ from weaklab.engine import checkpoint
 from weaklab.engine.experiment import build_experiment
 from weaklab.methods.ucvme import labeled_losses, unlabeled_losses
 
-from test_regression import reg_config
 from conftest import train_interrupted
+from test_regression import reg_config
 
 
 def ucvme(**overrides):
@@ -53,7 +51,7 @@ def test_batched_passes_sample_like_separate_forward_passes():
         separate = torch.stack([model(x) for _ in range(4000)])
     assert batched.shape == separate.shape == (4000, 4, 2)
     assert (batched.std(0) > 0).all()
-    assert torch.allclose(batched.mean(0), separate.mean(0), atol=4 * separate.std(0).max().item() / 4000 ** 0.5)
+    assert torch.allclose(batched.mean(0), separate.mean(0), atol=4 * separate.std(0).max().item() / 4000**0.5)
     assert torch.allclose(batched.std(0), separate.std(0), rtol=0.1)
     model.train()
     with torch.no_grad():  # without dropout every pass is the plain forward

@@ -114,8 +114,9 @@ def test_csv_of_paths_with_unlabeled_rows_and_missing_file(tmp_path):
 def test_folder_plus_csv_of_targets_and_utkface_names(tmp_path):
     for i in range(4):
         _png(tmp_path / "faces" / f"{20 + i}_1_0_2017.jpg.chip.jpg")
-    (tmp_path / "targets.csv").write_text("path,age\n" + "".join(f"faces/{20 + i}_1_0_2017.jpg.chip.jpg,{20.5 + i}\n"
-                                                                for i in range(4)))
+    (tmp_path / "targets.csv").write_text(
+        "path,age\n" + "".join(f"faces/{20 + i}_1_0_2017.jpg.chip.jpg,{20.5 + i}\n" for i in range(4))
+    )
     src = load(tmp_path / "targets.csv", target_column="age")
     assert src.task == "regression" and src.y.tolist() == [20.5, 21.5, 22.5, 23.5]
     src = load(tmp_path / "faces", filename_target="utkface", image_size=6)
@@ -173,9 +174,29 @@ def test_train_on_an_image_folder_from_the_cli(tmp_path):
     for c in range(3):
         for i in range(8):
             _png(tmp_path / "imgs" / f"c{c}" / f"{i}.png", size=(8, 8), color=40 * c + i)
-    code = main(["train", "--dataset", str(tmp_path / "imgs"), "--labels-per-class", "2", "--model", "small_cnn",
-                 "--epochs", "1", "--out", str(tmp_path / "run"), "--set", "train.progress=false",
-                 "--set", "model.width=4", "--set", "train.batch_unlabeled=8", "--set", "train.batch_labeled=4"])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            str(tmp_path / "imgs"),
+            "--labels-per-class",
+            "2",
+            "--model",
+            "small_cnn",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "run"),
+            "--set",
+            "train.progress=false",
+            "--set",
+            "model.width=4",
+            "--set",
+            "train.batch_unlabeled=8",
+            "--set",
+            "train.batch_labeled=4",
+        ]
+    )
     assert code == 0
     assert main(["data", "info", str(tmp_path / "imgs")]) == 0
 

@@ -17,7 +17,7 @@ from .engine.trainer import predict_summaries, run_training
 from .errors import WeaklabError
 
 
-def train(config: Config | dict | str | Path | None = None, out: str | Path | None = None, **overrides) -> Run:
+def train(config: Config | dict | str | Path | None = None, out: str | Path | None = None, **overrides) -> Run | None:
     """Train a method and return its Run.
 
     `config` is a Config, a nested dict (`{"method": {"name": "mean_teacher"}, "data": {...}}`) or a recipe
@@ -31,17 +31,21 @@ def train(config: Config | dict | str | Path | None = None, out: str | Path | No
     config.out = str(out or config.out or default_run_dir(config))
     run_dir = Path(config.out)
     if (run_dir / "checkpoints" / "last.pt").exists():
-        raise WeaklabError(f"{run_dir} already holds a run; continue it with `weaklab resume {run_dir}` or choose another output directory")
+        raise WeaklabError(
+            f"{run_dir} already holds a run; continue it with `weaklab resume {run_dir}` or choose another output directory"
+        )
     if run_training(config, run_dir) is None:
         return None  # a torchrun rank other than 0: rank 0 holds the run's outputs
     return Run(run_dir)
 
 
-def resume(run_dir: str | Path) -> Run:
+def resume(run_dir: str | Path) -> Run | None:
     """Continue a stopped run from its last checkpoint; a finished run is returned as it is."""
     run = Run(run_dir, require_summary=False)
     if not (run.directory / "checkpoints" / "last.pt").exists():
-        raise WeaklabError(f"{run.directory} has no checkpoints/last.pt to resume from; start it again with `weaklab train`")
+        raise WeaklabError(
+            f"{run.directory} has no checkpoints/last.pt to resume from; start it again with `weaklab train`"
+        )
     if run_training(run.config, run.directory, resume=True) is None:
         return None  # a torchrun rank other than 0
     return Run(run.directory)
@@ -53,7 +57,9 @@ def load_run(run_dir: str | Path) -> Run:
 
 
 def default_run_dir(config: Config) -> Path:
-    return Path("runs") / f"{config.method.name}-{config.data.dataset}-seed{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return (
+        Path("runs") / f"{config.method.name}-{config.data.dataset}-seed{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
 
 
 class Run:
@@ -68,8 +74,10 @@ class Run:
         self.config = from_dict(load_yaml(self.directory / "config.yaml"))
         summary = self.directory / "summary.json"
         if require_summary and not summary.is_file():
-            raise WeaklabError(f"{self.directory} has no summary.json: the run did not finish; continue it with `weaklab resume {self.directory}`")
-        self.summary = json.loads(summary.read_text()) if summary.is_file() else None
+            raise WeaklabError(
+                f"{self.directory} has no summary.json: the run did not finish; continue it with `weaklab resume {self.directory}`"
+            )
+        self.summary: dict | None = json.loads(summary.read_text()) if summary.is_file() else None
         self._method = None
 
     def __repr__(self) -> str:
@@ -91,13 +99,17 @@ class Run:
 
             state = checkpoint.load(self.directory / "checkpoints" / "best.pt")
             if "task" not in state or "context" not in state:
-                raise WeaklabError(f"{self.directory} was written by an older weaklab that saved no task/context in its checkpoints; train it again")
+                raise WeaklabError(
+                    f"{self.directory} was written by an older weaklab that saved no task/context in its checkpoints; train it again"
+                )
             spec, task = state["model_spec"], task_from_state(state["task"])
             n = state["context"]["num_train"]
             # Per-sample training state (candidate sets, relabeled labels) plays no part in prediction: a
             # placeholder of the right size lets every method be built; its learned buffers come from the checkpoint.
-            placeholder = None if isinstance(task, Regression) else Supervision(
-                torch.ones(n, task.out_dim, dtype=torch.bool), torch.zeros(n, dtype=torch.bool)
+            placeholder = (
+                None
+                if isinstance(task, Regression)
+                else Supervision(torch.ones(n, task.out_dim, dtype=torch.bool), torch.zeros(n, dtype=torch.bool))
             )
             views = Views(0, False, 0.0, "cpu", seed=0)  # prediction makes no views
             context = dict(task=task, views=views, supervision=placeholder, **state["context"])
@@ -133,7 +145,9 @@ class Run:
         xt = torch.as_tensor(x.astype(np.float32))
         with torch.random.fork_rng():  # MC-dropout predictions are repeatable and leave the caller's RNG alone
             torch.manual_seed(0)
-            return predict_summaries(method, (normalizer(xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)))
+            return predict_summaries(
+                method, (normalizer(xt[i : i + batch_size]) for i in range(0, len(xt), batch_size))
+            )
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Class probabilities (N×C) from the selected checkpoint; `x` in the raw units of the training data."""
@@ -161,7 +175,9 @@ class Run:
         decoded = self.task.decode(self._summaries(x, batch_size)).double()
         mean, aleatoric, epistemic = decoded.unbind(1)
         if torch.isnan(aleatoric).any():  # no variance head: the validation-fitted homoscedastic noise
-            aleatoric = torch.full_like(mean, (self.summary or {}).get("task", {}).get("homoscedastic_noise_var") or float("nan"))
+            aleatoric = torch.full_like(
+                mean, (self.summary or {}).get("task", {}).get("homoscedastic_noise_var") or float("nan")
+            )
         if not uncertainty:
             return mean.numpy()
         total = (aleatoric + epistemic).sqrt()
@@ -188,5 +204,3 @@ class Run:
             if method.task.uses_reference:
                 reference = (predict_summaries(method, data.val.batches(1024)), data.val_labels)
             return method.task.metrics(predict_summaries(method, store.batches(1024)), labels, reference=reference)
-
-

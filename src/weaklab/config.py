@@ -52,15 +52,21 @@ class DataConfig:
     split_seed: int = 0  # fixes the test/validation carve across runs; `seed` draws the labeled subset
     extra_unlabeled: bool | None = None  # add the extra unlabeled split (None: STL-10 yes, SVHN extra no)
     target_column: str | None = None  # user tables / CSVs: the label or target column (default: label/target)
-    task: Literal["classification", "regression"] | None = None  # user data: classification | regression (None: inferred)
-    image_size: int | None = within(None, "[1, inf)")  # user images are resized once to this side (None: the first image's size)
+    # user data: classification | regression (None: inferred)
+    task: Literal["classification", "regression"] | None = None
+    # user images are resized once to this side (None: the first image's size)
+    image_size: int | None = within(None, "[1, inf)")
     bad_images: Literal["error", "skip"] = "error"  # an image that fails to decode: error | skip (skip and report)
-    filename_target: Literal["utkface"] | None = None  # targets parsed from image file names: utkface (age, first field)
+    # targets parsed from image file names: utkface (age, first field)
+    filename_target: Literal["utkface"] | None = None
     target_range: list | None = None  # regression: keep samples with targets in [low, high] (UTKFace: [21, 60])
-    normalize: Literal["standard", "zca"] = "standard"  # standard (per channel) | zca (then ZCA whitening: TE/Π CIFAR-10 preprocessing)
+    # standard (per channel) | zca (then ZCA whitening: TE/Π CIFAR-10 preprocessing)
+    normalize: Literal["standard", "zca"] = "standard"
     zca_epsilon: float = 0.01  # added to the covariance eigenvalues (unit-variance scale) before whitening
-    store: Literal["auto", "device", "host"] = "auto"  # device (whole split on the device) | host (batches copied from host memory) | auto
-    partial: PartialGenerator | None = None  # candidate-set generator: plcr | pico | pico_hierarchical (None: not partial)
+    # device (whole split on the device) | host (batches copied from host memory) | auto
+    store: Literal["auto", "device", "host"] = "auto"
+    # candidate-set generator: plcr | pico | pico_hierarchical (None: not partial)
+    partial: PartialGenerator | None = None
     partial_rate: float = within(0.1, "[0, 1]")  # q: probability that each wrong class joins a candidate set
     candidates_file: str | None = None  # a user's candidate sets: .csv (index|path, labels) or N×C 0/1 .npy/.npz
     candidates_complete: bool = True  # the user's sets hold the true label: checked where labels are known
@@ -71,9 +77,11 @@ class DataConfig:
     noise_mapping: str | list | None = None  # asymmetric: cifar10 | digits | ["truck->automobile", ...]
     noise_matrix: str | list | None = None  # transition: C×C rows P(noisy | clean), or a .npy / .csv path
     noise_seed: int | None = None  # None: the run's seed
-    cv_folds: int | None = within(None, "[2, inf)")  # K: hide fold `cv_fold` of the training labels (`weaklab crossval-probs` sets these)
+    # K: hide fold `cv_fold` of the training labels (`weaklab crossval-probs` sets these)
+    cv_folds: int | None = within(None, "[2, inf)")
     cv_fold: int = 0
-    workers: int | None = within(None, "[0, inf)")  # host store: processes reading batches ahead (0: none; None: min(4, CPU cores))
+    # host store: processes reading batches ahead (0: none; None: min(4, CPU cores))
+    workers: int | None = within(None, "[0, inf)")
 
 
 @dataclass
@@ -91,7 +99,8 @@ class ViewsConfig:
     noise: float = within(0.15, "[0, inf)")  # std of Gaussian input noise, in normalised input units
     # strong views (methods that use them: PL-CR): auto is the paper's for the data (data/views/pipeline.py::paper_strong_view)
     strong: StrongView = "auto"
-    cutout: int | None = within(None, "[0, inf)")  # strong views: side of the zeroed square (0: none; None: auto, with `strong`)
+    # strong views: side of the zeroed square (0: none; None: auto, with `strong`)
+    cutout: int | None = within(None, "[0, inf)")
     randaugment_n: int = 2  # RandAugment: ops per image
     randaugment_m: int = 10  # RandAugment: magnitude on a 0..30 scale
     erasing: float = within(0.0, "[0, 1]")  # weak views: probability of random erasing (SCN's recipe: 0.5)
@@ -175,8 +184,11 @@ TOP_LEVEL = ("method", *SECTIONS, "seed", "out")
 # saved by earlier versions (and their runs' resume) read as before.
 RENAMED = {
     "train": {"lr_rampup_epochs": "lr_rampup", "rampdown_epochs": "lr_rampdown"},
-    "method": {"rampup_epochs": "rampup", "relabel_start_epoch": "relabel_start",
-               "unlabeled_rampup_epochs": "unlabeled_rampup"},
+    "method": {
+        "rampup_epochs": "rampup",
+        "relabel_start_epoch": "relabel_start",
+        "unlabeled_rampup_epochs": "unlabeled_rampup",
+    },
 }
 
 
@@ -317,8 +329,10 @@ def _coerce(value: Any, hint, key: str) -> Any:
     if allowed:
         if value in allowed:
             return value
-        raise WeaklabError(f"config key {key} must be one of {', '.join(map(str, allowed))}"
-                           f"{' or null' if type(None) in options else ''}, got {value!r}")
+        raise WeaklabError(
+            f"config key {key} must be one of {', '.join(map(str, allowed))}"
+            f"{' or null' if type(None) in options else ''}, got {value!r}"
+        )
     for option in options:
         if option is type(None):
             continue

@@ -12,20 +12,30 @@ import torch
 
 from ..api import train
 from ..config import resolve
-from .report import mean_std, replace_section
+from .report import mean_std, replace_section, summary_of
 
 DEMO_RECIPE = Path(__file__).parents[1] / "recipes" / "digits.yaml"
 
 
-def digits_config(method: str, seed: int, labels_per_class: int, out: Path, epochs: int | None, extra: dict | None = None):
+def digits_config(
+    method: str, seed: int, labels_per_class: int, out: Path, epochs: int | None, extra: dict | None = None
+):
     """The digits recipe (shipped with the package) for one method and seed; `extra`: more dotted overrides."""
-    overrides = {"method.name": method, "seed": seed, "data.labels_per_class": labels_per_class, "out": str(out), **(extra or {})}
+    overrides = {
+        "method.name": method,
+        "seed": seed,
+        "data.labels_per_class": labels_per_class,
+        "out": str(out),
+        **(extra or {}),
+    }
     if epochs is not None:
         overrides["train.epochs"] = epochs
     return resolve(DEMO_RECIPE, overrides)
 
 
-def run_all(methods, seeds, labels_per_class, out: Path, epochs=None, fresh=True, extra: dict | None = None) -> list[dict]:
+def run_all(
+    methods, seeds, labels_per_class, out: Path, epochs=None, fresh=True, extra: dict | None = None
+) -> list[dict]:
     results = []
     for method in methods:
         for seed in seeds:
@@ -36,7 +46,7 @@ def run_all(methods, seeds, labels_per_class, out: Path, epochs=None, fresh=True
                 shutil.rmtree(run_dir)
             print(f"training {method} (seed {seed}) ...", flush=True)
             run = train(digits_config(method, seed, labels_per_class, run_dir, epochs, extra))
-            results.append(run.summary)
+            results.append(summary_of(run))
     return results
 
 
@@ -59,15 +69,15 @@ def quality(methods, seeds, labels_per_class, out: Path, epochs=None, write: str
         runs = [r for r in results if r["method"] == method]
         acc = [100 * r["test"]["accuracy"] for r in runs]
         times = [r["wall_time_s"] for r in runs]
-        rows.append((method, mean_std(acc), mean_std([100 * r["test"]["ece"] for r in runs]), f"{statistics.mean(times):.1f}"))
+        rows.append(
+            (method, mean_std(acc), mean_std([100 * r["test"]["ece"] for r in runs]), f"{statistics.mean(times):.1f}")
+        )
     (out / "results.json").write_text(json.dumps(results, indent=2))
     table = _table(rows, methods, seeds, labels_per_class, results)
     print(table)
     if write:
         replace_section(Path(write), table, "quality", new_file="# Benchmarks\n\n## Quality\n\n")
     return table
-
-
 
 
 def _table(rows, methods, seeds, labels_per_class, results) -> str:
@@ -90,5 +100,3 @@ def _table(rows, methods, seeds, labels_per_class, results) -> str:
         "<!-- quality:end -->",
     ]
     return "\n".join(lines)
-
-

@@ -4,6 +4,7 @@ Every method gets the same data, network, views and number of steps; only the lo
 differs. Test accuracy is of the checkpoint selected on the (clean) validation split; relabel precision and
 recall are read from each run's label_issues.csv (the selected checkpoint's label state).
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,10 +19,10 @@ import torch
 
 from ..api import train
 from ..config import resolve
-from .report import mean_std, replace_section
+from .report import mean_std, replace_section, summary_of
 
 # name -> (method overrides)
-METHODS = {
+METHODS: dict[str, dict[str, object]] = {
     "ce": {"method.name": "supervised"},
     "gce": {"method.name": "gce"},
     "scn": {"method.name": "scn", "method.relabel": "all"},
@@ -112,14 +113,15 @@ def final_test_accuracy(run_dir: Path) -> float:
     state = checkpoint.load(run_dir / "checkpoints" / "last.pt")
     model = make_network(state["model_spec"]).eval()
     prefix = state["predictor"] + "."
-    model.load_state_dict({k[len(prefix):]: v for k, v in state["method"].items() if k.startswith(prefix)})
+    model.load_state_dict({k[len(prefix) :]: v for k, v in state["method"].items() if k.startswith(prefix)})
     data = build_data(run.config, torch.device("cpu"))
     predicted = torch.cat([model(x).argmax(1) for x in data.test.batches(1024)])
     return float((predicted == data.test_labels).float().mean())
 
 
-def run(methods, conditions, seeds, out: Path, write: str | None = None, extra: dict | None = None,
-        reuse: bool = False) -> str:
+def run(
+    methods, conditions, seeds, out: Path, write: str | None = None, extra: dict | None = None, reuse: bool = False
+) -> str:
     results = []
     for condition in conditions:
         for method in methods:
@@ -130,10 +132,17 @@ def run(methods, conditions, seeds, out: Path, write: str | None = None, extra: 
                 else:
                     shutil.rmtree(run_dir, ignore_errors=True)
                     print(f"training {method} on digits {condition} (seed {seed}) ...", flush=True)
-                    summary = train(config_for(method, condition, seed, run_dir, extra)).summary
-                results.append({"method": method, "condition": condition, "seed": seed, "summary": summary,
-                                "final_accuracy": final_test_accuracy(run_dir),
-                                "relabel": relabel_stats(run_dir) if method.startswith("scn") else {}})
+                    summary = summary_of(train(config_for(method, condition, seed, run_dir, extra)))
+                results.append(
+                    {
+                        "method": method,
+                        "condition": condition,
+                        "seed": seed,
+                        "summary": summary,
+                        "final_accuracy": final_test_accuracy(run_dir),
+                        "relabel": relabel_stats(run_dir) if method.startswith("scn") else {},
+                    }
+                )
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     table = _table(results, methods, conditions, seeds, extra, out, write)
@@ -143,18 +152,24 @@ def run(methods, conditions, seeds, out: Path, write: str | None = None, extra: 
     return table
 
 
-
-
 def _table(results, methods, conditions, seeds, extra, out: Path, write: str | None) -> str:
     def cell(method, condition, get):
-        return mean_std([get(r) for r in results if r["method"] == method and r["condition"] == condition], 1, skip_missing=True)
+        return mean_std(
+            [get(r) for r in results if r["method"] == method and r["condition"] == condition], 1, skip_missing=True
+        )
 
     acc = lambda r: 100 * r["summary"]["test"]["accuracy"]  # noqa: E731
     prec = lambda r: None if r["relabel"].get("precision") is None else 100 * r["relabel"]["precision"]  # noqa: E731
     rec = lambda r: None if r["relabel"].get("recall") is None else 100 * r["relabel"]["recall"]  # noqa: E731
     s = results[0]["summary"]
-    realised = {c: mean_std([100 * (r["summary"]["labels"].get("noise_rate_realised") or 0) for r in results
-                             if r["condition"] == c], 1, skip_missing=True) for c in conditions}
+    realised = {
+        c: mean_std(
+            [100 * (r["summary"]["labels"].get("noise_rate_realised") or 0) for r in results if r["condition"] == c],
+            1,
+            skip_missing=True,
+        )
+        for c in conditions
+    }
     head = "| method | " + " | ".join(f"{c} ({realised[c]} % wrong)" for c in conditions) + " | time per run (s) |"
     lines = [
         "<!-- noisy:begin -->",
@@ -172,30 +187,49 @@ def _table(results, methods, conditions, seeds, extra, out: Path, write: str | N
     ]
     for m in methods:
         times = [r["summary"]["wall_time_s"] for r in results if r["method"] == m]
-        lines.append(f"| {m} | " + " | ".join(cell(m, c, acc) for c in conditions) + f" | {statistics.mean(times):.1f} |")
+        lines.append(
+            f"| {m} | " + " | ".join(cell(m, c, acc) for c in conditions) + f" | {statistics.mean(times):.1f} |"
+        )
     final = lambda r: 100 * r["final_accuracy"]  # noqa: E731
-    lines += ["", "Test accuracy % of the *last* checkpoint (no selection on the clean validation split):", "",
-              head.replace(" time per run (s) |", ""), "|---|" + "---|" * len(conditions)]
+    lines += [
+        "",
+        "Test accuracy % of the *last* checkpoint (no selection on the clean validation split):",
+        "",
+        head.replace(" time per run (s) |", ""),
+        "|---|" + "---|" * len(conditions),
+    ]
     for m in methods:
         lines.append(f"| {m} | " + " | ".join(cell(m, c, final) for c in conditions) + " |")
     scns = [m for m in methods if m.startswith("scn")]
     if scns and any(CONDITIONS[c][1] > 0 for c in conditions):
         low = lambda r: 100 * r["relabel"]["low_alpha_wrong"] if "low_alpha_wrong" in r["relabel"] else None  # noqa: E731
-        lines += ["", "Does the importance α single out wrong labels? Share of wrong given labels among the 30 % of "
-                  "training samples with the lowest α (selected checkpoint; the header gives the base rate) (%):", "",
-                  "| method | " + " | ".join(conditions) + " |", "|---|" + "---|" * len(conditions)]
+        lines += [
+            "",
+            "Does the importance α single out wrong labels? Share of wrong given labels among the 30 % of "
+            "training samples with the lowest α (selected checkpoint; the header gives the base rate) (%):",
+            "",
+            "| method | " + " | ".join(conditions) + " |",
+            "|---|" + "---|" * len(conditions),
+        ]
         for m in scns:
             lines.append(f"| {m} | " + " | ".join(cell(m, c, low) for c in conditions) + " |")
     relabelers = [m for m in methods if m.startswith("scn") and m != "scn-norelabel"]
     if relabelers:
-        lines += ["", "Relabeling at the end of training: labels changed (count), precision = share of changed labels that "
-                  "are now the true one, recall = share of wrong given labels that are now the true one (%):", "",
-                  "| method | " + " | ".join(f"{c}: changed; precision / recall" for c in conditions) + " |",
-                  "|---|" + "---|" * len(conditions)]
+        lines += [
+            "",
+            "Relabeling at the end of training: labels changed (count), precision = share of changed labels that "
+            "are now the true one, recall = share of wrong given labels that are now the true one (%):",
+            "",
+            "| method | " + " | ".join(f"{c}: changed; precision / recall" for c in conditions) + " |",
+            "|---|" + "---|" * len(conditions),
+        ]
         changed = lambda r: r["relabel"].get("changed")  # noqa: E731
         for m in relabelers:
-            lines.append(f"| {m} | " + " | ".join(f"{cell(m, c, changed)}; {cell(m, c, prec)} / {cell(m, c, rec)}"
-                                                   for c in conditions) + " |")
+            lines.append(
+                f"| {m} | "
+                + " | ".join(f"{cell(m, c, changed)}; {cell(m, c, prec)} / {cell(m, c, rec)}" for c in conditions)
+                + " |"
+            )
     flags = " ".join(f"--set {k}={v}" for k, v in (extra or {}).items())
     lines += [
         "",
@@ -208,5 +242,3 @@ def _table(results, methods, conditions, seeds, extra, out: Path, write: str | N
         "<!-- noisy:end -->",
     ]
     return "\n".join(lines)
-
-

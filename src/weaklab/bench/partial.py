@@ -16,7 +16,7 @@ import torch
 
 from ..api import train
 from ..config import load_yaml, resolve
-from .report import mean_std, replace_section
+from .report import mean_std, replace_section, summary_of
 
 RECIPE = Path(__file__).parents[1] / "recipes" / "digits-partial.yaml"
 METHODS = ["cc", "rc", "proden", "plcr"]
@@ -51,14 +51,22 @@ def partial(methods, rates, seeds, out: Path, epochs=None, write: str | None = N
             results.append(_run(REFERENCE, None, seed, out / "supervised" / f"seed{seed}", epochs))
     (out / "results.json").write_text(json.dumps(results, indent=2))
     figure = _curves(out, methods, rates[len(rates) // 2], seeds[0])
-    command = (f"OMP_NUM_THREADS=1 weaklab bench partial --seeds {' '.join(map(str, seeds))} --rates "
-               f"{' '.join(map(str, rates))} --methods {' '.join(methods)}" + (f" --epochs {epochs}" if epochs else "")
-               + ("" if reference else " --no-reference") + (f" --write {write}" if write else ""))
+    command = (
+        f"OMP_NUM_THREADS=1 weaklab bench partial --seeds {' '.join(map(str, seeds))} --rates "
+        f"{' '.join(map(str, rates))} --methods {' '.join(methods)}"
+        + (f" --epochs {epochs}" if epochs else "")
+        + ("" if reference else " --no-reference")
+        + (f" --write {write}" if write else "")
+    )
     table = _table(results, methods, rates, seeds, figure, command)
     print(table)
     if write:
         replace_section(Path(write), table, "partial")
-        _keep_plots(Path(write).parent / "benchmarks" / "partial", figure, out / f"q{rates[len(rates) // 2]}" / f"plcr-seed{seeds[0]}")
+        _keep_plots(
+            Path(write).parent / "benchmarks" / "partial",
+            figure,
+            out / f"q{rates[len(rates) // 2]}" / f"plcr-seed{seeds[0]}",
+        )
     return table
 
 
@@ -75,7 +83,7 @@ def _run(method, rate, seed, run_dir: Path, epochs) -> dict:
     if run_dir.exists():
         shutil.rmtree(run_dir)
     print(f"training {method} (q={rate}, seed {seed}) ...", flush=True)
-    summary = train(partial_config(method, rate, seed, run_dir, epochs)).summary
+    summary = summary_of(train(partial_config(method, rate, seed, run_dir, epochs)))
     return {**summary, "rate": rate, "run_dir": str(run_dir)}
 
 
@@ -106,8 +114,6 @@ def _curves(out: Path, methods, rate, seed) -> Path:
     return path
 
 
-
-
 def _table(results, methods, rates, seeds, figure: Path, command: str) -> str:
     first = next(r for r in results if r["method"] != REFERENCE)
     labels = first["labels"]
@@ -127,7 +133,10 @@ def _table(results, methods, rates, seeds, figure: Path, command: str) -> str:
         cells = []
         for q in rates:
             runs = [r for r in results if r["method"] == method and r["rate"] == q]
-            cells += [mean_std([100 * r["test"]["accuracy"] for r in runs]), f"{statistics.mean(r['wall_time_s'] for r in runs):.1f}"]
+            cells += [
+                mean_std([100 * r["test"]["accuracy"] for r in runs]),
+                f"{statistics.mean(r['wall_time_s'] for r in runs):.1f}",
+            ]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     sizes = []
     for q in rates:
@@ -149,8 +158,6 @@ def _table(results, methods, rates, seeds, figure: Path, command: str) -> str:
         "<!-- partial:end -->",
     ]
     return "\n".join(lines)
-
-
 
 
 def augment_timing(batch: int = 448, size: int = 32, repeats: int = 5) -> str:
@@ -180,13 +187,21 @@ def augment_timing(batch: int = 448, size: int = 32, repeats: int = 5) -> str:
     try:
         import kornia.augmentation.auto as auto
 
-        rows += [("kornia AutoAugment('cifar10')", auto.AutoAugment("cifar10")), ("kornia RandAugment(n=2, m=10)", auto.RandAugment(n=2, m=10))]
+        rows += [
+            ("kornia AutoAugment('cifar10')", auto.AutoAugment("cifar10")),
+            ("kornia RandAugment(n=2, m=10)", auto.RandAugment(n=2, m=10)),
+        ]
     except ImportError:
         pass
-    lines = [f"| op | ms per {batch}×3×{size}×{size} batch | distinct outputs from 64 copies of one image |", "|---|---|---|"]
+    lines = [
+        f"| op | ms per {batch}×3×{size}×{size} batch | distinct outputs from 64 copies of one image |",
+        "|---|---|---|",
+    ]
     lines += [f"| {name} | {timed(f):.1f} | {distinct(f)} |" for name, f in rows]
-    lines.append(f"\n{platform.machine()} CPU, {torch.get_num_threads()} thread(s), torch {torch.__version__}, "
-                 f"{datetime.date.today().isoformat()}; command: `weaklab bench augment`.")
+    lines.append(
+        f"\n{platform.machine()} CPU, {torch.get_num_threads()} thread(s), torch {torch.__version__}, "
+        f"{datetime.date.today().isoformat()}; command: `weaklab bench augment`."
+    )
     text = "\n".join(lines)
     print(text)
     return text

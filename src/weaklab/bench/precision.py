@@ -21,7 +21,7 @@ import torch
 from ..api import train
 from .digits import digits_config
 from .regression import regression_config
-from .report import mean_std, replace_section
+from .report import mean_std, replace_section, summary_of
 
 SETTINGS = {
     "fp32": {"train.precision": "fp32", "train.channels_last": False},
@@ -43,7 +43,9 @@ def _metric(method: str, summary: dict) -> float:
     return summary["test"]["mae"] if method in REGRESSION else 100 * summary["test"]["accuracy"]
 
 
-def precision(methods, seeds, out: Path, device: str = "auto", epochs: int | None = None, write: str | None = None) -> str:
+def precision(
+    methods, seeds, out: Path, device: str = "auto", epochs: int | None = None, write: str | None = None
+) -> str:
     from ..methods import method_class
 
     for method in methods:  # before hours of training: an unknown name fails now, with the list of names
@@ -56,7 +58,7 @@ def precision(methods, seeds, out: Path, device: str = "auto", epochs: int | Non
                 shutil.rmtree(run_dir, ignore_errors=True)
                 print(f"training {method} in {name} (seed {seed}) ...", flush=True)
                 run = train(_config(method, seed, run_dir, overrides, device, epochs))
-                results.setdefault((method, name), []).append(run.summary)
+                results.setdefault((method, name), []).append(summary_of(run))
     marker = "precision" if first_device(results) == "cpu" else "precision-cuda"  # one table per kind of device
     table = _table(methods, seeds, results, device, marker)
     print(table)
@@ -76,8 +78,11 @@ def _table(methods, seeds, results, device: str, marker: str) -> str:
         "Test accuracy % (digits, 5 labels per class) or test MAE ° (UCVME: digits_rotation, 10 % labels) of the "
         "checkpoint selected on validation; mean ± std over seeds, and the paired difference to fp32 (same seed).",
         "",
-        "| method | metric | " + " | ".join(SETTINGS) + " | "
-        + " | ".join(f"{name} − fp32" for name in list(SETTINGS)[1:]) + " |",
+        "| method | metric | "
+        + " | ".join(SETTINGS)
+        + " | "
+        + " | ".join(f"{name} − fp32" for name in list(SETTINGS)[1:])
+        + " |",
         "|---|---|" + "---|" * (2 * len(SETTINGS) - 1),
     ]
     for method in methods:
@@ -85,7 +90,10 @@ def _table(methods, seeds, results, device: str, marker: str) -> str:
         diffs = [mean_std([b - a for a, b in zip(values["fp32"], values[name])]) for name in list(SETTINGS)[1:]]
         lines.append(
             f"| {method} | {'MAE °' if method in REGRESSION else 'accuracy %'} | "
-            + " | ".join(mean_std(values[name]) for name in SETTINGS) + " | " + " | ".join(diffs) + " |"
+            + " | ".join(mean_std(values[name]) for name in SETTINGS)
+            + " | "
+            + " | ".join(diffs)
+            + " |"
         )
     device_name = first.get("device", device)
     lines += [

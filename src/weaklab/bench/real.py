@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from ..api import train
-from ..core.task import Regression
 from ..config import resolve
-from .report import mean_std, replace_section
+from ..core.task import Regression
+from .report import mean_std, replace_section, summary_of
 
 
 def peer_estimators() -> dict:
@@ -34,7 +34,10 @@ def peer_estimators() -> dict:
     return {
         "LogisticRegression (labeled only)": (lambda: LogisticRegression(max_iter=2000), True),
         "LabelSpreading (knn, k=7)": (lambda: LabelSpreading(kernel="knn", n_neighbors=7), False),
-        "SelfTrainingClassifier (LogisticRegression)": (lambda: SelfTrainingClassifier(LogisticRegression(max_iter=2000)), False),
+        "SelfTrainingClassifier (LogisticRegression)": (
+            lambda: SelfTrainingClassifier(LogisticRegression(max_iter=2000)),
+            False,
+        ),
     }
 
 
@@ -64,8 +67,14 @@ def run_peers(config) -> list[dict]:
         start = time.perf_counter()
         model = make().fit(x[labeled], y[labeled]) if labeled_only else make().fit(x, y)
         accuracy = float((model.predict(xt) == yt).mean())
-        results.append({"method": name, "seed": config.seed, "test": {"accuracy": accuracy},
-                        "wall_time_s": time.perf_counter() - start})
+        results.append(
+            {
+                "method": name,
+                "seed": config.seed,
+                "test": {"accuracy": accuracy},
+                "wall_time_s": time.perf_counter() - start,
+            }
+        )
     return results
 
 
@@ -79,8 +88,17 @@ def time_to(run_dir: Path, metric: str, target: float, higher_is_better: bool) -
     return None
 
 
-def real_quality(dataset: str, methods, seeds, out: Path, labels_per_class: int | None = None, epochs: int | None = None,
-                 overrides: dict | None = None, peers: bool = True, write: str | None = None) -> str:
+def real_quality(
+    dataset: str,
+    methods,
+    seeds,
+    out: Path,
+    labels_per_class: int | None = None,
+    epochs: int | None = None,
+    overrides: dict | None = None,
+    peers: bool = True,
+    write: str | None = None,
+) -> str:
     base = {"data.dataset": dataset, "train.progress": False, **(overrides or {})}
     if labels_per_class is not None:
         base["data.labels_per_class"] = labels_per_class
@@ -94,7 +112,9 @@ def real_quality(dataset: str, methods, seeds, out: Path, labels_per_class: int 
             run_dir = out / f"{method}-seed{seed}"
             shutil.rmtree(run_dir, ignore_errors=True)
             print(f"training {method} (seed {seed}) ...", flush=True)
-            summary = dict(train(resolve(None, {**base, "method.name": method, "seed": seed, "out": str(run_dir)})).summary)
+            summary = dict(
+                summary_of(train(resolve(None, {**base, "method.name": method, "seed": seed, "out": str(run_dir)})))
+            )
             summary["run_dir"] = str(run_dir)
             results.append(summary)
     (out / "results.json").write_text(json.dumps({"runs": results, "peers": peer_results}, indent=2))
@@ -129,37 +149,56 @@ def _table(key, dataset, methods, seeds, results, peer_results, labels_per_class
     metric, higher = ("mae", False) if regression else ("accuracy", True)
     scale, unit = (1, "") if regression else (100, " %")
     peer_names = list(dict.fromkeys(p["method"] for p in peer_results))
-    best_peer = max((statistics.mean(p["test"]["accuracy"] for p in peer_results if p["method"] == n), n)
-                    for n in peer_names) if peer_names and not regression else None
+    best_peer = (
+        max((statistics.mean(p["test"]["accuracy"] for p in peer_results if p["method"] == n), n) for n in peer_names)
+        if peer_names and not regression
+        else None
+    )
     s = results[0]
     labels = s["labels"]
     given = "candidate sets" if "partial" in labels else f"{labels.get('num_labeled', labels['train'])} labeled"
-    head = (f"{Path(dataset).name}: {labels['train']} training samples ({given}), validation {labels['val']}, "
-            f"test {labels['test']}; model {s['model']} ({s['parameters']:,} parameters), {s['steps']} steps "
-            f"({s['schedule'].get('epochs', epochs)} epochs); seeds {', '.join(map(str, seeds))}. Test {metric}{unit} of "
-            "the checkpoint selected on validation, mean ± std over seeds; time is wall time per run.")
+    head = (
+        f"{Path(dataset).name}: {labels['train']} training samples ({given}), validation {labels['val']}, "
+        f"test {labels['test']}; model {s['model']} ({s['parameters']:,} parameters), {s['steps']} steps "
+        f"({s['schedule'].get('epochs', epochs)} epochs); seeds {', '.join(map(str, seeds))}. Test {metric}{unit} of "
+        "the checkpoint selected on validation, mean ± std over seeds; time is wall time per run."
+    )
     passes = "time to pass the best peer on validation (s)"
-    lines = [f"<!-- {key}:begin -->", head, "",
-             f"| method | test {metric}{unit} | time per run (s) |" + (f" {passes} |" if best_peer else ""),
-             "|---|---|---|" + ("---|" if best_peer else "")]
+    lines = [
+        f"<!-- {key}:begin -->",
+        head,
+        "",
+        f"| method | test {metric}{unit} | time per run (s) |" + (f" {passes} |" if best_peer else ""),
+        "|---|---|---|" + ("---|" if best_peer else ""),
+    ]
     for method in methods:
         runs = [r for r in results if r["method"] == method]
-        row = (f"| {method} | {mean_std([scale * r['test'][metric] for r in runs])} | "
-               f"{statistics.mean(r['wall_time_s'] for r in runs):.0f} |")
+        row = (
+            f"| {method} | {mean_std([scale * r['test'][metric] for r in runs])} | "
+            f"{statistics.mean(r['wall_time_s'] for r in runs):.0f} |"
+        )
         if best_peer:
             times = [time_to(Path(r["run_dir"]), metric, best_peer[0], higher) for r in runs]
             passed = [t for t in times if t is not None]
-            row += (f" {statistics.mean(passed):.0f} ({len(passed)}/{len(runs)} runs) |" if passed else " never |")
+            row += f" {statistics.mean(passed):.0f} ({len(passed)}/{len(runs)} runs) |" if passed else " never |"
         lines.append(row)
     for name in peer_names:
         runs = [p for p in peer_results if p["method"] == name]
-        lines.append(f"| scikit-learn {name} | {mean_std([100 * p['test']['accuracy'] for p in runs])} | "
-                     f"{statistics.mean(p['wall_time_s'] for p in runs):.1f} |" + (" |" if best_peer else ""))
-    flags = (f" --labels-per-class {labels_per_class}" if labels_per_class is not None else "") + (
-        f" --epochs {epochs}" if epochs is not None else "") + "".join(f" --set {k}={v}" for k, v in (overrides or {}).items())
-    lines += ["", f"Command: `weaklab bench quality --dataset {dataset}{flags} --methods {' '.join(methods)} --seeds "
-              f"{' '.join(map(str, seeds))}" + (f" --write {write}" if write else "") + "`; device: "
-              f"{platform.processor() or platform.machine()} CPU ({torch.get_num_threads()} threads), torch "
-              f"{torch.__version__}; date: {datetime.date.today().isoformat()}.",
-              f"<!-- {key}:end -->"]
+        lines.append(
+            f"| scikit-learn {name} | {mean_std([100 * p['test']['accuracy'] for p in runs])} | "
+            f"{statistics.mean(p['wall_time_s'] for p in runs):.1f} |" + (" |" if best_peer else "")
+        )
+    flags = (
+        (f" --labels-per-class {labels_per_class}" if labels_per_class is not None else "")
+        + (f" --epochs {epochs}" if epochs is not None else "")
+        + "".join(f" --set {k}={v}" for k, v in (overrides or {}).items())
+    )
+    lines += [
+        "",
+        f"Command: `weaklab bench quality --dataset {dataset}{flags} --methods {' '.join(methods)} --seeds "
+        f"{' '.join(map(str, seeds))}" + (f" --write {write}" if write else "") + "`; device: "
+        f"{platform.processor() or platform.machine()} CPU ({torch.get_num_threads()} threads), torch "
+        f"{torch.__version__}; date: {datetime.date.today().isoformat()}.",
+        f"<!-- {key}:end -->",
+    ]
     return "\n".join(lines)

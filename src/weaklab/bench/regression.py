@@ -18,7 +18,7 @@ import torch
 from ..api import train
 from ..config import resolve
 from ..engine.logger import strict_json
-from .report import mean_std, replace_section
+from .report import mean_std, replace_section, summary_of
 
 RECIPES = Path(__file__).parents[1] / "recipes"
 
@@ -26,12 +26,16 @@ RECIPES = Path(__file__).parents[1] / "recipes"
 # dataset has its own marker so one run never replaces another dataset's table.
 DATASETS = {
     "digits_rotation": (
-        "digits_rotation.yaml", "regression", "°",
+        "digits_rotation.yaml",
+        "regression",
+        "°",
         "digits_rotation (scikit-learn's 8×8 digits, each rotated by a random angle in ±45°; target: the angle in "
         "degrees)",
     ),
     "diabetes": (
-        "diabetes.yaml", "regression-diabetes", "",
+        "diabetes.yaml",
+        "regression-diabetes",
+        "",
         "diabetes (scikit-learn's table of 442 patients × 10 baseline features; target: a disease-progression score "
         "one year later, 25–346)",
     ),
@@ -40,27 +44,45 @@ DATASETS = {
 # Variant name -> (label, config overrides). The consistency weights are the papers' w_max divided by 10: the
 # papers' weights were set for a softmax MSE over classes, and on this task they let consistency swamp the
 # labeled loss (measured: Mean Teacher 5.27° MAE at w_max 100, 4.66° at 10; see BENCHMARKS.md).
-VARIANTS = {
+VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     "supervised": ("supervised (MSE)", {"method.name": "supervised"}),
     "supervised_nll": ("supervised (Gaussian NLL)", {"method.name": "supervised", "method.heteroscedastic": True}),
     "pi_model": ("Π-model", {"method.name": "pi_model", "method.consistency_weight": 10.0}),
-    "temporal_ensembling": ("Temporal Ensembling", {"method.name": "temporal_ensembling", "method.consistency_weight": 3.0}),
+    "temporal_ensembling": (
+        "Temporal Ensembling",
+        {"method.name": "temporal_ensembling", "method.consistency_weight": 3.0},
+    ),
     "mean_teacher": ("Mean Teacher", {"method.name": "mean_teacher", "method.consistency_weight": 10.0}),
     "ucvme": ("UCVME", {"method.name": "ucvme"}),
 }
 DEFAULT_VARIANTS = ["supervised", "supervised_nll", "mean_teacher", "temporal_ensembling", "ucvme"]
 
 
-def regression_config(variant: str, seed: int, fraction: float, out: Path, epochs: int | None = None,
-                      extra: dict | None = None, dataset: str = "digits_rotation"):
+def regression_config(
+    variant: str,
+    seed: int,
+    fraction: float,
+    out: Path,
+    epochs: int | None = None,
+    extra: dict | None = None,
+    dataset: str = "digits_rotation",
+):
     overrides = {**VARIANTS[variant][1], "seed": seed, "data.labeled_fraction": fraction, "out": str(out)}
     if epochs is not None:
         overrides["train.epochs"] = epochs
     return resolve(RECIPES / DATASETS[dataset][0], {**overrides, **(extra or {})})
 
 
-def regression(variants, seeds, fractions, out: Path, epochs=None, write: str | None = None, extra: dict | None = None,
-               dataset: str = "digits_rotation") -> str:
+def regression(
+    variants,
+    seeds,
+    fractions,
+    out: Path,
+    epochs=None,
+    write: str | None = None,
+    extra: dict | None = None,
+    dataset: str = "digits_rotation",
+) -> str:
     results = []
     for fraction in fractions:
         for variant in variants:
@@ -69,7 +91,7 @@ def regression(variants, seeds, fractions, out: Path, epochs=None, write: str | 
                 if run_dir.exists():
                     shutil.rmtree(run_dir)
                 print(f"training {variant} ({fraction:.0%} labels, seed {seed}) ...", flush=True)
-                summary = train(regression_config(variant, seed, fraction, run_dir, epochs, extra, dataset)).summary
+                summary = summary_of(train(regression_config(variant, seed, fraction, run_dir, epochs, extra, dataset)))
                 results.append({**summary, "variant": variant, "fraction": fraction})
     (out / "results.json").write_text(strict_json(results, indent=2))
     table = _table(results, variants, seeds, fractions, epochs, extra, write, dataset)
@@ -77,8 +99,6 @@ def regression(variants, seeds, fractions, out: Path, epochs=None, write: str | 
     if write:
         replace_section(Path(write), table, DATASETS[dataset][1])
     return table
-
-
 
 
 def _table(results, variants, seeds, fractions, epochs, extra, write=None, dataset="digits_rotation") -> str:

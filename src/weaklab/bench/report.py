@@ -5,10 +5,20 @@ from __future__ import annotations
 import re
 import statistics
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..api import Run
+
+
+def summary_of(run: Run | None) -> dict:
+    """The summary of a run a benchmark trained: one process trains, so `train` returns the finished run."""
+    assert run is not None and run.summary is not None
+    return run.summary
 
 
 def mean_std(values, digits: int = 2, skip_missing: bool = False) -> str:
-    """"mean ± std" over seeds; "—" where a value is undefined (None or NaN, e.g. ρ without a variance head).
+    """ "mean ± std" over seeds; "—" where a value is undefined (None or NaN, e.g. ρ without a variance head).
 
     `skip_missing` drops the undefined values first (a relabel precision where nothing was relabeled)."""
     values = list(values)
@@ -20,8 +30,9 @@ def mean_std(values, digits: int = 2, skip_missing: bool = False) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {std:.{digits}f}"
 
 
-def replace_section(path: Path, table: str, name: str, heading: str | None = None,
-                    new_file: str = "# Benchmarks\n") -> None:
+def replace_section(
+    path: Path, table: str, name: str, heading: str | None = None, new_file: str = "# Benchmarks\n"
+) -> None:
     """Put `table` between `<!-- name:begin -->` and `<!-- name:end -->` in `path`, replacing what was there;
     where the markers are absent, append it (under `## heading` if given) to the file, or to `new_file`."""
     text = path.read_text() if path.exists() else new_file

@@ -41,15 +41,24 @@ from ..config import resolve
 from ..data.store.device import DeviceStore, Normalizer
 from ..data.store.host import make_store
 from ..data.supervision.build import build_supervision
-from .usual import PREFETCH, PerSampleViews, ReplayViews, loader
 from ..engine.clock import NoClock, StepClock
 from ..engine.distributed import World
 from ..engine.experiment import Data, build_experiment, pick_device, uses_bf16, uses_channels_last
 from ..engine.trainer import Trainer
 from ..errors import WeaklabError
 from ..methods import Batch, method_class
+from .usual import PREFETCH, PerSampleViews, ReplayViews, loader
 
-PHASES = ("sampling", "augmentation", "forward_backward", "gradient_sync", "optimizer", "ema", "state_sync", "bookkeeping")
+PHASES = (
+    "sampling",
+    "augmentation",
+    "forward_backward",
+    "gradient_sync",
+    "optimizer",
+    "ema",
+    "state_sync",
+    "bookkeeping",
+)
 
 
 def parse_batch(text: str) -> tuple[int, int]:
@@ -73,13 +82,24 @@ def pick_task(method_cls, method_settings, task: str = "auto") -> str:
         wants_variance = bool(getattr(method_settings, "heteroscedastic", False))
         return "regression" if wants_variance or method_cls.tasks == ("regression",) else method_cls.tasks[0]
     if task not in method_cls.tasks:
-        raise WeaklabError(f"{method_cls.name} learns {' or '.join(method_cls.tasks)}, not {task}; "
-                           f"drop --task or pick {method_cls.tasks[0]}")
+        raise WeaklabError(
+            f"{method_cls.name} learns {' or '.join(method_cls.tasks)}, not {task}; "
+            f"drop --task or pick {method_cls.tasks[0]}"
+        )
     return task
 
 
-def synthetic_data(config, image_size: int, channels: int, classes: int, device: torch.device, seed: int = 0,
-                   task: str = "classification", supervision: str = "semi_supervised", store_dir: Path | None = None) -> Data:
+def synthetic_data(
+    config,
+    image_size: int,
+    channels: int,
+    classes: int,
+    device: torch.device,
+    seed: int = 0,
+    task: str = "classification",
+    supervision: str = "semi_supervised",
+    store_dir: Path | None = None,
+) -> Data:
     """Random uint8 images of the given shape, enough for a few batches, with what the method learns from:
 
     - classification, `supervision` semi_supervised: balanced labels, about one labeled batch of them kept;
@@ -98,7 +118,13 @@ def synthetic_data(config, image_size: int, channels: int, classes: int, device:
     names = [str(c) for c in range(classes)]
     norm = Normalizer.fit(x)
     # the data section that gives this supervision on the synthetic labels, built as training builds it
-    only = {"labels_per_class": None, "labeled_fraction": None, "partial": None, "candidates_file": None, "noise": "none"}
+    only = {
+        "labels_per_class": None,
+        "labeled_fraction": None,
+        "partial": None,
+        "candidates_file": None,
+        "noise": "none",
+    }
     if task == "regression":
         y = g.uniform(0.0, 100.0, size=n).astype(np.float32)
         names = []
@@ -119,11 +145,21 @@ def synthetic_data(config, image_size: int, channels: int, classes: int, device:
         train_x = np.load(store_dir / "train.npy", mmap_mode="r")
     held = x[:64]
     return Data(
-        name="synthetic", classes=names, sample_shape=(channels, image_size, image_size), flip=True,
-        normalizer=norm, train=make_store(d.store, train_x, norm, device, x.nbytes, d.workers), val=DeviceStore(held, norm, device),
-        test=DeviceStore(held, norm, device), val_labels=torch.as_tensor(y[:64]), test_labels=torch.as_tensor(y[:64]),
-        supervision=known_of.supervision, train_labels_clean=torch.as_tensor(y), regime=known_of.regime,
-        noise=known_of.noise, task=known_of.task,
+        name="synthetic",
+        classes=names,
+        sample_shape=(channels, image_size, image_size),
+        flip=True,
+        normalizer=norm,
+        train=make_store(d.store, train_x, norm, device, x.nbytes, d.workers),
+        val=DeviceStore(held, norm, device),
+        test=DeviceStore(held, norm, device),
+        val_labels=torch.as_tensor(y[:64]),
+        test_labels=torch.as_tensor(y[:64]),
+        supervision=known_of.supervision,
+        train_labels_clean=torch.as_tensor(y),
+        regime=known_of.regime,
+        noise=known_of.noise,
+        task=known_of.task,
     )
 
 
@@ -134,7 +170,7 @@ class TimedViews:
     """Forwards to the real views; the time inside goes to `augmentation`, the time before to forward+backward.
     Records the kind of every view asked for (weak, or strong from `strong`), in order."""
 
-    def __init__(self, views, clock):
+    def __init__(self, views, clock) -> None:
         self._views, self._clock = views, clock
         self.kinds: list[str] = []
 
@@ -179,8 +215,13 @@ def _windows(step, device, warmup: int, windows: int, steps: int) -> list[float]
 
 def _summary(rates: list[float], per_step: int) -> dict:
     med = statistics.median(rates)
-    return {"steps_per_s": med, "steps_per_s_min": min(rates), "steps_per_s_max": max(rates),
-            "samples_per_s": med * per_step, "windows": rates}
+    return {
+        "steps_per_s": med,
+        "steps_per_s_min": min(rates),
+        "steps_per_s_max": max(rates),
+        "samples_per_s": med * per_step,
+        "windows": rates,
+    }
 
 
 def _host_syncs(step, device: torch.device) -> int | None:
@@ -216,16 +257,42 @@ def _peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB; the process's peak RSS
 
 
-def speed(method: str, model: str, batch: str, image_size: int, *, channels: int = 3, classes: int = 10,
-          device: str = "auto", precision: str = "auto", warmup: int = 2, windows: int = 5, steps: int = 5,
-          profile_steps: int = 5, workers: int | None = None, usual: bool = True, compile: bool = False,
-          task: str = "auto", store: str | None = None, overrides: dict | None = None, command: str = "") -> dict:
+def speed(
+    method: str,
+    model: str,
+    batch: str,
+    image_size: int,
+    *,
+    channels: int = 3,
+    classes: int = 10,
+    device: str = "auto",
+    precision: str = "auto",
+    warmup: int = 2,
+    windows: int = 5,
+    steps: int = 5,
+    profile_steps: int = 5,
+    workers: int | None = None,
+    usual: bool = True,
+    compile: bool = False,
+    task: str = "auto",
+    store: str | None = None,
+    overrides: dict | None = None,
+    command: str = "",
+) -> dict:
     """Measure both pipelines; returns the JSON record."""
     lb, ulb = parse_batch(batch)
     world = World.from_env(device)
-    settings = {"method.name": method, "model.name": model, "train.batch_labeled": lb, "train.batch_unlabeled": ulb,
-                "train.device": device, "train.precision": precision, "train.progress": False, "train.compile": compile,
-                **(overrides or {})}
+    settings = {
+        "method.name": method,
+        "model.name": model,
+        "train.batch_labeled": lb,
+        "train.batch_unlabeled": ulb,
+        "train.device": device,
+        "train.precision": precision,
+        "train.progress": False,
+        "train.compile": compile,
+        **(overrides or {}),
+    }
     if store is not None:
         settings["data.store"] = store
     cfg = resolve(None, settings)
@@ -234,8 +301,16 @@ def speed(method: str, model: str, batch: str, image_size: int, *, channels: int
     dev = pick_device(cfg.train.device)
     scratch = Path(tempfile.mkdtemp(prefix="weaklab-bench-"))  # the trainer's run folder, the host store's file
     try:
-        data = synthetic_data(cfg, image_size, channels, classes, dev, task=task,
-                              supervision=method_cls.supervision_kind, store_dir=scratch)
+        data = synthetic_data(
+            cfg,
+            image_size,
+            channels,
+            classes,
+            dev,
+            task=task,
+            supervision=method_cls.supervision_kind,
+            store_dir=scratch,
+        )
         x = build_experiment(cfg, data=data)
         trainer = Trainer(x, scratch / "run", world)
         kernel = "fused" if trainer.optimizer.defaults.get("fused") else "foreach"
@@ -245,19 +320,35 @@ def speed(method: str, model: str, batch: str, image_size: int, *, channels: int
         shutil.rmtree(scratch, ignore_errors=True)
     v = cfg.views
     return {
-        "method": method, "model": x.spec["name"], "image_size": image_size,
+        "method": method,
+        "model": x.spec["name"],
+        "image_size": image_size,
         "batch": f"{lb}+{ulb}" if x.method.uses_unlabeled else str(lb),  # what a step reads: one stream or two
-        "channels": channels, "task": task, "supervision": method_cls.supervision_kind,
-        "device": _device_name(dev), "device_type": dev.type, "processes": world.size,
-        "threads": torch.get_num_threads(), "store": "device" if isinstance(data.train, DeviceStore) else "host",
-        "store_class": type(data.train).__name__, "torch": torch.__version__,
+        "channels": channels,
+        "task": task,
+        "supervision": method_cls.supervision_kind,
+        "device": _device_name(dev),
+        "device_type": dev.type,
+        "processes": world.size,
+        "threads": torch.get_num_threads(),
+        "store": "device" if isinstance(data.train, DeviceStore) else "host",
+        "store_class": type(data.train).__name__,
+        "torch": torch.__version__,
         "precision": "bf16" if uses_bf16(cfg, dev) else "fp32",
-        "channels_last": uses_channels_last(cfg, dev), "compile": compile,
+        "channels_last": uses_channels_last(cfg, dev),
+        "compile": compile,
         "optimizer": f"{cfg.train.optimizer} ({kernel})",
-        "views": {"translate": v.translate, "flip": data.flip if v.flip is None else v.flip, "noise": v.noise,
-                  "strong": v.strong, "cutout": v.cutout, "erasing": v.erasing},
+        "views": {
+            "translate": v.translate,
+            "flip": data.flip if v.flip is None else v.flip,
+            "noise": v.noise,
+            "strong": v.strong,
+            "cutout": v.cutout,
+            "erasing": v.erasing,
+        },
         **measured,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": command,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command,
     }
 
 
@@ -301,8 +392,12 @@ def _measure(trainer, cfg, data, dev, lb, ulb, warmup, windows, steps, profile_s
     data_s = split["sampling"] + split["augmentation"]
     ours["data_only_samples_per_s"] = per_step / data_s if data_s > 0 else None
 
-    record = {"samples_per_step": per_step, "views_per_step": len(kinds),
-              "view_kinds": {k: kinds.count(k) for k in ("weak", "strong") if k in kinds}, "weaklab": ours}
+    record = {
+        "samples_per_step": per_step,
+        "views_per_step": len(kinds),
+        "view_kinds": {k: kinds.count(k) for k in ("weak", "strong") if k in kinds},
+        "weaklab": ours,
+    }
     if usual:
         record["usual"] = _usual(trainer, data, cfg, dev, kinds, lb, ulb, per_step, warmup, windows, steps, workers)
         record["speedup"] = ours["samples_per_s"] / record["usual"]["samples_per_s"]
@@ -312,6 +407,7 @@ def _measure(trainer, cfg, data, dev, lb, ulb, warmup, windows, steps, profile_s
 def _loader_rate(it_lb, it_ulb, per_step: int, batches: int, workers: int) -> float:
     """Samples/s the workers deliver with no model to feed: the usual pipeline's ceiling on this machine. The
     batches they read ahead while the model ran are drawn first, untimed."""
+
     def draw():
         next(it_lb)
         if it_ulb is not None:
@@ -336,7 +432,9 @@ def _usual(trainer, data, cfg, dev, kinds, lb, ulb, per_step, warmup, windows, s
     sampler = trainer.x.sampler  # the same streams the trainer samples (partial labels: every sample, one stream)
     pin = dev.type == "cuda"
     if m.uses_unlabeled:
-        it_lb = loader(ds, sampler.labeled.tolist(), lb // trainer.world.size, max(1, workers // 4) if workers else 0, pin)
+        it_lb = loader(
+            ds, sampler.labeled.tolist(), lb // trainer.world.size, max(1, workers // 4) if workers else 0, pin
+        )
         it_ulb = loader(ds, sampler.unlabeled.tolist(), ulb // trainer.world.size, workers, pin)
     else:
         it_lb, it_ulb = loader(ds, sampler.labeled.tolist(), lb // trainer.world.size, workers, pin), None
@@ -438,8 +536,10 @@ def write_row(path: Path, record: dict) -> None:
 def save_record(out: Path, record: dict) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     store = "-host" if record.get("store") == "host" else ""
-    name = (f"{record['method']}-{record['model']}-{record['batch'].replace('+', '_')}-{record['image_size']}-"
-            f"{record['device_type']}-p{record['processes']}{store}.json")
+    name = (
+        f"{record['method']}-{record['model']}-{record['batch'].replace('+', '_')}-{record['image_size']}-"
+        f"{record['device_type']}-p{record['processes']}{store}.json"
+    )
     path = out / name
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path

@@ -26,11 +26,19 @@ FILL = 128  # AutoAugment's grey fill, as data/views/augment.py
 
 # name -> op(image, magnitude, fill); magnitudes as data/augment.magnitude gives them (pixels, degrees, factors)
 PIL_OPS = {
-    "ShearX": lambda img, m, fill: img.transform(img.size, Image.AFFINE, (1, m, 0, 0, 1, 0), Image.NEAREST, fillcolor=fill),
-    "ShearY": lambda img, m, fill: img.transform(img.size, Image.AFFINE, (1, 0, 0, m, 1, 0), Image.NEAREST, fillcolor=fill),
-    "TranslateX": lambda img, m, fill: img.transform(img.size, Image.AFFINE, (1, 0, m, 0, 1, 0), Image.NEAREST, fillcolor=fill),
-    "TranslateY": lambda img, m, fill: img.transform(img.size, Image.AFFINE, (1, 0, 0, 0, 1, m), Image.NEAREST, fillcolor=fill),
-    "Rotate": lambda img, m, fill: img.rotate(m, Image.NEAREST, fillcolor=fill),
+    "ShearX": lambda img, m, fill: img.transform(
+        img.size, Image.Transform.AFFINE, (1, m, 0, 0, 1, 0), Image.Resampling.NEAREST, fillcolor=fill
+    ),
+    "ShearY": lambda img, m, fill: img.transform(
+        img.size, Image.Transform.AFFINE, (1, 0, 0, m, 1, 0), Image.Resampling.NEAREST, fillcolor=fill
+    ),
+    "TranslateX": lambda img, m, fill: img.transform(
+        img.size, Image.Transform.AFFINE, (1, 0, m, 0, 1, 0), Image.Resampling.NEAREST, fillcolor=fill
+    ),
+    "TranslateY": lambda img, m, fill: img.transform(
+        img.size, Image.Transform.AFFINE, (1, 0, 0, 0, 1, m), Image.Resampling.NEAREST, fillcolor=fill
+    ),
+    "Rotate": lambda img, m, fill: img.rotate(m, Image.Resampling.NEAREST, fillcolor=fill),
     "Color": lambda img, m, fill: ImageEnhance.Color(img).enhance(m),
     "Contrast": lambda img, m, fill: ImageEnhance.Contrast(img).enhance(m),
     "Brightness": lambda img, m, fill: ImageEnhance.Brightness(img).enhance(m),
@@ -97,13 +105,25 @@ def cutout(arr: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
 class PerSampleViews(torch.utils.data.Dataset):
     """C×H×W uint8 images; item i is (the views of sample i in the order of `kinds`, i), made with PIL and NumPy."""
 
-    def __init__(self, x_chw: np.ndarray, kinds: list[str], pad: int, flip: bool, noise: float, mean, std,
-                 policy=None, cutout: int = 0):
+    def __init__(
+        self,
+        x_chw: np.ndarray,
+        kinds: list[str],
+        pad: int,
+        flip: bool,
+        noise: float,
+        mean,
+        std,
+        policy=None,
+        cutout: int = 0,
+    ):
         if any(k not in ("weak", "strong") for k in kinds):
             raise WeaklabError(f"view kinds must be weak or strong, got {kinds}")
         self.x = np.ascontiguousarray(np.asarray(x_chw).transpose(0, 2, 3, 1))
         if "strong" in kinds and policy is not None and self.x.shape[-1] not in (1, 3):
-            raise WeaklabError(f"the per-sample strong policy needs 1 or 3 channels (PIL images), got {self.x.shape[-1]}")
+            raise WeaklabError(
+                f"the per-sample strong policy needs 1 or 3 channels (PIL images), got {self.x.shape[-1]}"
+            )
         self.kinds, self.pad, self.flip, self.noise, self.cutout = list(kinds), pad, flip, noise, cutout
         self.policy = PilPolicy(policy) if policy is not None else None
         self.mean = np.asarray(mean, dtype=np.float32).reshape(-1, 1, 1)
@@ -158,8 +178,10 @@ class ReplayViews:
     def _next(self, x, kind: str) -> torch.Tensor:
         k = self.k % len(self.kinds)
         if self.kinds[k] != kind:
-            raise WeaklabError(f"the method asked for a {kind} view where its first step asked for a {self.kinds[k]} "
-                               f"one (call {k + 1}); the usual pipeline replays the first step's pattern")
+            raise WeaklabError(
+                f"the method asked for a {kind} view where its first step asked for a {self.kinds[k]} "
+                f"one (call {k + 1}); the usual pipeline replays the first step's pattern"
+            )
         self.k += 1
         if len(x) == len(self.lb[k]):
             return self.lb[k]
@@ -184,7 +206,15 @@ def loader(ds, indices, batch: int, workers: int, pin: bool):
     """An endless iterator of shuffled batches of `ds` restricted to `indices` (with replacement)."""
     subset = torch.utils.data.Subset(ds, indices)
     sampler = torch.utils.data.RandomSampler(subset, replacement=True, num_samples=10**8)
-    return iter(torch.utils.data.DataLoader(
-        subset, batch_size=batch, sampler=sampler, num_workers=workers, pin_memory=pin, drop_last=True,
-        persistent_workers=workers > 0, prefetch_factor=PREFETCH if workers else None,
-    ))
+    return iter(
+        torch.utils.data.DataLoader(
+            subset,
+            batch_size=batch,
+            sampler=sampler,
+            num_workers=workers,
+            pin_memory=pin,
+            drop_last=True,
+            persistent_workers=workers > 0,
+            prefetch_factor=PREFETCH if workers else None,
+        )
+    )

@@ -14,10 +14,16 @@ from .overrides import config_overrides
 def add_parsers(sub) -> None:
     b = sub.add_parser("bench", help="benchmarks")
     bsub = b.add_subparsers(dest="bench", metavar="BENCH", required=True)
-    q = bsub.add_parser("quality", help="supervised, Π, TE and MT on digits (or --dataset D beside scikit-learn's "
-                                         "semi-supervised estimators), several seeds: mean ± std, wall time")
-    q.add_argument("--dataset", help="a dataset name or your file: the methods at their defaults, with scikit-learn "
-                                     "peers on the same split and time to pass the best (default: the digits recipe)")
+    q = bsub.add_parser(
+        "quality",
+        help="supervised, Π, TE and MT on digits (or --dataset D beside scikit-learn's "
+        "semi-supervised estimators), several seeds: mean ± std, wall time",
+    )
+    q.add_argument(
+        "--dataset",
+        help="a dataset name or your file: the methods at their defaults, with scikit-learn "
+        "peers on the same split and time to pass the best (default: the digits recipe)",
+    )
     q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     q.add_argument("--methods", nargs="+", default=["supervised", "pi_model", "temporal_ensembling", "mean_teacher"])
     q.add_argument("--labels-per-class", type=int, default=None, help="default 5 on the digits recipe")
@@ -36,41 +42,68 @@ def add_parsers(sub) -> None:
     pl.add_argument("--out", default="runs/bench-partial")
     pl.add_argument("--write", help="Markdown file whose partial table to replace (e.g. BENCHMARKS.md)")
     pl.set_defaults(func=cmd_bench_partial)
-    pr = bsub.add_parser("precision", help="fp32 vs bf16 autocast vs bf16 + channels_last: same methods and seeds, paired")
+    pr = bsub.add_parser(
+        "precision", help="fp32 vs bf16 autocast vs bf16 + channels_last: same methods and seeds, paired"
+    )
     pr.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    pr.add_argument("--methods", nargs="+", default=["supervised", "pi_model", "mean_teacher", "ucvme"],
-                    help="classification methods run on digits; ucvme on digits_rotation")
+    pr.add_argument(
+        "--methods",
+        nargs="+",
+        default=["supervised", "pi_model", "mean_teacher", "ucvme"],
+        help="classification methods run on digits; ucvme on digits_rotation",
+    )
     pr.add_argument("--device", default="auto", help="auto | cpu | cuda")
     pr.add_argument("--epochs", type=int, default=None, help="override the recipes' epochs (quick checks)")
     pr.add_argument("--out", default="runs/bench-precision")
     pr.add_argument("--write", help="Markdown file whose precision table to replace (e.g. BENCHMARKS.md)")
     pr.set_defaults(func=cmd_bench_precision)
-    au = bsub.add_parser("augment", help="strong augmentation: ms per batch and per-sample randomness (vs kornia if installed)")
+    au = bsub.add_parser(
+        "augment", help="strong augmentation: ms per batch and per-sample randomness (vs kornia if installed)"
+    )
     au.set_defaults(func=cmd_bench_augment)
-    n = bsub.add_parser("noisy", help="CE, GCE and SCN on digits with symmetric / asymmetric label noise, several seeds")
+    n = bsub.add_parser(
+        "noisy", help="CE, GCE and SCN on digits with symmetric / asymmetric label noise, several seeds"
+    )
     n.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    n.add_argument("--methods", nargs="+", default=["ce", "gce", "scn", "scn-low"],
-                   help="ce | gce | scn | scn-low | scn-norelabel | scn-norr | scn-plain")
+    n.add_argument(
+        "--methods",
+        nargs="+",
+        default=["ce", "gce", "scn", "scn-low"],
+        help="ce | gce | scn | scn-low | scn-norelabel | scn-norr | scn-plain",
+    )
     n.add_argument("--conditions", nargs="+", default=["clean", "sym20", "sym40", "asym40"])
     n.add_argument("--out", default="runs/bench-noisy")
     n.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting of every run")
     n.add_argument("--write", help="Markdown file whose noisy-labels table to replace (e.g. BENCHMARKS.md)")
     n.add_argument("--reuse", action="store_true", help="keep finished runs found under --out instead of retraining")
     n.set_defaults(func=cmd_bench_noisy)
-    rg = bsub.add_parser("regression", help="supervised, Mean Teacher, Temporal Ensembling and UCVME on an embedded regression task")
+    rg = bsub.add_parser(
+        "regression", help="supervised, Mean Teacher, Temporal Ensembling and UCVME on an embedded regression task"
+    )
     rg.add_argument("--dataset", default="digits_rotation", help="digits_rotation (default) or diabetes")
     rg.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     rg.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.1], help="labeled fractions")
-    rg.add_argument("--methods", nargs="+", default=None, help="variants (default: supervised supervised_nll mean_teacher temporal_ensembling ucvme)")
+    rg.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help="variants (default: supervised supervised_nll mean_teacher temporal_ensembling ucvme)",
+    )
     rg.add_argument("--epochs", type=int, default=None)
-    rg.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key for every run")
+    rg.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key for every run"
+    )
     rg.add_argument("--out", default="runs/bench-regression")
     rg.add_argument("--write", help="Markdown file whose regression table to replace (e.g. BENCHMARKS.md)")
     rg.set_defaults(func=cmd_bench_regression)
     sp = bsub.add_parser("speed", help="steps/s of a method on synthetic images, and of the usual per-sample pipeline")
     sp.add_argument("--method", required=True)
     sp.add_argument("--model", required=True, help="cnn13 | wrn28_2 | small_cnn | ...")
-    sp.add_argument("--batch", default="64+448", help="LABELED+UNLABELED global batch (default 64+448); one number for one-stream methods (PL-CR, SCN)")
+    sp.add_argument(
+        "--batch",
+        default="64+448",
+        help="LABELED+UNLABELED global batch (default 64+448); one number for one-stream methods (PL-CR, SCN)",
+    )
     sp.add_argument("--image-size", type=int, default=32)
     sp.add_argument("--channels", type=int, default=3)
     sp.add_argument("--classes", type=int, default=10)
@@ -83,11 +116,19 @@ def add_parsers(sub) -> None:
     sp.add_argument("--workers", type=int, default=None, help="usual pipeline: DataLoader workers (default: CPU count)")
     sp.add_argument("--no-usual", action="store_true", help="skip the usual-pipeline comparison")
     sp.add_argument("--compile", action="store_true", help="torch.compile the method's networks")
-    sp.add_argument("--task", default="auto", choices=["auto", "classification", "regression"],
-                    help="synthetic targets: auto = regression for regression-only methods (ucvme) and "
-                         "method.heteroscedastic, classification otherwise")
-    sp.add_argument("--store", choices=["device", "host"], default=None,
-                    help="training split on the device, or memory-mapped from a .npy file and copied per batch (host)")
+    sp.add_argument(
+        "--task",
+        default="auto",
+        choices=["auto", "classification", "regression"],
+        help="synthetic targets: auto = regression for regression-only methods (ucvme) and "
+        "method.heteroscedastic, classification otherwise",
+    )
+    sp.add_argument(
+        "--store",
+        choices=["device", "host"],
+        default=None,
+        help="training split on the device, or memory-mapped from a .npy file and copied per batch (host)",
+    )
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     sp.add_argument("--out", default="runs/bench-speed", help="folder for the JSON record")
     sp.add_argument("--write", help="Markdown file whose speed table gets this row (e.g. BENCHMARKS.md)")
@@ -98,8 +139,17 @@ def cmd_bench_quality(args) -> int:
     if args.dataset:
         from ..bench.real import real_quality
 
-        real_quality(args.dataset, args.methods, args.seeds, Path(args.out), labels_per_class=args.labels_per_class,
-                     epochs=args.epochs, overrides=config_overrides(args), peers=not args.no_peers, write=args.write)
+        real_quality(
+            args.dataset,
+            args.methods,
+            args.seeds,
+            Path(args.out),
+            labels_per_class=args.labels_per_class,
+            epochs=args.epochs,
+            overrides=config_overrides(args),
+            peers=not args.no_peers,
+            write=args.write,
+        )
         return 0
     if args.set or args.no_peers:
         raise WeaklabError("--set and --no-peers apply with --dataset; the digits recipe is fixed")
@@ -137,8 +187,15 @@ def cmd_bench_noisy(args) -> int:
         unknown = [n for n in name if n not in known]
         if unknown:
             raise WeaklabError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}")
-    run(args.methods, args.conditions, args.seeds, Path(args.out), write=args.write, extra=config_overrides(args),
-        reuse=args.reuse)
+    run(
+        args.methods,
+        args.conditions,
+        args.seeds,
+        Path(args.out),
+        write=args.write,
+        extra=config_overrides(args),
+        reuse=args.reuse,
+    )
     return 0
 
 
@@ -148,11 +205,21 @@ def cmd_bench_regression(args) -> int:
     variants = args.methods or DEFAULT_VARIANTS
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
-        raise WeaklabError(f"unknown regression benchmark method {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+        raise WeaklabError(
+            f"unknown regression benchmark method {', '.join(unknown)}; choose from {', '.join(VARIANTS)}"
+        )
     if args.dataset not in DATASETS:
         raise WeaklabError(f"unknown regression benchmark dataset {args.dataset!r}; choose from {', '.join(DATASETS)}")
-    regression(variants, args.seeds, args.fractions, Path(args.out), epochs=args.epochs, write=args.write,
-               extra=config_overrides(args), dataset=args.dataset)
+    regression(
+        variants,
+        args.seeds,
+        args.fractions,
+        Path(args.out),
+        epochs=args.epochs,
+        write=args.write,
+        extra=config_overrides(args),
+        dataset=args.dataset,
+    )
     return 0
 
 
@@ -165,10 +232,25 @@ def cmd_bench_speed(args) -> int:
     if "OMP_NUM_THREADS" in os.environ:
         command = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} {command}"
     record = bench_speed.speed(
-        args.method, args.model, args.batch, args.image_size, channels=args.channels, classes=args.classes,
-        device=args.device, precision=args.precision, warmup=args.warmup, windows=args.windows, steps=args.steps,
-        profile_steps=args.profile_steps, workers=args.workers, usual=not args.no_usual, compile=args.compile,
-        task=args.task, store=args.store, overrides=config_overrides(args), command=command,
+        args.method,
+        args.model,
+        args.batch,
+        args.image_size,
+        channels=args.channels,
+        classes=args.classes,
+        device=args.device,
+        precision=args.precision,
+        warmup=args.warmup,
+        windows=args.windows,
+        steps=args.steps,
+        profile_steps=args.profile_steps,
+        workers=args.workers,
+        usual=not args.no_usual,
+        compile=args.compile,
+        task=args.task,
+        store=args.store,
+        overrides=config_overrides(args),
+        command=command,
     )
     if int(os.environ.get("RANK", "0")) != 0:
         return 0

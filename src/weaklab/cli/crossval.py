@@ -9,9 +9,12 @@ from .overrides import config_overrides
 
 
 def add_parsers(sub) -> None:
-    cv = sub.add_parser("crossval-probs", help="out-of-sample class probabilities by K-fold cross-validation",
-                        description="Train K runs, each with one fold of the training labels hidden, and write "
-                        "pred_probs_out_of_sample.npy (cleanlab's pred_probs layout) and label_issues.csv.")
+    cv = sub.add_parser(
+        "crossval-probs",
+        help="out-of-sample class probabilities by K-fold cross-validation",
+        description="Train K runs, each with one fold of the training labels hidden, and write "
+        "pred_probs_out_of_sample.npy (cleanlab's pred_probs layout) and label_issues.csv.",
+    )
     cv.add_argument("--config", help="recipe YAML file")
     cv.add_argument("--method")
     cv.add_argument("--dataset")
@@ -19,7 +22,9 @@ def add_parsers(sub) -> None:
     cv.add_argument("--seed", type=int)
     cv.add_argument("--folds", type=int, default=5)
     cv.add_argument("--out", required=True, help="directory for the K runs and the results")
-    cv.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+    cv.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)"
+    )
     cv.set_defaults(func=cmd_crossval_probs)
 
 

@@ -56,8 +56,15 @@ def cmd_data_info(args) -> int:
         if "main" not in st["converted"] and any(st["files"][f] != "ok" for f in required):
             print(f"  not ready: run `weaklab data download {args.name} --root {args.root}` or place the files")
             return 0
-    options = DataConfig(dataset=args.name, root=args.root, target_column=args.target_column, task=args.task,
-                         image_size=args.image_size, bad_images=args.bad_images, filename_target=args.filename_target)
+    options = DataConfig(
+        dataset=args.name,
+        root=args.root,
+        target_column=args.target_column,
+        task=args.task,
+        image_size=args.image_size,
+        bad_images=args.bad_images,
+        filename_target=args.filename_target,
+    )
     src = load_source(args.name, args.root, options)
     print(f"{src.name}: task {src.task}, samples {src.sample_shape} {src.x.dtype}")
     n_unl = 0 if src.unlabeled is None else int(src.unlabeled.sum())

@@ -10,32 +10,58 @@ from .overrides import config_overrides
 
 
 def add_parsers(sub) -> None:
-    t = sub.add_parser("train", help="train a method", description="Train a method. Precedence: defaults < --config file < command line.")
+    t = sub.add_parser(
+        "train",
+        help="train a method",
+        description="Train a method. Precedence: defaults < --config file < command line.",
+    )
     t.add_argument("--method", help="method name (see `weaklab methods`)")
     t.add_argument("--dataset", help="dataset name (default digits; see `weaklab data list`) or a path to your data")
     t.add_argument("--data-root", help="where the dataset files live")
     t.add_argument("--target-column", help="your table / CSV: the label or target column (default label or target)")
     t.add_argument("--task", choices=["classification", "regression"], help="your data: where it cannot be inferred")
     t.add_argument("--image-size", type=int, help="your images: resize once to this side in pixels")
-    t.add_argument("--bad-images", choices=["error", "skip"], help="your images: one that fails to decode (default error)")
+    t.add_argument(
+        "--bad-images", choices=["error", "skip"], help="your images: one that fails to decode (default error)"
+    )
     t.add_argument("--filename-target", choices=["utkface"], help="your image folder: read targets from file names")
-    t.add_argument("--extra-unlabeled", action=argparse.BooleanOptionalAction, default=None,
-                   help="add the dataset's extra unlabeled split (default: STL-10 yes, SVHN extra no)")
+    t.add_argument(
+        "--extra-unlabeled",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="add the dataset's extra unlabeled split (default: STL-10 yes, SVHN extra no)",
+    )
     t.add_argument("--labels-per-class", type=int, help="keep K labels per class, hide the rest")
     t.add_argument("--labeled-fraction", type=float, help="keep this fraction of labels per class")
     t.add_argument("--model", help="cnn13 | wrn28_2 | small_cnn | mlp | resnet18 | resnet50 | auto")
-    t.add_argument("--pretrained", metavar="PATH", help="initial weights (torchvision layout, `module.` prefix or `state_dict` nesting)")
-    t.add_argument("--noise", help="label noise: none | given | symmetric | uniform | asymmetric | pairflip | transition")
+    t.add_argument(
+        "--pretrained",
+        metavar="PATH",
+        help="initial weights (torchvision layout, `module.` prefix or `state_dict` nesting)",
+    )
+    t.add_argument(
+        "--noise", help="label noise: none | given | symmetric | uniform | asymmetric | pairflip | transition"
+    )
     t.add_argument("--noise-rate", type=float, help="share of training labels made wrong")
     t.add_argument("--epochs", type=int)
-    t.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
-                   help="random horizontal flips in the views (default: only where the dataset says a mirror keeps "
-                   "the meaning; off for your own data, digits, letters and angles)")
+    t.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="random horizontal flips in the views (default: only where the dataset says a mirror keeps "
+        "the meaning; off for your own data, digits, letters and angles)",
+    )
     t.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     t.add_argument("--seed", type=int)
     t.add_argument("--out", help="run directory (default runs/<method>-<dataset>-seed<seed>-<time>)")
     t.add_argument("--config", help="recipe YAML file")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. train.lr=0.01 (repeatable)")
+    t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. train.lr=0.01 (repeatable)",
+    )
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("resume", help="continue a stopped run from its last checkpoint")
@@ -47,14 +73,26 @@ def add_parsers(sub) -> None:
     e.add_argument("--split", default="test", choices=["test", "val"])
     e.set_defaults(func=cmd_eval)
 
-    pr = sub.add_parser("predict", help="write class probabilities (or regression predictions with uncertainty) for new samples")
+    pr = sub.add_parser(
+        "predict", help="write class probabilities (or regression predictions with uncertainty) for new samples"
+    )
     pr.add_argument("run_dir")
-    pr.add_argument("--input", required=True, help=".npy array (or .npz with an `x` array) in the training data's raw "
-                    "units, or images: one file, a folder, or a CSV with a `path` column")
-    pr.add_argument("--bad-images", default="error", choices=["error", "skip"],
-                    help="an image that cannot be decoded: stop with its name, or skip it and say so")
+    pr.add_argument(
+        "--input",
+        required=True,
+        help=".npy array (or .npz with an `x` array) in the training data's raw "
+        "units, or images: one file, a folder, or a CSV with a `path` column",
+    )
+    pr.add_argument(
+        "--bad-images",
+        default="error",
+        choices=["error", "skip"],
+        help="an image that cannot be decoded: stop with its name, or skip it and say so",
+    )
     pr.add_argument("--output", required=True, help="CSV file to write")
-    pr.add_argument("--level", type=float, default=0.9, help="regression: nominal level of the central predictive interval")
+    pr.add_argument(
+        "--level", type=float, default=0.9, help="regression: nominal level of the central predictive interval"
+    )
     pr.set_defaults(func=cmd_predict)
 
 
@@ -118,6 +156,7 @@ def cmd_eval(args) -> int:
 
     run = load_run(args.run_dir)
     metrics = run.evaluate(args.split)
+    assert run.summary is not None  # load_run opens finished runs only
     print(strict_json({args.split: metrics, "selected_step": run.summary["selected"]["step"]}, indent=2))
     return 0
 

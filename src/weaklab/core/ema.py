@@ -13,7 +13,7 @@ def ema_decay(step: int, decay: float) -> float:
 @torch.no_grad()
 def ema_update(teacher: torch.nn.Module, student: torch.nn.Module, decay: float) -> None:
     """θ' ← α θ' + (1 - α) θ on parameters only; the teacher's BatchNorm statistics come from its own passes."""
-    t = [p for p in teacher.parameters()]
+    t: list[torch.Tensor] = [p for p in teacher.parameters()]
     s = [p.detach() for p in student.parameters()]
     torch._foreach_mul_(t, decay)
     torch._foreach_add_(t, s, alpha=1.0 - decay)

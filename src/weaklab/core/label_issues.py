@@ -12,6 +12,7 @@ class order: the layout cleanlab takes as `pred_probs`). They are *in-sample*: t
 these very samples, so they are more confident in the given labels than cleanlab's out-of-sample
 (cross-validated) probabilities would be. `weaklab crossval-probs` computes out-of-sample ones by K folds.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,10 +39,18 @@ def suspicion_rank(margin: np.ndarray, importance: np.ndarray | None = None) -> 
     return rank
 
 
-def write_label_issues(run_dir: str | Path, probs: np.ndarray, given: np.ndarray, classes: list[str], *,
-                       current: np.ndarray | None = None, importance: np.ndarray | None = None,
-                       clean: np.ndarray | None = None, source_index: np.ndarray | None = None,
-                       probs_name: str = "pred_probs_in_sample.npy") -> Path:
+def write_label_issues(
+    run_dir: str | Path,
+    probs: np.ndarray,
+    given: np.ndarray,
+    classes: list[str],
+    *,
+    current: np.ndarray | None = None,
+    importance: np.ndarray | None = None,
+    clean: np.ndarray | None = None,
+    source_index: np.ndarray | None = None,
+    probs_name: str = "pred_probs_in_sample.npy",
+) -> Path:
     """Write label_issues.csv (and the probabilities) into `run_dir`; returns the CSV's path."""
     run_dir = Path(run_dir)
     probs = np.asarray(probs, dtype=np.float32)
@@ -51,15 +60,31 @@ def write_label_issues(run_dir: str | Path, probs: np.ndarray, given: np.ndarray
     margin = given_label_margin(probs, given)
     rank = suspicion_rank(margin, importance)
     suggested = probs.argmax(1)
-    header = ["index", "source_index", "given_label", "current_label", "suggested_label", "importance", "margin",
-              "suspicion_rank"] + (["clean_label"] if clean is not None else [])
+    header = [
+        "index",
+        "source_index",
+        "given_label",
+        "current_label",
+        "suggested_label",
+        "importance",
+        "margin",
+        "suspicion_rank",
+    ] + (["clean_label"] if clean is not None else [])
     path = run_dir / "label_issues.csv"
     with path.open("w", newline="") as f:
         out = csv.writer(f)
         out.writerow(header)
         for i in range(len(given)):
-            row = [i, int(index[i]), classes[given[i]], classes[current[i]], classes[suggested[i]],
-                   "" if importance is None else f"{importance[i]:.4f}", f"{margin[i]:.4f}", int(rank[i])]
+            row = [
+                i,
+                int(index[i]),
+                classes[given[i]],
+                classes[current[i]],
+                classes[suggested[i]],
+                "" if importance is None else f"{importance[i]:.4f}",
+                f"{margin[i]:.4f}",
+                int(rank[i]),
+            ]
             out.writerow(row + ([classes[clean[i]]] if clean is not None else []))
     np.save(run_dir / probs_name, probs)
     return path

@@ -19,7 +19,6 @@ def ece(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> float:
     confidence, predicted = probs.max(1)
     correct = (predicted == labels).float()
     which = torch.clamp((confidence * bins).ceil().long() - 1, 0, bins - 1)
-    total = torch.zeros(bins).index_add_(0, which, torch.ones_like(confidence))
     conf_sum = torch.zeros(bins).index_add_(0, which, confidence)
     acc_sum = torch.zeros(bins).index_add_(0, which, correct)
     return ((acc_sum - conf_sum).abs().sum() / len(labels)).item()
@@ -51,4 +50,7 @@ def approximated_accuracy(probs: torch.Tensor, candidates: torch.Tensor) -> floa
 
 def candidate_metrics(probs: torch.Tensor, candidates: torch.Tensor) -> dict[str, float]:
     probs, candidates = probs.float().cpu(), candidates.bool().cpu()
-    return {"covering_rate": covering_rate(probs, candidates), "approx_accuracy": approximated_accuracy(probs, candidates)}
+    return {
+        "covering_rate": covering_rate(probs, candidates),
+        "approx_accuracy": approximated_accuracy(probs, candidates),
+    }

@@ -57,8 +57,9 @@ def variance_scale(summaries: torch.Tensor, targets: torch.Tensor, noise_var: fl
     return ((summaries[:, 0] - targets).pow(2) / var).mean().item()
 
 
-def regression_metrics(summaries: torch.Tensor, targets: torch.Tensor, noise_var: float | None = None,
-                       scale: float | None = None) -> dict[str, float]:
+def regression_metrics(
+    summaries: torch.Tensor, targets: torch.Tensor, noise_var: float | None = None, scale: float | None = None
+) -> dict[str, float]:
     """`scale`: a variance factor fitted elsewhere (validation); adds NLL and coverage with the variance × scale."""
     summaries, targets = summaries.double(), targets.double()
     mean = summaries[:, 0]
@@ -68,8 +69,11 @@ def regression_metrics(summaries: torch.Tensor, targets: torch.Tensor, noise_var
     spread = (targets - targets.mean()).pow(2).mean().item()
     scaled = {}
     if scale is not None:
-        scaled = {"variance_scale": scale, "nll_scaled": gaussian_nll_metric(mean, scale * var, targets),
-                  "coverage_scaled": coverage(mean, (scale * var).sqrt(), targets, NOMINAL_LEVEL)}
+        scaled = {
+            "variance_scale": scale,
+            "nll_scaled": gaussian_nll_metric(mean, scale * var, targets),
+            "coverage_scaled": coverage(mean, (scale * var).sqrt(), targets, NOMINAL_LEVEL),
+        }
     return {
         "mse": mse,
         "mae": error.abs().mean().item(),

@@ -15,12 +15,15 @@ import math
 import re
 import warnings
 from dataclasses import dataclass
+from typing import Literal
 
 from ..errors import WeaklabError
 
 _SHARE = re.compile(r"^\s*([0-9.]+)\s*/\s*([0-9.]+)\s*$")
 _PERCENT = re.compile(r"^\s*([0-9.]+)\s*%\s*$")
 _UNIT = re.compile(r"^\s*([0-9.]+)\s*(epochs?|steps?)\s*$")
+# What `parse` reads a length as: a share (a, b) of the run, or a number of epochs or steps
+Length = tuple[Literal["share"], tuple[float, float]] | tuple[Literal["epochs", "steps"], float]
 HELP = "a number of epochs, 'N epochs', 'N steps', or a share of the run such as '80/300' or '25%'"
 
 
@@ -38,10 +41,11 @@ class Run:
     def epochs_of(self, length, key: str = "a schedule length", overrun: str | None = None) -> float:
         """The length in (fractional) epochs of this run. `overrun`: what goes wrong when an explicit length is
         longer than the run, said in a one-line warning naming `key` (a share always fits)."""
-        kind, value = parse(length, key)
-        if kind == "share":
-            a, b = value
+        parsed = parse(length, key)
+        if parsed[0] == "share":
+            a, b = parsed[1]
             return a * self.epochs / b  # multiply first: 80 * 300 / 300 is exactly 80
+        kind, value = parsed
         epochs = value / self.steps_per_epoch if kind == "steps" else value
         if overrun and epochs > self.epochs:
             warnings.warn(
@@ -55,7 +59,7 @@ class Run:
         return self.epochs_of(length, key) * self.steps_per_epoch
 
 
-def parse(length, key: str) -> tuple[str, object]:
+def parse(length, key: str) -> Length:
     """("share", (a, b)) | ("epochs", e) | ("steps", s); a one-line error naming `key` otherwise."""
     if isinstance(length, bool):
         raise WeaklabError(f"{key} must be {HELP}, got {length!r}")

@@ -125,7 +125,9 @@ class Regression:
     def consistency(self, out: torch.Tensor, target: torch.Tensor, kind: str = "mse") -> torch.Tensor:
         """Per-sample squared error between predicted means."""
         if kind != "mse":
-            raise WeaklabError(f"regression compares predicted means by squared error; consistency {kind!r} is for classification")
+            raise WeaklabError(
+                f"regression compares predicted means by squared error; consistency {kind!r} is for classification"
+            )
         return (self.summary(out) - target.float()).pow(2).mean(-1)
 
     def predictive(self, outs: torch.Tensor) -> torch.Tensor:

@@ -27,14 +27,16 @@ def load(path: Path, map_location="cpu") -> dict:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated, corrupt, or a file that is no checkpoint at all
-        raise WeaklabError(f"checkpoint {path} is unreadable ({type(e).__name__}); it is corrupt or not a weaklab checkpoint") from None
+        raise WeaklabError(
+            f"checkpoint {path} is unreadable ({type(e).__name__}); it is corrupt or not a weaklab checkpoint"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise WeaklabError(f"{path} is not a weaklab checkpoint")
     return state
 
 
 def rng_state() -> dict:
-    state = {"cpu": torch.get_rng_state()}
+    state: dict[str, torch.Tensor | list[torch.Tensor]] = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state

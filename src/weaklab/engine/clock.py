@@ -22,7 +22,7 @@ class StepClock:
     def __init__(self, device: torch.device):
         self.device = device
         self.totals: dict[str, float] = defaultdict(float)
-        self.last = None
+        self.last: float | None = None
 
     def _now(self) -> float:
         if self.device.type == "cuda":

@@ -6,6 +6,7 @@ labels are split into K folds stratified by given label; run k trains on all fol
 become unlabeled) and predicts fold k. Every labeled sample is predicted by exactly one run that never saw
 its label. The K runs are ordinary run directories (resumable; a finished one is reused).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,19 +30,28 @@ def crossval_probs(config: Config, folds: int, out: str | Path) -> Path:
         run_dir = out / f"fold{k}"
         fold_config = resolve(base, {"data.cv_folds": folds, "data.cv_fold": k, "out": str(run_dir)})
         print(f"fold {k + 1}/{folds}: training on the other folds ...", flush=True)
+        run: Run | None
         if (run_dir / "summary.json").is_file():
             run = Run(run_dir)
         elif (run_dir / "checkpoints" / "last.pt").is_file():
             run = resume(run_dir)
         else:
             run = train(fold_config)
+        assert run is not None  # one process trains the folds
         rows = build_data(fold_config, torch.device("cpu")).held_out
         samples = full.train.x[rows]  # a device tensor, or (host store) an ndarray read from the split
         probs[rows] = run.predict_proba(samples.numpy() if torch.is_tensor(samples) else samples)
     labeled = full.supervision.labeled.numpy()
+    assert full.train_index is not None  # build_data keeps each training sample's source row
     clean = None if full.noise is None or full.noise["noise"] == "given" else full.train_labels_clean.numpy()[labeled]
-    path = write_label_issues(out, probs[labeled], full.supervision.labels.numpy()[labeled], list(full.classes),
-                              clean=clean, source_index=full.train_index[labeled],
-                              probs_name="pred_probs_out_of_sample.npy")
+    path = write_label_issues(
+        out,
+        probs[labeled],
+        full.supervision.labels.numpy()[labeled],
+        list(full.classes),
+        clean=clean,
+        source_index=full.train_index[labeled],
+        probs_name="pred_probs_out_of_sample.npy",
+    )
     print(f"wrote {path} and {out / 'pred_probs_out_of_sample.npy'} ({int(labeled.sum())} samples, {folds} folds)")
     return path

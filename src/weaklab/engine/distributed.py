@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import datetime
 import os
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from ..errors import WeaklabError
+
+M = TypeVar("M", bound=nn.Module)
 
 
 class World:
@@ -84,7 +87,7 @@ class World:
 
     # --- the step ----------------------------------------------------------------------------------------
 
-    def prepare(self, method: nn.Module, sync_batchnorm: bool) -> nn.Module:
+    def prepare(self, method: M, sync_batchnorm: bool) -> M:
         """Same initial weights on every rank; BatchNorm synchronised if asked. Call before building the optimizer."""
         if not self.active:
             return method
@@ -247,6 +250,10 @@ class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         mean = stats[:c] / n
         var = _AllReduceSum.apply(((x - mean.view(shape)) ** 2).sum(dims)) / n
         if self.track_running_stats:
+            # tracked statistics: the three buffers exist
+            assert (
+                self.num_batches_tracked is not None and self.running_mean is not None and self.running_var is not None
+            )
             with torch.no_grad():
                 self.num_batches_tracked += 1
                 m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)

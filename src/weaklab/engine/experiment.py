@@ -21,10 +21,9 @@ from ..data.views.augment import POLICIES
 from ..data.views.pipeline import Views, paper_strong_view
 from ..errors import WeaklabError
 from ..methods import Context, Method, check_fits, method_class
-from ..models import auto_model, build_model
+from ..models import Network, auto_model, build_model
 from ..models.pretrained import describe, load_pretrained
 from .optim import Schedule
-
 
 REGRESSION_DROPOUT = 0.05  # UCVME's MC-dropout p
 
@@ -116,7 +115,9 @@ def build_data(config: Config, device: torch.device) -> Data:
         raise WeaklabError("the validation split is empty; set data.val_fraction above 0 (model selection needs it)")
     train_idx, val_idx = rest[fit], rest[val]
     y_train = src.y[train_idx]
-    known_of = build_supervision(d, src.y, src.classes, train_idx, val_idx, config.seed, regression, src.info.get("paths"))
+    known_of = build_supervision(
+        d, src.y, src.classes, train_idx, val_idx, config.seed, regression, src.info.get("paths")
+    )
     supervision = known_of.supervision
     train_x, n_extra = _train_samples(src, train_idx, use_extra, lazy=kind == "host")
     if n_extra:  # samples with no label, appended after the labeled ones: unlabeled stream only
@@ -163,7 +164,7 @@ def _use_extra(src, use_extra: bool | None) -> bool:
 def _train_samples(src, train_idx: np.ndarray, use_extra: bool, lazy: bool = False) -> tuple[np.ndarray | Rows, int]:
     """Training samples: the labeled pool, then the source's unlabeled samples and (if asked) its extra split;
     `lazy`: as Rows of the source's arrays, nothing copied."""
-    parts = [(src.x, train_idx)]
+    parts: list[tuple[np.ndarray | Rows, np.ndarray | None]] = [(src.x, train_idx)]
     if src.unlabeled is not None:
         parts.append((src.x, np.flatnonzero(src.unlabeled)))
     if use_extra:
@@ -177,6 +178,7 @@ def _train_samples(src, train_idx: np.ndarray, use_extra: bool, lazy: bool = Fal
 
 def model_spec(config: Config, data: Data) -> dict:
     """Everything needed to rebuild the network without the data (saved in checkpoints)."""
+    assert data.task is not None  # set by every builder of Data
     return {
         # "auto" resolved here, so summaries name the network and a checkpoint keeps it if the rule ever changes
         "name": auto_model(data.sample_shape) if config.model.name == "auto" else config.model.name,
@@ -190,12 +192,15 @@ def model_spec(config: Config, data: Data) -> dict:
     }
 
 
-def make_network(spec: dict, heads: int = 1, out_dim: int | None = None, dropout: float | None = None) -> torch.nn.Module:
+def make_network(spec: dict, heads: int = 1, out_dim: int | None = None, dropout: float | None = None) -> Network:
     """The run's network; a method may ask for another output size (mean + log-variance) and give its own default
     dropout (UCVME's MC-dropout p), which applies only when the config leaves model.dropout unset."""
     try:
         return build_model(
-            spec["name"], input_shape=tuple(spec["input_shape"]), out_dim=out_dim or spec["out_dim"], heads=heads,
+            spec["name"],
+            input_shape=tuple(spec["input_shape"]),
+            out_dim=out_dim or spec["out_dim"],
+            heads=heads,
             dropout=next((d for d in (spec["dropout"], dropout, spec.get("default_dropout")) if d is not None), None),
             width=spec["width"],
         )
@@ -207,9 +212,10 @@ def build_method(config: Config, spec: dict, context: dict, pretrained: bool = T
     """The run's method, built the one way for training (`build_experiment`) and for a saved run's predictions
     (`api.Run`). `context`: the Context fields but `make_model`; `pretrained`: load config.model.pretrained into
     each new network (not when a checkpoint's weights replace them anyway)."""
-    weights, reports = (config.model.pretrained if pretrained else None), []
+    weights = config.model.pretrained if pretrained else None
+    reports: list[dict] = []
 
-    def make_model(heads: int = 1, out_dim: int | None = None, dropout: float | None = None) -> torch.nn.Module:
+    def make_model(heads: int = 1, out_dim: int | None = None, dropout: float | None = None) -> Network:
         """A fresh network; a method may ask for another output size and give its own default dropout."""
         network = make_network(spec, heads, out_dim, dropout)
         if weights:
@@ -243,13 +249,25 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     v = config.views
     strong, cutout = paper_strong_view(data.name, data.sample_shape)
     strong, cutout = (strong if v.strong == "auto" else v.strong), (cutout if v.cutout is None else v.cutout)
-    policy = POLICIES[strong](v) if POLICIES[strong] else None
+    make_policy = POLICIES[strong]
+    policy = make_policy(v) if make_policy else None
     low_high = v.erasing_area
     if len(low_high) != 2 or not 0 < low_high[0] <= low_high[1] <= 1:
         raise WeaklabError(f"views.erasing_area must be a [low, high] within (0, 1], got {low_high}")
     pixel_max = data.train.pixel_max()
-    views = Views(v.translate, flip, v.noise, device, seed=config.seed, policy=policy, cutout=cutout,
-                  normalizer=data.train.normalizer, pixel_max=pixel_max, erasing=v.erasing, erasing_area=v.erasing_area)
+    views = Views(
+        v.translate,
+        flip,
+        v.noise,
+        device,
+        seed=config.seed,
+        policy=policy,
+        cutout=cutout,
+        normalizer=data.train.normalizer,
+        pixel_max=pixel_max,
+        erasing=v.erasing,
+        erasing_area=v.erasing_area,
+    )
     t = config.train
     labeled = torch.nonzero(data.supervision.labeled).flatten()
     everyone = torch.arange(len(data.train))
@@ -280,5 +298,5 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     )
     method = build_method(config, spec, context).to(device)
     if uses_channels_last(config, device) and len(data.sample_shape) == 3:
-        method.to(memory_format=torch.channels_last)
+        method.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit memory_format
     return Experiment(config, device, data, views, sampler, method, spec, schedule)

@@ -45,6 +45,7 @@ class LossMonitor:
         step = int(self.bad_step)
         if step < 0:
             return
+        assert self.bad_values is not None  # recorded with the bad step
         terms = ", ".join(f"{n}={v:.4g}" for n, v in zip(self.names, self.bad_values.tolist()))
         raise TrainingDiverged(
             f"training diverged at step {step} (epoch {step // steps_per_epoch}): {terms}. {last_good} "

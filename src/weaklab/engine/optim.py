@@ -17,8 +17,12 @@ def build_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
     fast = _fused_or_foreach(params)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), weight_decay=cfg.weight_decay, **fast)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, **fast)
+        return torch.optim.Adam(
+            params, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), weight_decay=cfg.weight_decay, **fast
+        )
+    return torch.optim.SGD(
+        params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, **fast
+    )
 
 
 def _fused_or_foreach(params) -> dict:
@@ -42,10 +46,16 @@ class Schedule:
     def __init__(self, cfg: TrainConfig, steps_per_epoch: int = 1):
         self.cfg, self.run = cfg, Run(cfg.epochs, steps_per_epoch)
         run, kind = self.run, cfg.lr_schedule
-        self.rampup = run.epochs_of(cfg.lr_rampup, "train.lr_rampup",
-                                    "the lr never reaches train.lr" if kind in ("gaussian", "cosine") else None)
-        self.rampdown = run.epochs_of(cfg.lr_rampdown, "train.lr_rampdown",
-                                      "the lr starts the run already ramped down" if kind == "gaussian" else None)
+        self.rampup = run.epochs_of(
+            cfg.lr_rampup,
+            "train.lr_rampup",
+            "the lr never reaches train.lr" if kind in ("gaussian", "cosine") else None,
+        )
+        self.rampdown = run.epochs_of(
+            cfg.lr_rampdown,
+            "train.lr_rampdown",
+            "the lr starts the run already ramped down" if kind == "gaussian" else None,
+        )
         self.milestones = [run.epochs_of(m, "train.lr_milestones") for m in cfg.lr_milestones]
         self.decay_every = run.epochs_of(cfg.lr_decay_every, "train.lr_decay_every")
 
@@ -75,7 +85,7 @@ class Schedule:
     def describe(self) -> dict:
         """The effective schedule in epochs of this run, for the start-of-run report."""
         c = self.cfg
-        out = {"lr_schedule": c.lr_schedule}
+        out: dict[str, str | float | list[float]] = {"lr_schedule": c.lr_schedule}
         if c.lr_schedule in ("gaussian", "cosine"):
             out["lr_rampup_end"] = self.rampup
         if c.lr_schedule == "gaussian":

@@ -51,7 +51,7 @@ def draw(run_dir: Path) -> list[Path]:
         if metric in ACCURACY_LIKE[1:] and "accuracy" in val_metrics:
             continue  # drawn with accuracy
         fig, ax = plt.subplots(figsize=(6, 4))
-        for name in (ACCURACY_LIKE if metric == "accuracy" else (metric,)):
+        for name in ACCURACY_LIKE if metric == "accuracy" else (metric,):
             if name in records[-1]["val"]:
                 ax.plot(steps, [r["val"].get(name, float("nan")) for r in records], label=f"validation {name}")
         for key in records[-1]["train"]:

@@ -33,7 +33,6 @@ from .logger import RunLogger, strict_json
 from .monitor import LossMonitor
 from .optim import build_optimizer
 
-
 EVAL_SEED = 0  # the random stream of every evaluation (MC-dropout passes)
 
 
@@ -75,7 +74,9 @@ class Trainer:
         self.eval_every = cfg.eval_every or self.spe
         redraws = max(cfg.plot_redraws, 1)  # ~plot_redraws redraws a run
         self.plot_every = self.eval_every * max(1, self.total_steps // self.eval_every // redraws)
-        self.step, self.best_metric, self.best_step, self.elapsed = 0, None, None, 0.0
+        self.step, self.elapsed = 0, 0.0
+        self.best_metric: float | None = None  # the selection metric's best value so far, and its step
+        self.best_step: int | None = None
         self.labels = experiment.method.task.encode(experiment.data.supervision.labels).to(experiment.device)
         task = self.method.task
         # partial labels: validation holds candidate sets, not labels, so select label-free (PL-CR's protocol)
@@ -85,7 +86,8 @@ class Trainer:
         self.monitor = LossMonitor(experiment.device, cfg.max_loss)
         self.autocast = (
             (lambda: torch.autocast(experiment.device.type, dtype=torch.bfloat16))
-            if uses_bf16(experiment.config, experiment.device) else contextlib.nullcontext
+            if uses_bf16(experiment.config, experiment.device)
+            else contextlib.nullcontext
         )
 
     # --- checkpoints -------------------------------------------------------------------------------------
@@ -127,23 +129,31 @@ class Trainer:
 
     def effective_schedule(self) -> dict:
         """Every schedule of the run in this run's epochs (lengths given as shares resolved), EMA in steps."""
-        out = {"total_steps": self.total_steps, "epochs": self.cfg.epochs, "steps_per_epoch": self.spe}
+        out: dict[str, object] = {
+            "total_steps": self.total_steps,
+            "epochs": self.cfg.epochs,
+            "steps_per_epoch": self.spe,
+        }
         out.update(self.schedule.describe())
         out.update(self.x.method.schedule())
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
 
     # --- the loop ----------------------------------------------------------------------------------------
 
-    def fit(self, resume: bool = False) -> dict:
+    def fit(self, resume: bool = False) -> dict | None:
         if resume:
             self.restore(self.ckpt_dir / "last.pt")
         else:
             self.world.seed(self.x.views, self.x.config.seed, 0)
         main = self.world.is_main  # only rank 0 writes logs, plots and checkpoints
         if main and self.cfg.progress:
-            print("schedule (epochs unless named): " + ", ".join(f"{k}={v}" for k, v in self.effective_schedule().items()), flush=True)
+            print(
+                "schedule (epochs unless named): "
+                + ", ".join(f"{k}={v}" for k, v in self.effective_schedule().items()),
+                flush=True,
+            )
         logger = RunLogger(self.run_dir, resume_step=self.step if resume else None) if main else NoLogger()
-        method, task = self.method, self.method.task
+        method = self.method
         method.train()
         bar = _progress_bar(self.total_steps, self.step, self.cfg.progress and main)
         plan_epoch, plan = -1, None
@@ -166,7 +176,9 @@ class Trainer:
                     self._save(improved)
                     if self.cfg.plot_redraws and self.step % self.plot_every == 0 and main:
                         plots.draw(self.run_dir)
-                    bar.set_postfix(loss=f"{record['train']['loss']:.3f}", val=f"{record['val'][self.selection_metric]:.3f}")
+                    bar.set_postfix(
+                        loss=f"{record['train']['loss']:.3f}", val=f"{record['val'][self.selection_metric]:.3f}"
+                    )
         finally:
             bar.close()
             logger.close()
@@ -246,10 +258,19 @@ class Trainer:
                 f"choose one of {', '.join(val)}"
             )
         metric = val[self.selection_metric]
-        improved = self.best_metric is None or (metric > self.best_metric if self.higher_is_better else metric < self.best_metric)
+        improved = self.best_metric is None or (
+            metric > self.best_metric if self.higher_is_better else metric < self.best_metric
+        )
         if improved:
             self.best_metric, self.best_step = metric, self.step
-        record = {"step": self.step, "epoch": self.step / self.spe, "lr": train.pop("lr"), "train": train, "val": val, "time": round(elapsed, 3)}
+        record = {
+            "step": self.step,
+            "epoch": self.step / self.spe,
+            "lr": train.pop("lr"),
+            "train": train,
+            "val": val,
+            "time": round(elapsed, 3),
+        }
         state = self.method.state_logs()
         if state:
             record["state"] = state
@@ -307,10 +328,12 @@ def _progress_bar(total: int, initial: int, enabled: bool):
     from tqdm.auto import tqdm
 
     # disable=None: tqdm shows the bar on a terminal only, so logs and CI stay clean.
-    return tqdm(total=total, initial=initial, disable=None if enabled else True, unit="step", dynamic_ncols=True, leave=False)
+    return tqdm(
+        total=total, initial=initial, disable=None if enabled else True, unit="step", dynamic_ncols=True, leave=False
+    )
 
 
-def run_training(config: Config, run_dir: Path, resume: bool = False) -> dict:
+def run_training(config: Config, run_dir: Path, resume: bool = False) -> dict | None:
     """Train (or resume) the run in `run_dir`; returns the summary (None on torchrun ranks other than 0)."""
     run_dir = Path(run_dir)
     world = World.from_env(config.train.device)  # torchrun: join the process group; else a world of one

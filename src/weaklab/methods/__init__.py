@@ -12,8 +12,15 @@ for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 # listed by family: the supervised baseline, semi-supervised, noisy labels, partial labels, regression only
 _FAMILIES = ("semi_supervised", "noisy", "partial")
-_listed = sorted(METHODS.items(), key=lambda item: (item[0] != "supervised", _FAMILIES.index(item[1].supervision_kind),
-                                                     item[1].tasks == ("regression",), item[0]))
+_listed = sorted(
+    METHODS.items(),
+    key=lambda item: (
+        item[0] != "supervised",
+        _FAMILIES.index(item[1].supervision_kind),
+        item[1].tasks == ("regression",),
+        item[0],
+    ),
+)
 METHODS.clear()
 METHODS.update(_listed)
 

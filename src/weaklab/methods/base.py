@@ -7,9 +7,10 @@ Per-sample state is kept in registered buffers, so it travels in checkpoints wit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -22,6 +23,7 @@ from ..core.task import Classification, Regression
 from ..data.supervision.labeled import Supervision
 from ..data.views.pipeline import Views
 from ..errors import WeaklabError
+from ..models.network import Network
 
 
 @dataclass
@@ -29,7 +31,7 @@ class Context:
     """What a method may know about the run it is part of."""
 
     task: Classification | Regression
-    make_model: Callable[..., nn.Module]  # make_model(heads=1, out_dim=None, dropout=None) -> a fresh network
+    make_model: Callable[..., Network]  # make_model(heads=1, out_dim=None, dropout=None) -> a fresh network
     views: Views
     num_train: int  # samples the indices in a batch point into
     num_labeled: int
@@ -89,6 +91,9 @@ METHODS: dict[str, type[Method]] = {}
 class Method(nn.Module):
     name: ClassVar[str]
     Settings: ClassVar[type[MethodSettings]]
+    # A method whose code reads its own settings declares `settings: Settings` before `Settings = Settings`, so the
+    # annotation names its module's settings dataclass.
+    settings: MethodSettings
     description: ClassVar[str]
     uses_unlabeled: ClassVar[bool] = True
     trains_on_all: ClassVar[bool] = False  # one stream of every training sample (partial labels), batch_labeled each
@@ -112,6 +117,7 @@ class Method(nn.Module):
     def fits(cls, candidates: bool, task: str | None = None) -> bool:
         """Whether the method learns from data with (or without) candidate sets, for `task` (None: any)."""
         return cls.learns_from_candidates() == candidates and (task is None or task in cls.tasks)
+
     # Per-sample buffers that training_step writes at the batch's rows: name -> "labeled" | "unlabeled" | "all"
     # (which indices). Under torchrun the engine gathers those rows from every rank after each step.
     sample_state: ClassVar[dict[str, str]] = {}
@@ -145,7 +151,7 @@ class Method(nn.Module):
         if untrusted is not None and bool(untrusted.any()):
             write_label_report(self, run_dir, data)
 
-    def predictor(self) -> nn.Module:
+    def predictor(self) -> Network:
         """The network whose outputs are evaluated and predicted with."""
         return self.model
 
@@ -206,6 +212,8 @@ class ConsistencySettings(MethodSettings):
 class ConsistencyMethod(Method):
     """A method with a ramped consistency weight w(t)."""
 
+    settings: ConsistencySettings
+
     def __init__(self, settings, ctx):
         super().__init__(settings, ctx)
         self.rampup = self.length("rampup", "the consistency weight never reaches its maximum")
@@ -237,8 +245,9 @@ def consistency_weight(w_max: float, rampup_epochs: float, epoch: float, labeled
 
 
 @torch.no_grad()
-def write_label_report(method: Method, run_dir: Path, data, current: torch.Tensor | None = None,
-                       importance: torch.Tensor | None = None) -> Path:
+def write_label_report(
+    method: Method, run_dir: Path, data, current: torch.Tensor | None = None, importance: torch.Tensor | None = None
+) -> Path:
     """label_issues.csv for the labeled training samples, from the predictor's eval-mode probabilities."""
     model = method.predictor()
     was_training = model.training
@@ -246,10 +255,18 @@ def write_label_report(method: Method, run_dir: Path, data, current: torch.Tenso
     probs = torch.cat([model.logits(x).float().softmax(-1) for x in data.train.batches(1024)]).cpu().numpy()
     model.train(was_training)
     sup = method.ctx.supervision
+    assert sup is not None  # a report on labels needs the run's supervision
     rows = sup.labeled.cpu().numpy()
-    pick = (lambda t: None if t is None else t.detach().cpu().numpy()[rows])
+    pick = lambda t: None if t is None else t.detach().cpu().numpy()[rows]  # noqa: E731
     clean = method.ctx.clean_labels
     index = data.train_index[rows] if data.train_index is not None else None
-    return write_label_issues(run_dir, probs[rows], sup.labels.cpu().numpy()[rows], list(data.classes),
-                              current=pick(current), importance=pick(importance), clean=pick(clean),
-                              source_index=index)
+    return write_label_issues(
+        run_dir,
+        probs[rows],
+        sup.labels.cpu().numpy()[rows],
+        list(data.classes),
+        current=pick(current),
+        importance=pick(importance),
+        clean=pick(clean),
+        source_index=index,
+    )

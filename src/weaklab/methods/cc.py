@@ -1,6 +1,6 @@
 """CC, classifier-consistent partial-label learning (Feng et al., NeurIPS 2020).
 
-    L = -mean_i log Σ_{j ∈ S_i} p_j(x_i)       (the probability that the prediction falls in the candidate set)
+L = -mean_i log Σ_{j ∈ S_i} p_j(x_i)       (the probability that the prediction falls in the candidate set)
 """
 
 from __future__ import annotations

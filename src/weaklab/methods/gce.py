@@ -5,6 +5,7 @@
 q → 0 recovers cross-entropy; q = 1 is the (noise-robust, slow to fit) mean absolute error. q = 0.7 is the
 paper's setting.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,13 +30,14 @@ def generalized_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, q: flo
 
 class GCE(Method):
     name = "gce"
+    settings: Settings
     Settings = Settings
     description = "generalized cross-entropy (1 − p_y^q)/q on the labeled samples (noisy-label baseline)"
     uses_unlabeled = False
     tasks = ("classification",)
     supervision_kind = "noisy"
 
-    def __init__(self, settings: Settings, ctx):
+    def __init__(self, settings, ctx):
         super().__init__(settings, ctx)
 
     def training_step(self, batch, progress):

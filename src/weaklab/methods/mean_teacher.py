@@ -16,9 +16,9 @@ from typing import Literal
 
 import torch
 
+from ..config import within
 from ..core.ema import ema_decay, ema_update
 from ..core.losses import squared_error
-from ..config import within
 from .base import ConsistencyMethod, ConsistencySettings
 
 
@@ -36,6 +36,7 @@ class Settings(ConsistencySettings):
 
 class MeanTeacher(ConsistencyMethod):
     name = "mean_teacher"
+    settings: Settings
     Settings = Settings
     description = "student matches an exponential-moving-average teacher on differently augmented views"
 

@@ -16,6 +16,7 @@ class PartialLabelMethod(Method):
     trains_on_all = True
     tasks = ("classification",)
     supervision_kind = "partial"
+    candidates: torch.Tensor  # buffer: N×C bool
 
     def __init__(self, settings, ctx):
         super().__init__(settings, ctx)

@@ -1,10 +1,10 @@
 """Π-model (Laine & Aila, ICLR 2017).
 
-    for each batch:
-        z, z̃ = f(view₁(x)), f(view₂(x))          # two stochastic passes, both in the graph
-        L = Σ_labeled CE(z, y) / |B| + w(t) · mean_{B×C} (softmax z − softmax z̃)²
-    w(t) = 0 in the first epoch, then a Gaussian ramp-up over 80 epochs to w_max (of 300: `rampup`, `ramp_every`
-    are shares of the run, so shorter runs keep the shape).
+for each batch:
+    z, z̃ = f(view₁(x)), f(view₂(x))          # two stochastic passes, both in the graph
+    L = Σ_labeled CE(z, y) / |B| + w(t) · mean_{B×C} (softmax z − softmax z̃)²
+w(t) = 0 in the first epoch, then a Gaussian ramp-up over 80 epochs to w_max (of 300: `rampup`, `ramp_every`
+are shares of the run, so shorter runs keep the shape).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ class Settings(MethodSettings):
 
 class PLCR(PartialLabelMethod):
     name = "plcr"
+    settings: Settings
     Settings = Settings
     sample_state = {"targets": "labeled"}  # the target table rows each step rewrites (one stream: every sample)
     description = "partial labels: non-candidate loss + consistency of weak/strong views to a per-sample target table"

@@ -1,8 +1,8 @@
 """PRODEN, progressive identification of true labels (Lv et al., ICML 2020).
 
-    w_i ← uniform over S_i                                          (N×C buffer, checkpointed)
-    for each batch:  L = -mean_i Σ_j w_ij log p_j(x_i)
-                     w_i ← normalise(S_i ⊙ p(x_i))  from this step's detached predictions
+w_i ← uniform over S_i                                          (N×C buffer, checkpointed)
+for each batch:  L = -mean_i Σ_j w_ij log p_j(x_i)
+                 w_i ← normalise(S_i ⊙ p(x_i))  from this step's detached predictions
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@
 
 The stored labels are a buffer, so they are in every checkpoint and a resumed run continues with them.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,6 +24,7 @@ from torch import nn
 from ..config import MethodSettings, within
 from .base import Method, write_label_report
 
+
 @dataclass
 class Settings(MethodSettings):
     name: str = "scn"
@@ -30,11 +32,13 @@ class Settings(MethodSettings):
     margin1: float = 0.15  # δ1: the gap wanted between the two groups' mean importance (paper, batch 1024)
     margin1_batch_scaled: bool = False  # δ1 − 0.02·log2(1024/B): 0.15 at batch 1024, 0.07 at 64 (authors' advice)
     rank_regularization: bool = True  # ablation: false drops L_RR
-    relabel: Literal["all", "low", "none"] = "all"  # all (official code; measured better, see docs) | low (paper) | none (ablation)
+    # all (official code; measured better, see docs) | low (paper) | none (ablation)
+    relabel: Literal["all", "low", "none"] = "all"
     relabel_start: float | str = "10/70"  # relabel from here on (core/span.py): epoch 10 of the paper's 70
     margin2: float = 0.2  # δ2: relabel when max_j p_j − p_label exceeds it
-    relabel_view: Literal["augmented", "plain"] = "augmented"  # augmented: the training forward (paper, code; measured better from scratch:
+    # augmented: the training forward (paper, code; measured better from scratch:
     # docs/SCHEDULES.md) | plain: an extra eval-mode forward of the un-augmented sample (no dropout, BN statistics)
+    relabel_view: Literal["augmented", "plain"] = "augmented"
 
 
 def split_size(batch: int, beta: float) -> int:
@@ -67,6 +71,7 @@ def relabel_rule(probs: torch.Tensor, labels: torch.Tensor, margin: float, eligi
 
 class SCN(Method):
     name = "scn"
+    settings: Settings
     Settings = Settings
     description = "Self-Cure Network: importance-weighted logits, rank regularisation, relabeling (noisy labels)"
     uses_unlabeled = False
@@ -75,8 +80,13 @@ class SCN(Method):
 
     # written in training_step at the batch's rows: gathered across ranks, so every rank counts every relabel
     sample_state = {"labels": "labeled", "events": "labeled"}
+    labels: torch.Tensor  # buffers (see __init__)
+    given: torch.Tensor
+    clean: torch.Tensor
+    events: torch.Tensor
+    events_logged: torch.Tensor
 
-    def __init__(self, settings: Settings, ctx):
+    def __init__(self, settings, ctx):
         super().__init__(settings, ctx)
         self.importance = nn.Linear(self.model.backbone.out_features, 1)
         given = ctx.supervision.labels if ctx.supervision is not None else torch.full((ctx.num_train,), -1)
@@ -93,7 +103,11 @@ class SCN(Method):
         b = ctx.batch_labeled
         # relabel only once the network is trained a little: not before the lr warm-up ends
         self.relabel_from = max(self.length("relabel_start"), ctx.warmup_epochs)
-        self.margin1 = max(0.0, settings.margin1 - 0.02 * math.log2(1024 / b)) if settings.margin1_batch_scaled else settings.margin1
+        self.margin1 = (
+            max(0.0, settings.margin1 - 0.02 * math.log2(1024 / b))
+            if settings.margin1_batch_scaled
+            else settings.margin1
+        )
 
     def forward_weighted(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(α-weighted logits, α) of a batch."""
@@ -111,15 +125,25 @@ class SCN(Method):
             if s.relabel_view == "plain":
                 logits, alpha = self.forward_plain(batch.x_lb)
             self.relabel(batch.idx_lb, logits.detach().softmax(1), labels, alpha.detach())
-        return ce + rr, {"cross_entropy": ce.detach(), "rank_regularization": rr.detach(), "importance": alpha.detach().mean()}
+        return ce + rr, {
+            "cross_entropy": ce.detach(),
+            "rank_regularization": rr.detach(),
+            "importance": alpha.detach().mean(),
+        }
 
     @torch.no_grad()
     def relabel(self, idx: torch.Tensor, probs: torch.Tensor, labels: torch.Tensor, alpha: torch.Tensor) -> None:
-        eligible = low_importance(alpha, self.settings.beta) if self.settings.relabel == "low" else torch.ones_like(labels, dtype=torch.bool)
+        eligible = (
+            low_importance(alpha, self.settings.beta)
+            if self.settings.relabel == "low"
+            else torch.ones_like(labels, dtype=torch.bool)
+        )
         new = relabel_rule(probs, labels, self.settings.margin2, eligible)
         changed = new != labels
         clean = self.clean[idx]
-        self.events.index_add_(0, idx, torch.stack([changed, changed & (new == clean), changed & (labels == clean)], 1).long())
+        self.events.index_add_(
+            0, idx, torch.stack([changed, changed & (new == clean), changed & (labels == clean)], 1).long()
+        )
         self.labels[idx] = new
 
     def schedule(self):
@@ -132,8 +156,11 @@ class SCN(Method):
         labeled = self.given >= 0
         logs = {"relabeled": delta[0], "differ_from_given": int((self.labels != self.given)[labeled].sum())}
         if self.clean_known:
-            logs.update(relabel_corrected=delta[1], relabel_corrupted=delta[2],
-                        label_accuracy=float((self.labels == self.clean)[labeled].float().mean()))
+            logs.update(
+                relabel_corrected=delta[1],
+                relabel_corrupted=delta[2],
+                label_accuracy=float((self.labels == self.clean)[labeled].float().mean()),
+            )
         return logs
 
     def on_train_end(self, run_dir, data) -> None:

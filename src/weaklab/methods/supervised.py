@@ -29,7 +29,9 @@ class Supervised(Method):
         super().__init__(settings, ctx)
         if settings.heteroscedastic:
             if not hasattr(self.task, "out_dim_with_variance"):
-                raise WeaklabError("method.heteroscedastic applies to regression datasets only; this dataset is a classification")
+                raise WeaklabError(
+                    "method.heteroscedastic applies to regression datasets only; this dataset is a classification"
+                )
             self.model = ctx.make_model(out_dim=self.task.out_dim_with_variance)
 
     def training_step(self, batch, progress):

@@ -1,15 +1,15 @@
 """UCVME: uncertainty-consistent variational model ensembling (Dai, Li, Cheng, AAAI 2023), for regression.
 
-    two networks a, b with MC dropout, each giving a mean μ and a log-variance s (normalised targets)
-    labeled (x, y):
-        L_lb_reg = Σ_m mean ½ [exp(−s_m)(μ_m − y)² + s_m]       (paper: each model's own s; option: s̄ = (s_a+s_b)/2)
-        L_lb_unc = mean (s_a − s_b)²
-    unlabeled x′, with no gradient: T stochastic passes of each model (dropout on)
-        ỹ = mean over models and passes of μ,   z̃ = mean of s
-        L_ulb_reg = Σ_m mean ½ [exp(−z̃)(μ_m − ỹ)² + z̃],   L_ulb_unc = Σ_m mean (s_m − z̃)²
-    L = L_lb_reg + L_lb_unc + w_ulb (L_ulb_reg + L_ulb_unc),   w_ulb = 10, constant
-    predict: T passes per model, dropout on, BatchNorm frozen: mean of μ, aleatoric = mean exp(s),
-             epistemic = variance of μ over the 2T passes
+two networks a, b with MC dropout, each giving a mean μ and a log-variance s (normalised targets)
+labeled (x, y):
+    L_lb_reg = Σ_m mean ½ [exp(−s_m)(μ_m − y)² + s_m]       (paper: each model's own s; option: s̄ = (s_a+s_b)/2)
+    L_lb_unc = mean (s_a − s_b)²
+unlabeled x′, with no gradient: T stochastic passes of each model (dropout on)
+    ỹ = mean over models and passes of μ,   z̃ = mean of s
+    L_ulb_reg = Σ_m mean ½ [exp(−z̃)(μ_m − ỹ)² + z̃],   L_ulb_unc = Σ_m mean (s_m − z̃)²
+L = L_lb_reg + L_lb_unc + w_ulb (L_ulb_reg + L_ulb_unc),   w_ulb = 10, constant
+predict: T passes per model, dropout on, BatchNorm frozen: mean of μ, aleatoric = mean exp(s),
+         epistemic = variance of μ over the 2T passes
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ class Settings(MethodSettings):
     name: str = "ucvme"
     samples: int = within(5, "[1, inf)")  # T: stochastic passes per model for pseudo-labels and for prediction
     unlabeled_weight: float = 10.0  # w_ulb
-    labeled_variance: Literal["own", "average"] = "own"  # own (paper, Eq. 3) | average (official code: s̄ of both models in both terms)
+    # own (paper, Eq. 3) | average (official code: s̄ of both models in both terms)
+    labeled_variance: Literal["own", "average"] = "own"
     dropout: float = within(0.05, "[0, 1)")  # MC-dropout p, used when model.dropout is not set
     unlabeled_rampup: float | str = 0.0  # not in the paper (constant w_ulb): Gaussian ramp-up of w_ulb, for
     # networks trained from scratch (see docs/METHODS.md)
@@ -39,8 +40,11 @@ class Settings(MethodSettings):
 
 class UCVME(Method):
     name = "ucvme"
+    settings: Settings
     Settings = Settings
-    description = "two co-trained MC-dropout regressors; mean and variance pseudo-labels from their variational ensemble"
+    description = (
+        "two co-trained MC-dropout regressors; mean and variance pseudo-labels from their variational ensemble"
+    )
     tasks = ("regression",)
 
     def __init__(self, settings, ctx):
@@ -69,7 +73,13 @@ class UCVME(Method):
 
         w_ulb = s.unlabeled_weight * sigmoid_rampup(progress.epochs_done, self.rampup)
         loss = lb_reg + lb_unc + w_ulb * (ulb_reg + ulb_unc)
-        logs = {"unlabeled_weight": w_ulb, "lb_reg": lb_reg.detach(), "lb_unc": lb_unc.detach(), "ulb_reg": ulb_reg.detach(), "ulb_unc": ulb_unc.detach()}
+        logs = {
+            "unlabeled_weight": w_ulb,
+            "lb_reg": lb_reg.detach(),
+            "lb_unc": lb_unc.detach(),
+            "ulb_reg": ulb_reg.detach(),
+            "ulb_unc": ulb_unc.detach(),
+        }
         return loss, logs
 
     @torch.no_grad()

@@ -2,8 +2,8 @@
 dropout), each wrapped in a multi-head `Network`."""
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from torch import nn
 
@@ -31,11 +31,19 @@ class Model:
     width: int | None = None  # default width where it can be set; None: the architecture fixes its widths
 
 
+def _width(width: int | None) -> int:
+    """The width `build_model` passes to a model that takes one: the caller's, else the entry's default."""
+    assert width is not None
+    return width
+
+
 MODELS: dict[str, Model] = {
     "cnn13": Model(lambda s, p, w: CNN13(s[0], dropout=p), "image", 0.5, min_side=32),  # Π/TE/MT's ConvNet
     "wrn28_2": Model(lambda s, p, w: WRN(s[0], depth=28, widen=2, dropout=p), "image", 0.0),
-    "small_cnn": Model(lambda s, p, w: SmallCNN(s[0], width=w, dropout=p), "image", SMALL_CNN_DROPOUT, min_side=4, width=32),
-    "mlp": Model(lambda s, p, w: MLP(math.prod(s), width=w, dropout=p), "any", 0.5, width=256),
+    "small_cnn": Model(
+        lambda s, p, w: SmallCNN(s[0], width=_width(w), dropout=p), "image", SMALL_CNN_DROPOUT, min_side=4, width=32
+    ),
+    "mlp": Model(lambda s, p, w: MLP(math.prod(s), width=_width(w), dropout=p), "any", 0.5, width=256),
     "lenet": Model(lambda s, p, w: LeNet(s[0], s[1:], dropout=p), "image", 0.0, min_side=16),
     "wrn34_10": Model(lambda s, p, w: WRN(s[0], depth=34, widen=10, dropout=p), "image", 0.0),
     "resnet18": Model(lambda s, p, w: resnet18(s[0], dropout=p), "image", 0.0),
@@ -52,8 +60,15 @@ def auto_model(input_shape: tuple[int, ...]) -> str:
     raise ValueError(f"cannot pick a model for input shape {tuple(input_shape)}: expected (D,) or (C, H, W)")
 
 
-def build_model(name: str, *, input_shape: tuple[int, ...], out_dim: int, heads: int = 1,
-                dropout: float | None = None, width: int | None = None) -> Network:
+def build_model(
+    name: str,
+    *,
+    input_shape: tuple[int, ...],
+    out_dim: int,
+    heads: int = 1,
+    dropout: float | None = None,
+    width: int | None = None,
+) -> Network:
     """Build model `name` (one of MODELS, or "auto") for inputs of per-sample shape `input_shape`.
 
     `dropout=None` and `width=None` mean the model's own defaults. Returns a `Network`
@@ -76,8 +91,10 @@ def build_model(name: str, *, input_shape: tuple[int, ...], out_dim: int, heads:
         raise ValueError(f"{name} has fixed widths; width applies only to {adjustable}")
     if model.inputs == "image":
         if len(input_shape) != 3:
-            raise ValueError(f"{name} is an image model and needs input_shape (C, H, W), got {input_shape}; "
-                             "use 'mlp' for flat features")
+            raise ValueError(
+                f"{name} is an image model and needs input_shape (C, H, W), got {input_shape}; "
+                "use 'mlp' for flat features"
+            )
         h, w = input_shape[1:]
         if min(h, w) < model.min_side:
             smaller = "" if name == "small_cnn" else "; use small_cnn for smaller images"

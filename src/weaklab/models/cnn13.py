@@ -1,4 +1,5 @@
 """CNN-13 ("Conv-Large") of the Pi-model, Temporal Ensembling and Mean Teacher papers."""
+
 from torch import nn
 
 

@@ -1,8 +1,11 @@
 """He (Kaiming) initialisation of convolutions and unit BatchNorm, as the residual-network papers use."""
+
+from typing import Literal
+
 from torch import nn
 
 
-def kaiming_init(model: nn.Module, nonlinearity: str) -> None:
+def kaiming_init(model: nn.Module, nonlinearity: Literal["relu", "leaky_relu"]) -> None:
     """Conv weights ~ He normal (fan-out, for `nonlinearity`); BatchNorm scale 1, shift 0."""
     for m in model.modules():
         if isinstance(m, nn.Conv2d):

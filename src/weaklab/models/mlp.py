@@ -1,4 +1,5 @@
 """A two-hidden-layer MLP for flat feature vectors (tabular data, embeddings)."""
+
 from torch import nn
 
 
@@ -7,7 +8,7 @@ class MLP(nn.Module):
 
     def __init__(self, in_features: int, width: int = 256, dropout: float = 0.5):
         super().__init__()
-        layers = [nn.Flatten()]
+        layers: list[nn.Module] = [nn.Flatten()]
         d = in_features
         for _ in range(2):
             # bias is redundant before BN

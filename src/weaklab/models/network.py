@@ -1,4 +1,7 @@
 """A backbone plus one or more linear heads: the shape every method trains."""
+
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -17,7 +20,9 @@ class Network(nn.Module):
         self.backbone = backbone
         self.out_dim = out_dim
         self.num_heads = heads
-        self.heads = nn.ModuleList([nn.Linear(backbone.out_features, out_dim) for _ in range(heads)])
+        # every backbone sets an int `out_features` (nn.Module's attribute lookup is typed for tensors and modules)
+        in_features = cast(int, backbone.out_features)
+        self.heads = nn.ModuleList([nn.Linear(in_features, out_dim) for _ in range(heads)])
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Return the backbone's feature vectors, shape (B, F)."""

@@ -9,6 +9,7 @@ the whole file is refused, naming the tensors. One exception is adapted rather t
 conv for a 1-channel input is summed over its input channels (the usual grayscale conversion). Loading nothing
 is an error too: the official SCN code silently loads nothing when the names do not match.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,8 +30,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated, corrupt, a pickle with code in it, or not a torch file at all
-        raise WeaklabError(f"pretrained weights {path} are unreadable ({type(e).__name__}): the file is corrupt, "
-                           "not a torch file, or holds more than tensors (re-save it as a plain state_dict)") from None
+        raise WeaklabError(
+            f"pretrained weights {path} are unreadable ({type(e).__name__}): the file is corrupt, "
+            "not a torch file, or holds more than tensors (re-save it as a plain state_dict)"
+        ) from None
     while isinstance(state, dict) and not any(isinstance(v, torch.Tensor) for v in state.values()):
         inner = next((state[k] for k in CONTAINERS if isinstance(state.get(k), dict)), None)
         if inner is None:
@@ -42,7 +45,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     for key, value in state.items():
         if isinstance(value, torch.Tensor):
             while key.startswith("module."):
-                key = key[len("module."):]
+                key = key[len("module.") :]
             tensors[key] = value
     return tensors
 
@@ -70,13 +73,17 @@ def load_pretrained(network: nn.Module, path: str | Path) -> dict:
         else:
             matched[name] = value
     if mismatched:
-        raise WeaklabError(f"pretrained weights {path}: {len(mismatched)} tensors have another shape than this network's "
-                           f"({'; '.join(mismatched[:3])}{'; ...' if len(mismatched) > 3 else ''}): the file is another "
-                           "architecture; check model.name (nothing was loaded)")
+        raise WeaklabError(
+            f"pretrained weights {path}: {len(mismatched)} tensors have another shape than this network's "
+            f"({'; '.join(mismatched[:3])}{'; ...' if len(mismatched) > 3 else ''}): the file is another "
+            "architecture; check model.name (nothing was loaded)"
+        )
     if not matched:
-        raise WeaklabError(f"pretrained weights {path}: none of the {len(tensors)} tensors fit this network: no names "
-                           f"matched (file has e.g. {', '.join(list(tensors)[:3]) or 'nothing'}; network expects e.g. "
-                           f"{', '.join(list(target)[:3])}); check model.name matches the file's architecture")
+        raise WeaklabError(
+            f"pretrained weights {path}: none of the {len(tensors)} tensors fit this network: no names "
+            f"matched (file has e.g. {', '.join(list(tensors)[:3]) or 'nothing'}; network expects e.g. "
+            f"{', '.join(list(target)[:3])}); check model.name matches the file's architecture"
+        )
     with torch.no_grad():
         for name, value in matched.items():
             target[name].copy_(value)
@@ -95,15 +102,23 @@ def load_pretrained(network: nn.Module, path: str | Path) -> dict:
 
 def _colour_to_gray(value: torch.Tensor, target: torch.Tensor) -> bool:
     """A first conv of C input channels where the network has one (same kernels otherwise)."""
-    return (value.ndim == 4 and target.ndim == 4 and target.shape[1] == 1 and value.shape[1] > 1
-            and value.shape[0] == target.shape[0] and value.shape[2:] == target.shape[2:])
+    return (
+        value.ndim == 4
+        and target.ndim == 4
+        and target.shape[1] == 1
+        and value.shape[1] > 1
+        and value.shape[0] == target.shape[0]
+        and value.shape[2:] == target.shape[2:]
+    )
 
 
 def describe(report: dict) -> str:
     """One line for the console."""
-    line = (f"pretrained {report['path']}: loaded {report['loaded']} tensors ({report['adapted']} summed from colour "
-            f"to 1 channel), skipped {report['skipped']} with no matching name, {report['mismatched']} of another "
-            f"shape; {report['not_covered']} network tensors keep their initial values")
+    line = (
+        f"pretrained {report['path']}: loaded {report['loaded']} tensors ({report['adapted']} summed from colour "
+        f"to 1 channel), skipped {report['skipped']} with no matching name, {report['mismatched']} of another "
+        f"shape; {report['not_covered']} network tensors keep their initial values"
+    )
     if report["skipped_names"]:
         line += f" (skipped: {', '.join(report['skipped_names'][:4])}{', ...' if report['skipped'] > 4 else ''})"
     if report["mismatched_names"]:

@@ -8,6 +8,7 @@ stops at the pooled feature (`num_classes=None`, no `fc`) and the `Network` head
 layer1..3, and once on the pooled output of layer4, which is the head's input. Dropout holds no parameters,
 so names are unchanged.
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -64,7 +65,9 @@ def _downsample(c_in: int, c_out: int, stride: int):
 
 
 class ResNet(nn.Module):
-    def __init__(self, block, layers: list[int], in_channels: int = 3, dropout: float = 0.0, num_classes: int | None = None):
+    def __init__(
+        self, block, layers: list[int], in_channels: int = 3, dropout: float = 0.0, num_classes: int | None = None
+    ):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)

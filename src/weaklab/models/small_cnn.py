@@ -1,4 +1,5 @@
 """A small CNN for tiny images (8x8 digits, 28x28 MNIST-like) where CNN-13 does not fit."""
+
 from torch import nn
 
 
@@ -14,10 +15,17 @@ class SmallCNN(nn.Module):
         super().__init__()
         w = width
         self.net = nn.Sequential(
-            *conv_bn(in_channels, w), *conv_bn(w, w), nn.MaxPool2d(2), nn.Dropout(dropout),
-            *conv_bn(w, 2 * w), *conv_bn(2 * w, 2 * w), nn.MaxPool2d(2), nn.Dropout(dropout),
+            *conv_bn(in_channels, w),
+            *conv_bn(w, w),
+            nn.MaxPool2d(2),
+            nn.Dropout(dropout),
+            *conv_bn(w, 2 * w),
+            *conv_bn(2 * w, 2 * w),
+            nn.MaxPool2d(2),
+            nn.Dropout(dropout),
             *conv_bn(2 * w, 4 * w),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
         self.out_features = 4 * w
 

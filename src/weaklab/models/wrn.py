@@ -1,4 +1,5 @@
 """WRN-28-2: the wide residual network used by most semi-supervised benchmarks."""
+
 from torch import nn
 
 from .init import kaiming_init
@@ -37,7 +38,7 @@ class WRN(nn.Module):
         assert (depth - 4) % 6 == 0, "WRN depth must be 6n+4"
         n = (depth - 4) // 6
         widths = [16 * widen, 32 * widen, 64 * widen]
-        layers = [nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)]
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)]
         c = 16
         for w, stride in zip(widths, (1, 2, 2)):
             for i in range(n):

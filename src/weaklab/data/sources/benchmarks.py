@@ -11,9 +11,9 @@ import io
 import pickle
 import tarfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -23,9 +23,25 @@ from .source import ArraySource
 
 _MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
 _FASHION = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
+_FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 _KMNIST = ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",)
-_IDX_NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-              "t10k-labels-idx1-ubyte.gz")
+_IDX_NAMES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 
 
 def _idx_files(mirrors: tuple[str, ...], md5s: tuple[str, str, str, str]) -> tuple[RemoteFile, ...]:
@@ -34,24 +50,73 @@ def _idx_files(mirrors: tuple[str, ...], md5s: tuple[str, str, str, str]) -> tup
 
 # Published MD5 checksums (the ones torchvision also verifies against).
 FILES = {
-    "cifar10": (RemoteFile("cifar-10-python.tar.gz", ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",),
-                           "c58f30108f718f92721af3b95e74349a"),),
-    "cifar100": (RemoteFile("cifar-100-python.tar.gz", ("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",),
-                            "eb9058c3a382ffc7106e4002c42a8d85"),),
-    "svhn": (RemoteFile("train_32x32.mat", ("http://ufldl.stanford.edu/housenumbers/train_32x32.mat",),
-                        "e26dedcc434d2e4c54c9b2d4a06d8373"),
-             RemoteFile("test_32x32.mat", ("http://ufldl.stanford.edu/housenumbers/test_32x32.mat",),
-                        "eb5a983be6a315427106f1b164d9cef3")),
-    "svhn_extra": (RemoteFile("extra_32x32.mat", ("http://ufldl.stanford.edu/housenumbers/extra_32x32.mat",),
-                              "a93ce644f1a588dc4d68dda5feec44a7"),),
-    "stl10": (RemoteFile("stl10_binary.tar.gz", ("http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",),
-                         "91f7769df0f17e558f3565bffb0c7dfb"),),
-    "mnist": _idx_files(_MNIST_MIRRORS, ("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-                                         "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c")),
-    "fashion_mnist": _idx_files(_FASHION, ("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
-                                           "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310")),
-    "kmnist": _idx_files(_KMNIST, ("bdb82020997e1d708af4cf47b453dcf7", "e144d726b3acfaa3e44228e80efcd344",
-                                   "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134")),
+    "cifar10": (
+        RemoteFile(
+            "cifar-10-python.tar.gz",
+            ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",),
+            "c58f30108f718f92721af3b95e74349a",
+        ),
+    ),
+    "cifar100": (
+        RemoteFile(
+            "cifar-100-python.tar.gz",
+            ("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",),
+            "eb9058c3a382ffc7106e4002c42a8d85",
+        ),
+    ),
+    "svhn": (
+        RemoteFile(
+            "train_32x32.mat",
+            ("http://ufldl.stanford.edu/housenumbers/train_32x32.mat",),
+            "e26dedcc434d2e4c54c9b2d4a06d8373",
+        ),
+        RemoteFile(
+            "test_32x32.mat",
+            ("http://ufldl.stanford.edu/housenumbers/test_32x32.mat",),
+            "eb5a983be6a315427106f1b164d9cef3",
+        ),
+    ),
+    "svhn_extra": (
+        RemoteFile(
+            "extra_32x32.mat",
+            ("http://ufldl.stanford.edu/housenumbers/extra_32x32.mat",),
+            "a93ce644f1a588dc4d68dda5feec44a7",
+        ),
+    ),
+    "stl10": (
+        RemoteFile(
+            "stl10_binary.tar.gz",
+            ("http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",),
+            "91f7769df0f17e558f3565bffb0c7dfb",
+        ),
+    ),
+    "mnist": _idx_files(
+        _MNIST_MIRRORS,
+        (
+            "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "d53e105ee54ea40749a09fcbcd1e9432",
+            "9fb629c4189551a2d022fa330f9573f3",
+            "ec29112dd5afa0611ce80d1b7f02629c",
+        ),
+    ),
+    "fashion_mnist": _idx_files(
+        _FASHION,
+        (
+            "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "25c81989df183df01b3e8a0aad5dffbe",
+            "bef4ecab320f06d8554ea6380940ec79",
+            "bb300cfdad3c16e7a12a480ee83cd310",
+        ),
+    ),
+    "kmnist": _idx_files(
+        _KMNIST,
+        (
+            "bdb82020997e1d708af4cf47b453dcf7",
+            "e144d726b3acfaa3e44228e80efcd344",
+            "5c965bf0a639b31b8f53240b1b52f4d7",
+            "7320c461ea6c1c855c0b718fb2a4b134",
+        ),
+    ),
 }
 
 
@@ -62,7 +127,7 @@ def _numpy_globals() -> dict:
     try:
         from numpy._core import multiarray, numeric
     except ImportError:  # numpy < 2
-        from numpy.core import multiarray, numeric
+        from numpy.core import multiarray, numeric  # type: ignore[no-redef]
     import _codecs
 
     allowed = {
@@ -72,7 +137,7 @@ def _numpy_globals() -> dict:
     }
     for package in ("numpy.core", "numpy._core"):  # files pickled under numpy 1 or 2
         allowed[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
-        allowed[(f"{package}.numeric", "_frombuffer")] = numeric._frombuffer
+        allowed[(f"{package}.numeric", "_frombuffer")] = numeric._frombuffer  # type: ignore[attr-defined]  # private
     return allowed
 
 
@@ -123,12 +188,19 @@ def _read_member(tar, members, name: str, path: Path) -> bytes:
         raise WeaklabError(f"{path}: archive is truncated or corrupt while reading {name} ({e})") from None
 
 
-def _cifar_batches(path: Path, folder: str, batches: dict[str, list[str]], label_key: str, cache: Cache,
-                   extra_keys: tuple[str, ...] = ()) -> None:
+def _cifar_batches(
+    path: Path,
+    folder: str,
+    batches: dict[str, list[str]],
+    label_key: str,
+    cache: Cache,
+    extra_keys: tuple[str, ...] = (),
+) -> None:
     tar, members = _tar_members(path)
     with tar:
         for split, names in batches.items():
-            xs, ys, extras = [], [], {k: [] for k in extra_keys}
+            xs, ys = [], []
+            extras: dict[str, list[np.ndarray]] = {k: [] for k in extra_keys}
             for name in names:
                 where = f"{path.name}:{folder}/{name}"
                 batch = read_pickled_batch(_read_member(tar, members, f"{folder}/{name}", path), where)
@@ -170,8 +242,14 @@ def convert_cifar10(files: dict[str, Path], cache: Cache) -> dict:
 def convert_cifar100(files: dict[str, Path], cache: Cache) -> dict:
     path = files["cifar-100-python.tar.gz"]
     meta = _cifar_meta(path, "cifar-100-python/meta", ("fine_label_names", "coarse_label_names"))
-    _cifar_batches(path, "cifar-100-python", {"train": ["train"], "test": ["test"]}, "fine_labels", cache,
-                   extra_keys=("coarse_labels",))
+    _cifar_batches(
+        path,
+        "cifar-100-python",
+        {"train": ["train"], "test": ["test"]},
+        "fine_labels",
+        cache,
+        extra_keys=("coarse_labels",),
+    )
     return {"classes": meta["fine_label_names"], "coarse_classes": meta["coarse_label_names"]}
 
 
@@ -183,7 +261,9 @@ def _read_svhn(path: Path) -> tuple[np.ndarray, np.ndarray]:
     except Exception as e:
         raise WeaklabError(f"{path}: not a readable MATLAB .mat file ({type(e).__name__}: {e})") from None
     if "X" not in mat or "y" not in mat:
-        raise WeaklabError(f"{path}: expected arrays X and y, found {', '.join(k for k in mat if not k.startswith('__'))}")
+        raise WeaklabError(
+            f"{path}: expected arrays X and y, found {', '.join(k for k in mat if not k.startswith('__'))}"
+        )
     x, y = mat["X"], mat["y"].reshape(-1).astype(np.int64)
     if x.ndim != 4 or x.shape[:3] != (32, 32, 3) or x.shape[3] != len(y):
         raise WeaklabError(f"{path}: X has shape {x.shape} for {len(y)} labels, expected 32×32×3×N")
@@ -305,29 +385,58 @@ class Benchmark:
 
 
 BENCHMARKS = {
-    "cifar10": Benchmark("cifar10", {"main": Part(FILES["cifar10"], convert_cifar10)}, flip=True,
-                         description="CIFAR-10: 50,000 train / 10,000 test 32×32 colour images, 10 classes"),
-    "cifar100": Benchmark("cifar100", {"main": Part(FILES["cifar100"], convert_cifar100)}, flip=True,
-                          description="CIFAR-100: 50,000 / 10,000 32×32 images, 100 fine classes (20 coarse)"),
-    "svhn": Benchmark("svhn", {"main": Part(FILES["svhn"], convert_svhn),
-                               "extra": Part(FILES["svhn_extra"], convert_svhn_extra, required=False)},
-                      flip=False, extra_by_default=False,
-                      description="SVHN: 73,257 train / 26,032 test 32×32 digits; 531,131 extra (unlabeled here)"),
-    "stl10": Benchmark("stl10", {"main": Part(FILES["stl10"], convert_stl10)}, flip=True,
-                       description="STL-10: 5,000 train / 8,000 test 96×96 images, 10 classes, 100,000 unlabeled"),
-    "mnist": Benchmark("mnist", {"main": Part(FILES["mnist"], _idx_converter([str(d) for d in range(10)]))},
-                       flip=False, description="MNIST: 60,000 / 10,000 28×28 handwritten digits"),
-    "fashion_mnist": Benchmark("fashion_mnist", {"main": Part(FILES["fashion_mnist"], _idx_converter(
-        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]))},
-        flip=True, description="Fashion-MNIST: 60,000 / 10,000 28×28 clothing images, 10 classes"),
-    "kmnist": Benchmark("kmnist", {"main": Part(FILES["kmnist"], _idx_converter(
-        ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]))},
-        flip=False, description="Kuzushiji-MNIST: 60,000 / 10,000 28×28 cursive Japanese characters, 10 classes"),
+    "cifar10": Benchmark(
+        "cifar10",
+        {"main": Part(FILES["cifar10"], convert_cifar10)},
+        flip=True,
+        description="CIFAR-10: 50,000 train / 10,000 test 32×32 colour images, 10 classes",
+    ),
+    "cifar100": Benchmark(
+        "cifar100",
+        {"main": Part(FILES["cifar100"], convert_cifar100)},
+        flip=True,
+        description="CIFAR-100: 50,000 / 10,000 32×32 images, 100 fine classes (20 coarse)",
+    ),
+    "svhn": Benchmark(
+        "svhn",
+        {
+            "main": Part(FILES["svhn"], convert_svhn),
+            "extra": Part(FILES["svhn_extra"], convert_svhn_extra, required=False),
+        },
+        flip=False,
+        extra_by_default=False,
+        description="SVHN: 73,257 train / 26,032 test 32×32 digits; 531,131 extra (unlabeled here)",
+    ),
+    "stl10": Benchmark(
+        "stl10",
+        {"main": Part(FILES["stl10"], convert_stl10)},
+        flip=True,
+        description="STL-10: 5,000 train / 8,000 test 96×96 images, 10 classes, 100,000 unlabeled",
+    ),
+    "mnist": Benchmark(
+        "mnist",
+        {"main": Part(FILES["mnist"], _idx_converter([str(d) for d in range(10)]))},
+        flip=False,
+        description="MNIST: 60,000 / 10,000 28×28 handwritten digits",
+    ),
+    "fashion_mnist": Benchmark(
+        "fashion_mnist",
+        {"main": Part(FILES["fashion_mnist"], _idx_converter(_FASHION_CLASSES))},
+        flip=True,
+        description="Fashion-MNIST: 60,000 / 10,000 28×28 clothing images, 10 classes",
+    ),
+    "kmnist": Benchmark(
+        "kmnist",
+        {"main": Part(FILES["kmnist"], _idx_converter(["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]))},
+        flip=False,
+        description="Kuzushiji-MNIST: 60,000 / 10,000 28×28 cursive Japanese characters, 10 classes",
+    ),
 }
 
 
-def prepare(name: str, root, *, download: bool = False, parts: tuple[str, ...] | None = None,
-            progress: bool = False) -> Cache:
+def prepare(
+    name: str, root, *, download: bool = False, parts: tuple[str, ...] | None = None, progress: bool = False
+) -> Cache:
     """Make sure the cache of `name` is built: verify (and, if allowed, download) files, convert once.
 
     `parts=None`: the required parts, plus optional ones whose files are present (or all parts when downloading).
@@ -345,8 +454,7 @@ def prepare(name: str, root, *, download: bool = False, parts: tuple[str, ...] |
             if not part.required and parts is None:
                 continue  # an optional part that is not there: go on without it
             raise WeaklabError(
-                missing_files_message(name, folder, missing)
-                + f" (or run `weaklab data download {name} --root {root}`)"
+                missing_files_message(name, folder, missing) + f" (or run `weaklab data download {name} --root {root}`)"
             )
         files = {f.name: fetch(f, folder, download=download, progress=progress) for f in part.files}
         meta = part.convert(files, cache)
@@ -369,14 +477,21 @@ def load_benchmark(name: str, root) -> ArraySource:
     bench = _benchmark(name)
     cache = prepare(name, root)
     meta = cache.part_meta("main")
+    assert meta is not None  # prepare built the main part
     splits = cache.available()
     info = {"description": bench.description, "cache": str(cache.dir), "extra_by_default": bench.extra_by_default}
     if "coarse_classes" in meta:
         info["coarse_classes"] = meta["coarse_classes"]
         info["coarse_labels"] = cache.load("train_coarse_labels")
     return ArraySource(
-        x=cache.load("train_x"), y=cache.load("train_y"), classes=meta["classes"], name=name, flip=bench.flip,
-        test_x=cache.load("test_x"), test_y=cache.load("test_y"), info=info,
+        x=cache.load("train_x"),
+        y=cache.load("train_y"),
+        classes=meta["classes"],
+        name=name,
+        flip=bench.flip,
+        test_x=cache.load("test_x"),
+        test_y=cache.load("test_y"),
+        info=info,
         extra_x=cache.load("extra_x") if "extra_x" in splits else None,
     )
 
@@ -387,7 +502,7 @@ def status(name: str, root) -> dict:
     folder = dataset_dir(root, name)
     cache = Cache(folder)
     files = {}
-    for part_name, part in bench.parts.items():
+    for part in bench.parts.values():
         for f in part.files:
             path = folder / f.name
             if not path.is_file():
@@ -395,5 +510,9 @@ def status(name: str, root) -> dict:
             else:
                 state = "ok" if md5sum(path) == f.md5 else "CHECKSUM MISMATCH"
             files[f.name] = state
-    return {"dataset": name, "folder": str(folder), "files": files,
-            "converted": [p for p in bench.parts if _part_done(cache, p)]}
+    return {
+        "dataset": name,
+        "folder": str(folder),
+        "files": files,
+        "converted": [p for p in bench.parts if _part_done(cache, p)],
+    }

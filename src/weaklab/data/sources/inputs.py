@@ -32,8 +32,9 @@ def load_inputs(path: Path, input_shape: tuple[int, ...], bad_images: str = "err
     elif suffix == ".csv":
         files = _listed(path)
     else:
-        raise WeaklabError(f"{path}: predict reads a .npy / .npz array, an image, a folder of images or a CSV with a "
-                           "`path` column")
+        raise WeaklabError(
+            f"{path}: predict reads a .npy / .npz array, an image, a folder of images or a CSV with a `path` column"
+        )
     return _images(files, input_shape, bad_images)
 
 
@@ -67,8 +68,9 @@ def _listed(path: Path) -> list[Path]:
 
 def _images(files: list[Path], input_shape: tuple[int, ...], bad_images: str) -> tuple[np.ndarray, list[str]]:
     if len(input_shape) != 3:
-        raise WeaklabError(f"this run was trained on feature vectors of length {input_shape[0]}, not images; "
-                           "pass a .npy array")
+        raise WeaklabError(
+            f"this run was trained on feature vectors of length {input_shape[0]}, not images; pass a .npy array"
+        )
     channels, height, width = input_shape
     reader = ImageReader(Options(bad_images=bad_images))
     reader.mode, reader.size = ("L" if channels == 1 else "RGB"), (width, height)

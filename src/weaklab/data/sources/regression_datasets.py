@@ -22,7 +22,9 @@ def rotate(images: np.ndarray, degrees: np.ndarray, upsample: int = 2) -> np.nda
     theta = torch.as_tensor(np.deg2rad(degrees), dtype=torch.float32)
     cos, sin = torch.cos(theta), torch.sin(theta)
     # affine_grid maps output coordinates to input coordinates: the inverse rotation; y points down in images.
-    matrix = torch.stack([torch.stack([cos, -sin, torch.zeros_like(cos)], 1), torch.stack([sin, cos, torch.zeros_like(cos)], 1)], 1)
+    matrix = torch.stack(
+        [torch.stack([cos, -sin, torch.zeros_like(cos)], 1), torch.stack([sin, cos, torch.zeros_like(cos)], 1)], 1
+    )
     grid = torch.nn.functional.affine_grid(matrix, list(x.shape), align_corners=False)
     x = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return torch.nn.functional.adaptive_avg_pool2d(x, (h, w)).numpy()
@@ -41,7 +43,9 @@ def digits_rotation(root: str | None = None) -> ArraySource:
     angles = np.random.default_rng(ROTATION_SEED).uniform(-MAX_ANGLE, MAX_ANGLE, len(d.images))
     x = rotate(d.images.astype(np.float32)[:, None], angles)
     info = {"target": "rotation angle in degrees", "range": [-MAX_ANGLE, MAX_ANGLE], "source": "sklearn load_digits"}
-    return ArraySource(x=x, y=angles.astype(np.float32), classes=[], name="digits_rotation", flip=False, info=info, task="regression")
+    return ArraySource(
+        x=x, y=angles.astype(np.float32), classes=[], name="digits_rotation", flip=False, info=info, task="regression"
+    )
 
 
 def diabetes(root: str | None = None) -> ArraySource:
@@ -50,5 +54,17 @@ def diabetes(root: str | None = None) -> ArraySource:
     from sklearn.datasets import load_diabetes
 
     d = load_diabetes(scaled=False)
-    info = {"target": "disease progression after one year", "features": list(d.feature_names), "source": "sklearn load_diabetes"}
-    return ArraySource(x=d.data.astype(np.float32), y=d.target.astype(np.float32), classes=[], name="diabetes", flip=False, info=info, task="regression")
+    info = {
+        "target": "disease progression after one year",
+        "features": list(d.feature_names),
+        "source": "sklearn load_diabetes",
+    }
+    return ArraySource(
+        x=d.data.astype(np.float32),
+        y=d.target.astype(np.float32),
+        classes=[],
+        name="diabetes",
+        flip=False,
+        info=info,
+        task="regression",
+    )

@@ -22,14 +22,14 @@ class ArraySource:
     carved from `x`, stratified.
     """
 
-    x: np.ndarray
+    x: np.ndarray | Rows  # Rows: a lazy selection of a memory-mapped cache (data/store/rows.py)
     y: np.ndarray
     classes: list[str]
     name: str = "arrays"
     # Is a horizontal flip label-preserving? Only a dataset that says so is flipped: not digits, letters, text, or
     # targets that change with the image (angles). Users' data: off unless --flip / views.flip says otherwise.
     flip: bool = False
-    test_x: np.ndarray | None = None
+    test_x: np.ndarray | Rows | None = None
     test_y: np.ndarray | None = None
     info: dict = field(default_factory=dict)
     task: str = "classification"  # classification (integer labels) | regression (real targets; classes empty)

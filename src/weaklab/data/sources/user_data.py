@@ -5,9 +5,8 @@ empty (or -1 in an .npz) is marked unlabeled. Images are decoded with Pillow and
 
 from __future__ import annotations
 
-import dataclasses
-
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -19,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import WeaklabError
-from .download import NpyWriter, atomic_write
 from ..store.rows import Rows
+from .download import NpyWriter, atomic_write
 from .source import ArraySource
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -42,8 +41,13 @@ class Options:
     def from_config(cls, data) -> Options:
         if data is None:
             return cls()
-        opts = cls(*(getattr(data, f, d) for f, d in (("target_column", None), ("task", None), ("image_size", None),
-                                                      ("bad_images", "error"), ("filename_target", None))))
+        opts = cls(
+            target_column=getattr(data, "target_column", None),
+            task=getattr(data, "task", None),
+            image_size=getattr(data, "image_size", None),
+            bad_images=getattr(data, "bad_images", "error"),
+            filename_target=getattr(data, "filename_target", None),
+        )
         root = getattr(data, "root", None)
         if root:
             opts.cache_dir = Path(root).expanduser() / ".weaklab-cache"
@@ -117,8 +121,15 @@ def _as_numbers(cells: list[str]) -> np.ndarray | None:
 
 
 def _source(x, y, classes, unlabeled, task, name, **kw) -> ArraySource:
-    return ArraySource(x=x, y=y, classes=classes, name=name, task=task,
-                       unlabeled=unlabeled if unlabeled is not None and unlabeled.any() else None, **kw)
+    return ArraySource(
+        x=x,
+        y=y,
+        classes=classes,
+        name=name,
+        task=task,
+        unlabeled=unlabeled if unlabeled is not None and unlabeled.any() else None,
+        **kw,
+    )
 
 
 def keep_target_range(src: ArraySource, target_range) -> ArraySource:
@@ -137,12 +148,20 @@ def keep_target_range(src: ArraySource, target_range) -> ArraySource:
     if not (k & src.has_label).any():
         raise WeaklabError(f"{src.name}: no target lies in {target_range}")
     test = {}
-    if src.test_x is not None:
+    if src.test_x is not None and src.test_y is not None:  # an ArraySource has both or neither
         kt = keep(src.test_y)
         test = {"test_x": Rows.of(src.test_x).select(np.flatnonzero(kt)), "test_y": src.test_y[kt]}
     return ArraySource(  # the kept rows as a lazy selection: a memory-mapped image cache is not copied
-        x=Rows.of(src.x).select(np.flatnonzero(k)), y=src.y[k], classes=[], name=src.name, flip=src.flip, info=src.info, task="regression",
-        unlabeled=None if src.unlabeled is None else src.unlabeled[k], extra_x=src.extra_x, **test,
+        x=Rows.of(src.x).select(np.flatnonzero(k)),
+        y=src.y[k],
+        classes=[],
+        name=src.name,
+        flip=src.flip,
+        info=src.info,
+        task="regression",
+        unlabeled=None if src.unlabeled is None else src.unlabeled[k],
+        extra_x=src.extra_x,
+        **test,
     )
 
 
@@ -256,15 +275,15 @@ class ImageReader:
         from PIL import Image, UnidentifiedImageError
 
         try:
-            with Image.open(path) as img:
-                img.load()
+            with Image.open(path) as opened:
+                opened.load()
                 if self.mode is None:
-                    self.mode = "L" if img.mode in ("L", "1", "I", "I;16", "F") else "RGB"
-                img = img.convert(self.mode)
+                    self.mode = "L" if opened.mode in ("L", "1", "I", "I;16", "F") else "RGB"
+                img = opened.convert(self.mode)
                 if self.size is None:
                     self.size = img.size
                 if img.size != self.size:
-                    img = img.resize(self.size, Image.BILINEAR)
+                    img = img.resize(self.size, Image.Resampling.BILINEAR)
                 a = np.asarray(img, dtype=np.uint8)
         except FileNotFoundError:
             raise WeaklabError(f"image {path} does not exist") from None
@@ -281,22 +300,21 @@ class ImageReader:
         """Stacked N×C×H×W uint8 images and the mask of the paths that decoded; from the decoded-image cache
         when the same files (names, sizes, modification times) were decoded with the same options before."""
         key = self._cache_key(paths)
-        if key is not None:
-            x_path, meta_path = self.opts.cache_dir / f"images-{key}.npy", self.opts.cache_dir / f"images-{key}.json"
-            try:
-                meta = json.loads(meta_path.read_text())
-                x, ok = np.load(x_path, mmap_mode="r", allow_pickle=False), np.array(meta["ok"], dtype=bool)
-                if len(ok) != len(paths):
-                    raise ValueError("cache entry does not match the file list")
-                self.mode, self.size = ("L" if x.shape[1] == 1 else "RGB"), (x.shape[3], x.shape[2])  # as decoded
-                skipped = [str(p) for p, good in zip(paths, ok) if not good]
-                self.skipped += skipped
-                self._report(skipped)
-                return x, ok
-            except (OSError, ValueError, KeyError):
-                pass  # not cached yet (or unreadable): decode
-        if key is None:
+        if key is None or self.opts.cache_dir is None:  # no cache folder, or a file it cannot key
             return self._decode_all(paths)
+        x_path, meta_path = self.opts.cache_dir / f"images-{key}.npy", self.opts.cache_dir / f"images-{key}.json"
+        try:
+            meta = json.loads(meta_path.read_text())
+            x, ok = np.load(x_path, mmap_mode="r", allow_pickle=False), np.array(meta["ok"], dtype=bool)
+            if len(ok) != len(paths):
+                raise ValueError("cache entry does not match the file list")
+            self.mode, self.size = ("L" if x.shape[1] == 1 else "RGB"), (x.shape[3], x.shape[2])  # as decoded
+            skipped = [str(p) for p, good in zip(paths, ok) if not good]
+            self.skipped += skipped
+            self._report(skipped)
+            return x, ok
+        except (OSError, ValueError, KeyError):
+            pass  # not cached yet (or unreadable): decode
         self.opts.cache_dir.mkdir(parents=True, exist_ok=True)
         ok = self._decode_to_file(paths, x_path)
         text = json.dumps({"ok": ok.tolist()})
@@ -322,7 +340,7 @@ class ImageReader:
 
     def _decode_first(self, paths: list[Path]) -> list[np.ndarray | None]:
         """Decode until the first readable image, which fixes mode and size for the rest."""
-        images = []
+        images: list[np.ndarray | None] = []
         while len(images) < len(paths) and (self.mode is None or self.size is None):
             images.append(self.read(paths[len(images)]))
         return images
@@ -358,6 +376,7 @@ class ImageReader:
         ok = np.zeros(len(paths), dtype=bool)
         if self.mode is None:  # nothing decoded
             self._finish(paths, ok)
+        assert self.size is not None  # fixed with the mode by the first decoded image
         channels = 1 if self.mode == "L" else 3
         shape = (channels, self.size[1], self.size[0])
         writer, filled = NpyWriter(x_path, (len(paths), *shape), np.uint8), 0
@@ -423,8 +442,14 @@ def image_filenames(root: Path, opts: Options) -> ArraySource:
     targets = [parse_utkface(f) for f in files]
     reader = ImageReader(opts)
     x, ok = reader.read_all(files)
-    return ArraySource(x=x, y=np.array(targets, np.float32)[ok], classes=[], name=root.name, task="regression",
-                       info={"skipped_images": reader.skipped})
+    return ArraySource(
+        x=x,
+        y=np.array(targets, np.float32)[ok],
+        classes=[],
+        name=root.name,
+        task="regression",
+        info={"skipped_images": reader.skipped},
+    )
 
 
 def image_csv(path: Path, header: list[str], rows: list[list[str]], opts: Options) -> ArraySource:
@@ -441,8 +466,9 @@ def image_csv(path: Path, header: list[str], rows: list[list[str]], opts: Option
         raise WeaklabError(f"{path}: the CSV lists no images")
     reader = ImageReader(opts)
     x, ok = reader.read_all(files)
-    y, classes, unlabeled, task = _labels([row[t] for row, good in zip(rows, ok) if good], opts,
-                                          f"{path} column {target!r}")
+    y, classes, unlabeled, task = _labels(
+        [row[t] for row, good in zip(rows, ok) if good], opts, f"{path} column {target!r}"
+    )
     return _source(x, y, classes, unlabeled, task, path.stem, info={"skipped_images": reader.skipped})
 
 
@@ -473,7 +499,7 @@ def rafdb(root: Path, opts: Options) -> ArraySource:
     listing = root / "EmoLabel" / "list_patition_label.txt"
     if not listing.is_file():
         raise WeaklabError(f"RAF-DB: {listing} is missing; --data-root must be the folder holding EmoLabel/ and Image/")
-    splits = {"train": ([], []), "test": ([], [])}
+    splits: dict[str, tuple[list[Path], list[int]]] = {"train": ([], []), "test": ([], [])}
     for i, line in enumerate(listing.read_text().splitlines()):
         if not line.strip():
             continue
@@ -490,8 +516,13 @@ def rafdb(root: Path, opts: Options) -> ArraySource:
     reader = ImageReader(opts)
     (x, okx), (tx, okt) = (reader.read_all(splits[s][0]) for s in ("train", "test"))
     return ArraySource(
-        x=x, y=np.array(splits["train"][1])[okx], classes=RAFDB_CLASSES, name="rafdb",
-        test_x=tx, test_y=np.array(splits["test"][1])[okt], info={"skipped_images": reader.skipped},
+        x=x,
+        y=np.array(splits["train"][1])[okx],
+        classes=RAFDB_CLASSES,
+        name="rafdb",
+        test_x=tx,
+        test_y=np.array(splits["test"][1])[okt],
+        info={"skipped_images": reader.skipped},
     )
 
 
@@ -524,7 +555,7 @@ def _fer_split(usage: str) -> str:
 def fer2013(root: Path, opts: Options) -> ArraySource:
     path, header, rows = _fer_pixels(root)
     e, px, u = header.index("emotion"), header.index("pixels"), header.index("Usage")
-    out = {"train": ([], []), "test": ([], [])}
+    out: dict[str, tuple[list[np.ndarray], list[int]]] = {"train": ([], []), "test": ([], [])}
     for i, row in enumerate(rows):
         if not row[e].strip().isdigit() or not 0 <= int(row[e]) <= 6:
             raise WeaklabError(f"{path}: line {i + 2}: emotion {row[e]!r} is not a label 0-6")
@@ -550,7 +581,7 @@ def ferplus(root: Path, opts: Options) -> ArraySource:
         raise WeaklabError(f"{votes_path}: {len(vrows)} rows but fer2013.csv has {len(rows)}; they must align")
     idx = [vheader.index(c) for c in columns]
     px, u = header.index("pixels"), header.index("Usage")
-    out = {"train": ([], []), "test": ([], [])}
+    out: dict[str, tuple[list[np.ndarray], list[int]]] = {"train": ([], []), "test": ([], [])}
     for i, (row, vrow) in enumerate(zip(rows, vrows)):
         try:
             votes = np.array([float(vrow[j] or 0) for j in idx])
@@ -568,8 +599,15 @@ def ferplus(root: Path, opts: Options) -> ArraySource:
 def _fer_source(name, classes, out) -> ArraySource:
     if not out["train"][0]:
         raise WeaklabError(f"{name}: no training images")
-    test = {}
+    test_x = test_y = None
     if out["test"][0]:
-        test = {"test_x": np.stack(out["test"][0]), "test_y": np.array(out["test"][1])}
-    return ArraySource(x=np.stack(out["train"][0]), y=np.array(out["train"][1]), classes=classes, name=name,
-                       flip=True, **test)
+        test_x, test_y = np.stack(out["test"][0]), np.array(out["test"][1])
+    return ArraySource(
+        x=np.stack(out["train"][0]),
+        y=np.array(out["train"][1]),
+        classes=classes,
+        name=name,
+        flip=True,
+        test_x=test_x,
+        test_y=test_y,
+    )

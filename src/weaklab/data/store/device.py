@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .rows import Rows
+
 
 class Normalizer:
     """Per-channel (images) or per-feature (tables) standardisation, fitted on training samples only, optionally
@@ -16,16 +18,16 @@ class Normalizer:
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, zca: tuple[torch.Tensor, torch.Tensor] | None = None):
         self.mean, self.std, self.zca = mean, std, zca
 
-    def with_zca(self, x: np.ndarray, epsilon: float) -> Normalizer:
+    def with_zca(self, x: np.ndarray | Rows, epsilon: float) -> Normalizer:
         from .zca import fit_zca
 
         return Normalizer(self.mean, self.std, fit_zca(x, self, epsilon))
 
     @classmethod
-    def fit(cls, x: np.ndarray, chunk: int = 4096) -> Normalizer:
+    def fit(cls, x: np.ndarray | Rows, chunk: int = 4096) -> Normalizer:
         # In chunks: a float64 copy of a whole large uint8 dataset (e.g. STL-10's 105k images) would not fit.
         dims = (0, 2, 3) if x.ndim == 4 else (0,)
-        total = sq = 0.0
+        total = sq = torch.zeros((), dtype=torch.float64)
         count = 0
         for start in range(0, len(x), chunk):
             part = torch.as_tensor(np.asarray(x[start : start + chunk]), dtype=torch.float64)
@@ -39,7 +41,7 @@ class Normalizer:
         return cls(mean.float().reshape(shape), std.float().reshape(shape))
 
     def to(self, device) -> Normalizer:
-        zca = None if self.zca is None else tuple(t.to(device) for t in self.zca)
+        zca = None if self.zca is None else (self.zca[0].to(device), self.zca[1].to(device))
         return Normalizer(self.mean.to(device), self.std.to(device), zca)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

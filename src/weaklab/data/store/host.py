@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 
 from ...errors import WeaklabError
-from .rows import Rows
 from .device import DeviceStore, Normalizer
+from .rows import Rows
 
 MAX_DEFAULT_WORKERS = 4  # reading decoded uint8 rows is light work: a few processes keep a GPU fed
 PREFETCH_PER_WORKER = 2  # batches each worker reads ahead
@@ -53,7 +54,7 @@ class _Gather(torch.utils.data.Dataset):
 class _Plan(torch.utils.data.Sampler):
     """The keys of the current epoch's batches; replaced by look_ahead, read by the (persistent) loader."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.keys: list[np.ndarray] = []
 
     def __iter__(self):
@@ -66,8 +67,10 @@ class _Plan(torch.utils.data.Sampler):
 class HostStore:
     def __init__(self, x, normalizer: Normalizer, device: torch.device, workers: int | None = None):
         if workers is None:
-            workers = min(MAX_DEFAULT_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                          else os.cpu_count() or 1)
+            workers = min(
+                MAX_DEFAULT_WORKERS,
+                len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+            )
         if workers < 0:
             raise WeaklabError(f"data.workers must be 0 or more, got {workers}")
         self.x = x
@@ -77,7 +80,9 @@ class HostStore:
         self.normalizer = normalizer.to(device)
         self.workers = workers
         self.prefetched = self.gathered = 0  # batches served from the look-ahead / read synchronously
-        self._plan, self._loader, self._batches = _Plan(), None, None
+        self._plan = _Plan()
+        self._loader: torch.utils.data.DataLoader | None = None
+        self._batches: Iterator[torch.Tensor] | None = None  # the loader's pass over the plan
         self._expected: deque[tuple] = deque()  # identities of the plan rows the loader will yield, in order
         self._streams: list[torch.Tensor] = []  # kept alive: their memory identifies the rows
 
@@ -99,6 +104,7 @@ class HostStore:
         if self._expected and _identity(idx) == self._expected[0]:
             self._expected.popleft()
             self.prefetched += 1
+            assert self._batches is not None  # started with the plan it reads
             return self._to_device(next(self._batches))
         self.gathered += 1
         return self._gather(idx.cpu().numpy())
@@ -120,8 +126,13 @@ class HostStore:
                 self._expected.append(_identity(row))
         if self._loader is None:
             self._loader = torch.utils.data.DataLoader(
-                _Gather(self.rows, self.dtype), sampler=self._plan, batch_size=None, num_workers=self.workers,
-                pin_memory=self.device.type == "cuda", prefetch_factor=PREFETCH_PER_WORKER, persistent_workers=True,
+                _Gather(self.rows, self.dtype),
+                sampler=self._plan,
+                batch_size=None,
+                num_workers=self.workers,
+                pin_memory=self.device.type == "cuda",
+                prefetch_factor=PREFETCH_PER_WORKER,
+                persistent_workers=True,
                 generator=torch.Generator(),  # its workers' seeds are drawn here, not from the run's global RNG
             )
         self._batches = iter(self._loader)  # persistent workers: a new pass drops what the last one left unread
@@ -131,9 +142,11 @@ class HostStore:
         self._expected.clear()
         self._batches = None
         loader, self._loader = self._loader, None
-        if loader is not None and getattr(loader, "_iterator", None) is not None:
-            loader._iterator._shutdown_workers()
-            loader._iterator = None
+        if loader is not None:
+            iterator = getattr(loader, "_iterator", None)  # torch's private handle on the persistent workers
+            if iterator is not None:
+                iterator._shutdown_workers()
+                loader._iterator = None
 
     def batches(self, batch_size: int):
         """Consecutive normalised batches (evaluation). A thread reads the next batch from the file while the
@@ -142,8 +155,10 @@ class HostStore:
 
         n = len(self.rows)
         chunks = [np.arange(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+        if not chunks:
+            return
         with ThreadPoolExecutor(max_workers=1) as pool:
-            ahead = pool.submit(read_rows, self.rows, chunks[0], self.dtype) if chunks else None
+            ahead = pool.submit(read_rows, self.rows, chunks[0], self.dtype)
             for k in range(len(chunks)):
                 batch = ahead.result()
                 if k + 1 < len(chunks):
@@ -159,8 +174,9 @@ def store_kind(kind: str, device: torch.device, total_bytes: int) -> str:
     return kind
 
 
-def make_store(kind: str, x, normalizer: Normalizer, device: torch.device, total_bytes: int,
-               workers: int | None = None):
+def make_store(
+    kind: str, x, normalizer: Normalizer, device: torch.device, total_bytes: int, workers: int | None = None
+):
     """`device`: the whole split on the device; `host`: batches read from host memory or a memory-mapped file
     (`workers` processes reading ahead; None: min(4, CPU cores)); `auto`: see store_kind."""
     if store_kind(kind, device, total_bytes) == "device":

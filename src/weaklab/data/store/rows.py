@@ -11,6 +11,7 @@ and offset and is memory-mapped again on the other side; only parts held in RAM 
 from __future__ import annotations
 
 import mmap
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class Rows:
     """Rows of arrays (index None: all of them), concatenated. Indexing gives ndarrays; np.asarray(rows) reads
     everything (use it only where everything fits)."""
 
-    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray | None]]):
+    def __init__(self, parts: Sequence[tuple[np.ndarray, np.ndarray | None]]):
         if not parts:
             raise ValueError("Rows needs at least one part")
         self._parts = [(_Mapped(a), None if i is None else np.asarray(i, dtype=np.int64)) for a, i in parts]
@@ -83,7 +84,11 @@ class Rows:
             raise IndexError(f"row index out of range for {len(self)} rows")
         part, rows = self._locate(positions)
         runs = np.flatnonzero(np.diff(part)) + 1  # a new part wherever consecutive positions change part
-        pieces = [(self._parts[part[at[0]]][0].a, rows[at]) for at in np.split(np.arange(len(rows)), runs)] if len(rows) else []
+        pieces = (
+            [(self._parts[part[at[0]]][0].a, rows[at]) for at in np.split(np.arange(len(rows)), runs)]
+            if len(rows)
+            else []
+        )
         return Rows(pieces or [(self._parts[0][0].a, np.zeros(0, dtype=np.int64))])
 
     def _locate(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,9 @@ from ...errors import WeaklabError
 
 
 class TwoStreamSampler:
-    def __init__(self, labeled: torch.Tensor, unlabeled: torch.Tensor, batch_labeled: int, batch_unlabeled: int, seed: int):
+    def __init__(
+        self, labeled: torch.Tensor, unlabeled: torch.Tensor, batch_labeled: int, batch_unlabeled: int, seed: int
+    ):
         if len(labeled) == 0:
             raise WeaklabError("the labeled set is empty: give labels_per_class >= 1 or a positive labeled_fraction")
         if batch_labeled < 1 or batch_unlabeled < 1:

@@ -13,16 +13,19 @@ import numpy as np
 import torch
 
 from ...errors import WeaklabError
+from .rows import Rows
 
 MAX_DIM = 4096  # a D×D matrix: 3×32×32 = 3072 is fine; 3×96×96 would need 3 GB
 
 
-def fit_zca(x: np.ndarray, standardise, epsilon: float, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_zca(x: np.ndarray | Rows, standardise, epsilon: float, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean, W) with `mean` of shape D and `W` D×D, from samples x (N×...) after `standardise`."""
     d = int(np.prod(x.shape[1:]))
     if d > MAX_DIM:
-        raise WeaklabError(f"ZCA whitening needs a {d}×{d} matrix; use it for inputs of at most {MAX_DIM} values "
-                           f"(e.g. 3×32×32), or data.normalize=standard")
+        raise WeaklabError(
+            f"ZCA whitening needs a {d}×{d} matrix; use it for inputs of at most {MAX_DIM} values "
+            f"(e.g. 3×32×32), or data.normalize=standard"
+        )
     if epsilon <= 0:
         raise WeaklabError(f"data.zca_epsilon must be positive, got {epsilon}")
     total = torch.zeros(d, dtype=torch.float64)

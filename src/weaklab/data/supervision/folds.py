@@ -3,6 +3,7 @@
 Fold k's samples are hidden from training (they become unlabeled) in the run with `data.cv_fold = k`, so that
 run's predictions on them are out-of-sample: what label-quality tools (cleanlab) expect as `pred_probs`.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -23,12 +23,12 @@ class Supervision:
     @classmethod
     def from_labels(cls, labels: np.ndarray, num_classes: int, labeled: np.ndarray | None = None) -> Supervision:
         """One-hot rows where `labeled` (default: every sample), all-candidate rows elsewhere."""
-        labels = torch.as_tensor(labels, dtype=torch.long)
-        n = len(labels)
-        labeled = torch.ones(n, dtype=torch.bool) if labeled is None else torch.as_tensor(labeled, dtype=torch.bool)
+        y = torch.as_tensor(labels, dtype=torch.long)
+        n = len(y)
+        known = torch.ones(n, dtype=torch.bool) if labeled is None else torch.as_tensor(labeled, dtype=torch.bool)
         candidates = torch.ones(n, num_classes, dtype=torch.bool)
-        onehot = torch.nn.functional.one_hot(labels, num_classes).bool()
-        candidates[labeled] = onehot[labeled]
+        onehot = torch.nn.functional.one_hot(y, num_classes).bool()
+        candidates[known] = onehot[known]
         return cls(candidates, torch.zeros(n, dtype=torch.bool))
 
     def with_unlabeled(self, n: int) -> Supervision:
@@ -94,11 +94,17 @@ def semi_supervised(
                 f"labels_per_class={labels_per_class} but class {c} has only {smallest} training samples; "
                 f"choose at most {smallest}"
             )
-    elif not 0 < fraction <= 1:
-        raise WeaklabError(f"labeled_fraction must be in (0, 1], got {fraction}")
+    else:
+        assert fraction is not None  # one of the two is given (neither: returned above)
+        if not 0 < fraction <= 1:
+            raise WeaklabError(f"labeled_fraction must be in (0, 1], got {fraction}")
     for c in range(num_classes):
         members = np.flatnonzero(labels == c)
-        k = labels_per_class if labels_per_class is not None else max(1, int(round(fraction * len(members))))
+        if labels_per_class is not None:
+            k = labels_per_class
+        else:
+            assert fraction is not None
+            k = max(1, int(round(fraction * len(members))))
         keep[rng.permutation(members)[:k]] = True
     return Supervision.from_labels(labels, num_classes, keep)
 
@@ -139,7 +145,12 @@ class RegressionSupervision:
 
 
 def semi_supervised_regression(
-    targets: np.ndarray, *, labels_per_class: int | None = None, fraction: float | None = None, seed: int = 0, bins: int = 10
+    targets: np.ndarray,
+    *,
+    labels_per_class: int | None = None,
+    fraction: float | None = None,
+    seed: int = 0,
+    bins: int = 10,
 ) -> RegressionSupervision:
     """Keep a labeled `fraction` of the targets, balanced over `bins` target-quantile bins; hide the rest.
 

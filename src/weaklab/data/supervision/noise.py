@@ -11,6 +11,7 @@ asked one up to rounding; `transition` draws each label from its row of a matrix
     pairflip        a picked label c becomes c+1 (mod C)
     transition      label i becomes j with probability T[i, j] (rows sum to 1)
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -84,8 +85,10 @@ def parse_mapping(spec, classes: list[str]) -> dict[int, int]:
     elif isinstance(spec, list) and all(isinstance(e, str) and "->" in e for e in spec):
         pairs = [tuple(part.strip() for part in e.split("->", 1)) for e in spec]
     else:
-        raise WeaklabError(f"data.noise_mapping must be one of {', '.join(MAPPINGS)} or a list like "
-                           f"['cat->dog', 'dog->cat'], got {spec!r}")
+        raise WeaklabError(
+            f"data.noise_mapping must be one of {', '.join(MAPPINGS)} or a list like "
+            f"['cat->dog', 'dog->cat'], got {spec!r}"
+        )
     return {_class_index(s, classes): _class_index(t, classes) for s, t in pairs}
 
 
@@ -94,7 +97,9 @@ def _class_index(name: str, classes: list[str]) -> int:
         return classes.index(name)
     if name.isdigit() and int(name) < len(classes):
         return int(name)
-    raise WeaklabError(f"data.noise_mapping names class {name!r}, which this dataset lacks; classes: {', '.join(classes)}")
+    raise WeaklabError(
+        f"data.noise_mapping names class {name!r}, which this dataset lacks; classes: {', '.join(classes)}"
+    )
 
 
 def read_matrix(spec, num_classes: int) -> np.ndarray:
@@ -106,20 +111,25 @@ def read_matrix(spec, num_classes: int) -> np.ndarray:
         try:
             spec = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, delimiter=",")
         except Exception as e:
-            raise WeaklabError(f"cannot read data.noise_matrix {path} ({type(e).__name__}); use .npy or comma-separated text") from None
+            raise WeaklabError(
+                f"cannot read data.noise_matrix {path} ({type(e).__name__}); use .npy or comma-separated text"
+            ) from None
     try:
         matrix = np.asarray(spec, dtype=np.float64)
     except (TypeError, ValueError):
         raise WeaklabError("data.noise_matrix must be a C×C list of numbers") from None
     if matrix.shape != (num_classes, num_classes):
-        raise WeaklabError(f"data.noise_matrix must be {num_classes}×{num_classes} (classes × classes), got shape {matrix.shape}")
+        raise WeaklabError(
+            f"data.noise_matrix must be {num_classes}×{num_classes} (classes × classes), got shape {matrix.shape}"
+        )
     if (matrix < 0).any() or not np.allclose(matrix.sum(1), 1.0, atol=1e-6):
         raise WeaklabError("data.noise_matrix rows must be non-negative and sum to 1 (row i: P(noisy label | clean i))")
     return matrix
 
 
-def make_noisy(labels: np.ndarray, classes: list[str], kind: str, rate: float, seed: int,
-               mapping=None, matrix=None) -> np.ndarray:
+def make_noisy(
+    labels: np.ndarray, classes: list[str], kind: str, rate: float, seed: int, mapping=None, matrix=None
+) -> np.ndarray:
     """The noisy labels of `kind` (see the module docstring); "none" and "given" return the labels unchanged."""
     labels = np.asarray(labels, dtype=np.int64)
     c = len(classes)
@@ -146,12 +156,18 @@ def noise_report(clean: np.ndarray, noisy: np.ndarray, kind: str, rate: float | 
     """What the generator produced: the realised share of wrong labels, overall and per clean class."""
     wrong = clean != noisy
     per_class = [float(wrong[clean == k].mean()) if (clean == k).any() else 0.0 for k in range(int(clean.max()) + 1)]
-    return {"noise": kind, "noise_rate_asked": rate, "noise_rate_realised": float(wrong.mean()),
-            "noisy_labels": int(wrong.sum()), "noise_rate_per_class": [round(r, 4) for r in per_class]}
+    return {
+        "noise": kind,
+        "noise_rate_asked": rate,
+        "noise_rate_realised": float(wrong.mean()),
+        "noisy_labels": int(wrong.sum()),
+        "noise_rate_per_class": [round(r, 4) for r in per_class],
+    }
 
 
-def noisy_supervision(supervision, clean: np.ndarray, classes: list[str], kind: str, rate: float, seed: int,
-                      mapping=None, matrix=None):
+def noisy_supervision(
+    supervision, clean: np.ndarray, classes: list[str], kind: str, rate: float, seed: int, mapping=None, matrix=None
+):
     """The noisy-label regime: the labeled rows become one-hot of their noisy label, flagged untrusted.
 
     Returns (supervision, report). kind "none" leaves the supervision trusted and unchanged; "given" keeps the

@@ -86,8 +86,13 @@ def report(candidates: np.ndarray, labels: np.ndarray | None = None) -> dict:
     return out
 
 
-def load(path: str | Path, num_classes: int, classes: list[str] | None = None, paths: list[str] | None = None,
-         num_samples: int | None = None) -> np.ndarray:
+def load(
+    path: str | Path,
+    num_classes: int,
+    classes: list[str] | None = None,
+    paths: list[str] | None = None,
+    num_samples: int | None = None,
+) -> np.ndarray:
     """A user's candidate sets as an N×C bool matrix, rows in the dataset's sample order.
 
     `.npy`/`.npz`: an N×C array of 0/1. `.csv`: a header row, then per sample its `index` (row in the dataset)
@@ -106,12 +111,15 @@ def load(path: str | Path, num_classes: int, classes: list[str] | None = None, p
     return check(sets, num_classes, num_samples, str(path))
 
 
-def check(sets: np.ndarray, num_classes: int, num_samples: int | None, where: str,
-          labels: np.ndarray | None = None) -> np.ndarray:
+def check(
+    sets: np.ndarray, num_classes: int, num_samples: int | None, where: str, labels: np.ndarray | None = None
+) -> np.ndarray:
     """Shape, 0/1 values, no empty set; with `labels`, every true label inside its set."""
     sets = np.asarray(sets)
     if sets.ndim != 2 or sets.shape[1] != num_classes:
-        raise WeaklabError(f"{where}: candidate sets must be an N×{num_classes} array (one column per class), got shape {sets.shape}")
+        raise WeaklabError(
+            f"{where}: candidate sets must be an N×{num_classes} array (one column per class), got shape {sets.shape}"
+        )
     if num_samples is not None and len(sets) != num_samples:
         raise WeaklabError(f"{where}: {len(sets)} candidate rows for {num_samples} samples; give one row per sample")
     if not np.isin(sets, (0, 1)).all():
@@ -119,7 +127,9 @@ def check(sets: np.ndarray, num_classes: int, num_samples: int | None, where: st
     sets = sets.astype(bool)
     empty = np.flatnonzero(~sets.any(1))
     if len(empty):
-        raise WeaklabError(f"{where}: {len(empty)} samples have an empty candidate set (first: row {empty[0]}); every set needs at least one class")
+        raise WeaklabError(
+            f"{where}: {len(empty)} samples have an empty candidate set (first: row {empty[0]}); every set needs at least one class"
+        )
     if labels is not None:
         outside = np.flatnonzero(~sets[np.arange(len(labels)), labels])
         if len(outside):
@@ -170,7 +180,9 @@ def _load_csv(path: Path, num_classes: int, classes, paths, num_samples) -> np.n
         seen[sample] = True
     missing = np.flatnonzero(~seen)
     if len(missing):
-        raise WeaklabError(f"{path}: {len(missing)} samples have no row (first: sample {missing[0]}); list every sample")
+        raise WeaklabError(
+            f"{path}: {len(missing)} samples have no row (first: sample {missing[0]}); list every sample"
+        )
     return sets
 
 
@@ -200,8 +212,15 @@ def _label(token: str, names: dict, num_classes: int, path: Path, line: int) -> 
     return label
 
 
-def for_splits(data_config, y: np.ndarray, classes: list[str], train_idx: np.ndarray, val_idx: np.ndarray,
-               seed: int, paths: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+def for_splits(
+    data_config,
+    y: np.ndarray,
+    classes: list[str],
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    seed: int,
+    paths: list[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Candidate sets of the training and validation rows of a source, from the data section of a config.
 
     Sets are drawn (or loaded) once for every sample of the source and then split, so the validation split gets
@@ -211,7 +230,9 @@ def for_splits(data_config, y: np.ndarray, classes: list[str], train_idx: np.nda
     if d.partial and d.candidates_file:
         raise WeaklabError("give data.partial (generate candidate sets) or data.candidates_file (your own), not both")
     if d.labels_per_class is not None or d.labeled_fraction is not None:
-        raise WeaklabError("partial labels cover every training sample; unset data.labels_per_class and data.labeled_fraction")
+        raise WeaklabError(
+            "partial labels cover every training sample; unset data.labels_per_class and data.labeled_fraction"
+        )
     num_classes = len(classes)
     if d.candidates_file:
         sets = load(d.candidates_file, num_classes, classes, paths, len(y))

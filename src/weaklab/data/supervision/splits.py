@@ -13,14 +13,14 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
     if not 0 <= fraction < 1:
         raise WeaklabError(f"a split fraction must be in [0, 1), got {fraction}")
     rng = np.random.default_rng(seed)
-    part = []
+    parts = []
     for c in np.unique(y):
         members = np.flatnonzero(y == c)
         take = int(round(fraction * len(members)))
         if fraction > 0 and len(members) >= 2:
             take = min(max(take, 1), len(members) - 1)
-        part.append(rng.permutation(members)[:take])
-    part = np.sort(np.concatenate(part)) if part else np.zeros(0, np.int64)
+        parts.append(rng.permutation(members)[:take])
+    part = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
     rest = np.setdiff1d(np.arange(len(y)), part)
     return rest, part
 

@@ -14,6 +14,7 @@ Why not kornia: its AutoAugment draws one sub-policy per call and its RandAugmen
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -73,7 +74,7 @@ def rotate(x, m):  # m in degrees, about the image centre
 def _grey(x):
     if x.shape[1] != 3:
         return x
-    return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+    return 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
 
 
 def _blend(degenerate, x, factor):
@@ -164,7 +165,7 @@ ENHANCE = ("Color", "Contrast", "Brightness", "Sharpness")  # their magnitude is
 NAMES = list(OPS)
 
 
-def magnitude(name: str, level: torch.Tensor, sign: torch.Tensor, size) -> torch.Tensor:
+def magnitude(name: str, level: torch.Tensor | float, sign: torch.Tensor | float, size) -> torch.Tensor | float:
     """The op's argument for a level in [0, 1] (AutoAugment: level/9; RandAugment: M/30)."""
     _, scale, signed = OPS[name]
     m = scale(level, size)
@@ -289,8 +290,13 @@ def random_cutout(x: torch.Tensor, size: int, generator: torch.Generator) -> tor
     return cutout(x, centres, size)
 
 
-def random_erasing(x: torch.Tensor, p: float, area: tuple[float, float], generator: torch.Generator,
-                   aspect: tuple[float, float] = (0.3, 3.3)) -> torch.Tensor:
+def random_erasing(
+    x: torch.Tensor,
+    p: float,
+    area: Sequence[float],
+    generator: torch.Generator,
+    aspect: tuple[float, float] = (0.3, 3.3),
+) -> torch.Tensor:
     """Random erasing (Zhong et al., AAAI 2020): with probability p, zero (the normalised mean) one rectangle
     per image, its area a uniform share of the image in `area` and its aspect ratio log-uniform in `aspect`."""
     if p <= 0:

@@ -6,6 +6,8 @@ device and its state is checkpointed, so resumed runs see the same views.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from . import augment
@@ -62,9 +64,20 @@ class Views:
     """The weak stochastic views of the Π-model / Temporal Ensembling / Mean Teacher papers:
     translation, optional horizontal flip, Gaussian input noise. Flat features get the noise only."""
 
-    def __init__(self, translate: int, flip: bool, noise: float, device, seed: int,
-                 policy=None, cutout: int = 0, normalizer=None, pixel_max: float = 1.0,
-                 erasing: float = 0.0, erasing_area: tuple[float, float] = (0.02, 0.33)):
+    def __init__(
+        self,
+        translate: int,
+        flip: bool,
+        noise: float,
+        device,
+        seed: int,
+        policy=None,
+        cutout: int = 0,
+        normalizer=None,
+        pixel_max: float = 1.0,
+        erasing: float = 0.0,
+        erasing_area: Sequence[float] = (0.02, 0.33),
+    ):
         self.translate, self.flip, self.noise = translate, flip, noise
         self.erasing, self.erasing_area = erasing, tuple(erasing_area)  # random erasing in the weak view (SCN)
         self.generator = torch.Generator(device=device).manual_seed(seed)
