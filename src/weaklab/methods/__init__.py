@@ -1,5 +1,7 @@
 """The methods: one file each. A method registers itself by defining its class (`Method.__init_subclass__`), so
-every module of this package is imported here and adding a method needs no edit elsewhere."""
+every module of this package is imported here and adding a method needs no edit elsewhere.
+
+May import: config, errors, core, models, data.supervision and data.views (what a method is given); never the engine."""
 
 from __future__ import annotations
 

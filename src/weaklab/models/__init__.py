@@ -1,5 +1,7 @@
 """Model zoo: a table of backbones for images and flat features (name → builder, the inputs it suits, its default
-dropout), each wrapped in a multi-head `Network`."""
+dropout), each wrapped in a multi-head `Network`.
+
+May import: torch and its own modules only."""
 
 import math
 from collections.abc import Callable
