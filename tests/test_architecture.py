@@ -77,6 +77,8 @@ def test_choice_lists_are_the_ones_the_code_acts_on():
 
     assert set(config.choices(config.StrongView)) == {"auto", *POLICIES}
     assert set(config.choices(config.ModelName)) == {"auto", *MODELS}
+    # a choice that may be unset: the values inside `Literal[...] | None`, as the CLI's flags offer them
+    assert config.field_choices(config.DataConfig, "task") == ("classification", "regression")
 
 
 @pytest.mark.parametrize(

@@ -37,8 +37,13 @@ def within(default, interval: str):
 
 
 def choices(hint) -> tuple:
-    """The values a Literal type allows."""
-    return typing.get_args(hint)
+    """The values a Literal type allows, also inside a union with None (a choice that may be left unset)."""
+    return tuple(a for o in _options(hint) if typing.get_origin(o) is Literal for a in typing.get_args(o))
+
+
+def field_choices(section, key: str) -> tuple:
+    """The values the choice setting `key` of a config section allows: `field_choices(DataConfig, "task")`."""
+    return choices(typing.get_type_hints(section)[key])
 
 
 @dataclass
@@ -318,14 +323,19 @@ def _build(cls, values: dict, where: str):
     return cls(**kwargs)
 
 
+def _options(hint) -> tuple:
+    """The alternatives of a union type (`X | None`, `Optional[X]`); `(hint,)` for any other type."""
+    return typing.get_args(hint) if typing.get_origin(hint) in (types.UnionType, typing.Union) else (hint,)
+
+
 def _coerce(value: Any, hint, key: str) -> Any:
     """Check a value against a field's type; ints are accepted where floats are expected."""
-    options = typing.get_args(hint) if typing.get_origin(hint) in (types.UnionType, typing.Union) else (hint,)
+    options = _options(hint)
     if value is None:
         if type(None) in options:
             return None
         raise WeaklabError(f"config key {key} may not be empty (null)")
-    allowed = [a for o in options if typing.get_origin(o) is Literal for a in typing.get_args(o)]
+    allowed = choices(hint)
     if allowed:
         if value in allowed:
             return value

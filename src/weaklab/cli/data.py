@@ -8,6 +8,8 @@ from ..errors import WeaklabError
 
 
 def add_parsers(sub) -> None:
+    from ..config import DataConfig, field_choices  # the allowed values, declared once
+
     da = sub.add_parser("data", help="download, convert and inspect datasets")
     dsub = da.add_subparsers(dest="data", metavar="ACTION", required=True)
     dl = dsub.add_parser("download", help="fetch the official files, verify checksums, convert once to the cache")
@@ -19,10 +21,10 @@ def add_parsers(sub) -> None:
     di.add_argument("name", help="dataset name or a path to your data")
     di.add_argument("--root", help="data root (benchmarks) or the folder of your copy (rafdb, fer2013, ferplus)")
     di.add_argument("--target-column")
-    di.add_argument("--task", choices=["classification", "regression"])
+    di.add_argument("--task", choices=field_choices(DataConfig, "task"))
     di.add_argument("--image-size", type=int)
-    di.add_argument("--bad-images", choices=["error", "skip"], default="error")
-    di.add_argument("--filename-target", choices=["utkface"])
+    di.add_argument("--bad-images", choices=field_choices(DataConfig, "bad_images"), default="error")
+    di.add_argument("--filename-target", choices=field_choices(DataConfig, "filename_target"))
     di.set_defaults(func=cmd_data_info)
     dls = dsub.add_parser("list", help="the datasets known by name")
     dls.set_defaults(func=cmd_data_list)

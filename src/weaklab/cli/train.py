@@ -10,6 +10,8 @@ from .overrides import config_overrides
 
 
 def add_parsers(sub) -> None:
+    from ..config import DataConfig, field_choices  # the allowed values, declared once
+
     t = sub.add_parser(
         "train",
         help="train a method",
@@ -19,12 +21,18 @@ def add_parsers(sub) -> None:
     t.add_argument("--dataset", help="dataset name (default digits; see `weaklab data list`) or a path to your data")
     t.add_argument("--data-root", help="where the dataset files live")
     t.add_argument("--target-column", help="your table / CSV: the label or target column (default label or target)")
-    t.add_argument("--task", choices=["classification", "regression"], help="your data: where it cannot be inferred")
+    t.add_argument("--task", choices=field_choices(DataConfig, "task"), help="your data: where it cannot be inferred")
     t.add_argument("--image-size", type=int, help="your images: resize once to this side in pixels")
     t.add_argument(
-        "--bad-images", choices=["error", "skip"], help="your images: one that fails to decode (default error)"
+        "--bad-images",
+        choices=field_choices(DataConfig, "bad_images"),
+        help="your images: one that fails to decode (default error)",
     )
-    t.add_argument("--filename-target", choices=["utkface"], help="your image folder: read targets from file names")
+    t.add_argument(
+        "--filename-target",
+        choices=field_choices(DataConfig, "filename_target"),
+        help="your image folder: read targets from file names",
+    )
     t.add_argument(
         "--extra-unlabeled",
         action=argparse.BooleanOptionalAction,
@@ -86,7 +94,7 @@ def add_parsers(sub) -> None:
     pr.add_argument(
         "--bad-images",
         default="error",
-        choices=["error", "skip"],
+        choices=field_choices(DataConfig, "bad_images"),
         help="an image that cannot be decoded: stop with its name, or skip it and say so",
     )
     pr.add_argument("--output", required=True, help="CSV file to write")

@@ -27,8 +27,4 @@ METHODS.clear()
 METHODS.update(_listed)
 
 
-def settings_class(name: str):
-    return method_class(name).Settings
-
-
-__all__ = ["METHODS", "Batch", "Context", "Method", "Progress", "check_fits", "method_class", "settings_class"]
+__all__ = ["METHODS", "Batch", "Context", "Method", "Progress", "check_fits", "method_class"]
