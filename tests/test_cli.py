@@ -188,3 +188,124 @@ def test_flags_and_set_become_one_overrides_dict():
 def test_a_malformed_set_is_one_line_for_every_command(command, tmp_path, capsys):
     code, _, err = run_cli(capsys, *command, "--set", "train.lr", "--out", str(tmp_path / "o"))
     assert code == 2 and "--set expects key=value" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """`weaklab train` and `crossval-probs` resolve their config, then hand it here instead of training."""
+    seen = {}
+
+    def train(config, overwrite=False):
+        seen.update(config=config, overwrite=overwrite)
+
+    def crossval_probs(config, folds, out):
+        seen.update(config=config, folds=folds)
+
+    monkeypatch.setattr("weaklab.api.train", train)
+    monkeypatch.setattr("weaklab.engine.crossval.crossval_probs", crossval_probs)
+    return seen
+
+
+def test_train_flags_reach_the_config(captured, tmp_path, capsys):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("train:\n  lr: 1e-4\n")
+    assert main(["train", "--config", str(recipe), "--out", str(tmp_path / "o")]) == 0
+    assert captured["config"].train.lr == 0.0001 and captured["overwrite"] is False
+    assert captured["config"].train.progress is True
+    args = ["train", "--set", "train.lr=1e-4", "--quiet", "--overwrite", "--missing-targets", "unlabeled"]
+    assert main([*args, "--model", "lenet", "--noise", "symmetric", "--epochs", "4"]) == 0
+    cfg = captured["config"]
+    assert cfg.train.lr == 0.0001 and cfg.train.progress is False and captured["overwrite"] is True
+    assert cfg.data.missing_targets == "unlabeled" and cfg.model.name == "lenet" and cfg.data.noise == "symmetric"
+    assert cfg.train.epochs == 4
+
+
+def test_crossval_takes_epochs_and_noise(captured):
+    args = ["crossval-probs", "--epochs", "3", "--noise", "pairflip", "--noise-rate", "0.2", "--out", "o"]
+    assert main([*args, "--folds", "3"]) == 0
+    cfg = captured["config"]
+    assert (cfg.train.epochs, cfg.data.noise, cfg.data.noise_rate, captured["folds"]) == (3, "pairflip", 0.2, 3)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "0"], "train.epochs must be at least 1, got 0"),
+        (["--set", "train.lr=-1e-3"], "train.lr must be above 0, got -0.001"),
+        (["--config", "BINARY"], "is not a YAML text file"),
+    ],
+)
+def test_bad_values_are_one_line(captured, tmp_path, capsys, args, message):
+    binary = tmp_path / "weights.pt"
+    binary.write_bytes(bytes(range(256)))
+    args = [str(binary) if a == "BINARY" else a for a in args]
+    code, _, err = run_cli(capsys, "train", *args, "--out", str(tmp_path / "o"))
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "config" not in captured
+    if args[0] == "--config":
+        assert str(binary) in err
+
+
+def _parsers(parser, prefix="weaklab"):
+    """(name, parser) of `weaklab` and every subcommand, nested ones (bench speed, data info) included."""
+    import argparse
+
+    yield prefix, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, f"{prefix} {name}")
+
+
+def test_every_flag_says_its_default():
+    """Each option's help names its default. The exceptions: positionals (no default), --help and --version,
+    on/off flags (store_true: off unless given) and required options (no default to name); these still need a
+    non-empty help."""
+    import argparse
+
+    from weaklab.cli import build_parser
+
+    missing = []
+    for name, parser in _parsers(build_parser()):
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)):
+                continue
+            flag = action.option_strings[-1] if action.option_strings else action.dest
+            if not action.help:
+                missing.append(f"{name} {flag}: no help")
+            exempt = not action.option_strings or action.required or isinstance(action, argparse._StoreTrueAction)
+            if not exempt and "default" not in action.help:
+                missing.append(f"{name} {flag}: no default in its help")
+    assert not missing, missing
+
+
+def test_model_and_noise_flags_list_every_choice(capsys):
+    from weaklab.cli import build_parser
+    from weaklab.config import DataConfig, field_choices
+    from weaklab.models import MODELS
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert all(name in out for name in ["auto", *MODELS]) and all(n in out for n in field_choices(DataConfig, "noise"))
+
+
+def test_predict_refuses_empty_rescaled_and_same_file_inputs(trained, tmp_path, capsys):
+    from weaklab.data.sources.datasets import digits
+
+    x = digits().x[:4]  # the training data's raw units: 0-16
+    np.save(tmp_path / "none.npy", x[:0])
+    np.savez(tmp_path / "none.npz", x=x[:0])
+    np.save(tmp_path / "png.npy", x * 16)  # 0-256: as if 8-bit images
+    np.save(tmp_path / "x.npy", x)
+    before = (tmp_path / "x.npy").read_bytes()
+    out = str(tmp_path / "p.csv")
+    for args, message in [
+        (["--input", str(tmp_path / "none.npy"), "--output", out], "none.npy holds no samples"),
+        (["--input", str(tmp_path / "none.npz"), "--output", out], "none.npz holds no samples"),
+        (["--input", str(tmp_path / "png.npy"), "--output", out], "trained on values from 0 to 16"),
+        (["--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "x.npy")], "is the --input file"),
+        (["--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "." / "x.npy")], "is the --input file"),
+    ]:
+        code, _, err = run_cli(capsys, "predict", str(trained), *args)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert (tmp_path / "x.npy").read_bytes() == before and not (tmp_path / "p.csv").exists()

@@ -183,3 +183,51 @@ def test_scn_relabels_and_their_counts_are_global_under_two_processes(fast, tmp_
     assert torch.equal(r0["labels"], r1["labels"]) and torch.equal(r0["events"], r1["events"])
     logged = sum(r["state"]["relabeled"] for r in lines(tmp_path))
     assert logged == int(r0["events"][:, 0].sum()) > 0
+
+
+def _child_with_rank(parent: int, rank: int) -> int | None:
+    """The pid of torchrun's worker process `rank` (read from /proc: the worker's RANK variable)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+            environ = open(f"/proc/{entry}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and f"RANK={rank}".encode() in environ:
+            return int(entry)
+    return None
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds torchrun's workers through /proc")
+def test_a_killed_rank_stops_the_others_and_the_run_resumes(fast, tmp_path):
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    settings = {**{k.replace("__", "."): v for k, v in DETERMINISTIC.items()}, "train.epochs": 30}
+    settings.update({"data.labels_per_class": 5, "model.name": "small_cnn", "model.width": 8})
+    flags = [f"--set={k}={v}" for k, v in settings.items()]
+    port = str(free_port())
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1"]
+    cmd += ["--master-port", port, "-m", "weaklab", "train", "--method", "mean_teacher", "--out", str(run), *flags]
+    launcher = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "checkpoints/last.pt").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        worker = _child_with_rank(launcher.pid, 1)
+        assert worker is not None and launcher.poll() is None
+        os.kill(worker, signal.SIGKILL)
+        killed = time.monotonic()
+        _, err = launcher.communicate(timeout=60)  # the others stop within a minute
+    finally:
+        launcher.kill()
+    assert launcher.returncode != 0 and time.monotonic() - killed < 60
+    assert "weaklab" in err and "resume" in err  # rank 0 says what happened and what to do
+    assert not (run / "summary.json").exists()
+    from weaklab.api import resume
+
+    (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("epochs: 30", "epochs: 2"))
+    assert resume(run).summary is not None  # in one process, from the last checkpoint rank 0 wrote

@@ -1,4 +1,4 @@
-"""`weaklab predict` on images: a folder, one file, a CSV of paths; decoded and resized as training did."""
+"""`weaklab predict` on images: a folder, one file, a CSV of paths; decoded as training did, resized on request."""
 
 import csv
 
@@ -57,18 +57,19 @@ def _rows(path):
 
 def test_predict_on_a_folder_a_file_and_a_csv_of_images(image_run, tmp_path, capsys):
     new = tmp_path / "new"
-    _png(new / "a.png", (16, 12), 10)  # another size: resized to the run's 8×8, as training did
+    _png(new / "a.png", (16, 12), 10)  # another size: resized to the run's 8×8 with --resize, as training did
     _png(new / "sub" / "b.png", (8, 8), 90, mode="L")  # grey: converted to the run's RGB
     run = str(image_run / "run")
-    assert main(["predict", run, "--input", str(new), "--output", str(tmp_path / "p.csv")]) == 0
+    assert main(["predict", run, "--input", str(new), "--output", str(tmp_path / "p.csv"), "--resize"]) == 0
     rows = _rows(tmp_path / "p.csv")
     assert rows[0][:2] == ["file", "prediction"] and len(rows[0]) == 2 + 3
     assert [r[0] for r in rows[1:]] == [str(new / "a.png"), str(new / "sub" / "b.png")]
     assert all(r[1] in ("c0", "c1", "c2") for r in rows[1:])
-    assert main(["predict", run, "--input", str(new / "a.png"), "--output", str(tmp_path / "one.csv")]) == 0
+    assert main(["predict", run, "--input", str(new / "a.png"), "--output", str(tmp_path / "one.csv"), "--resize"]) == 0
     assert _rows(tmp_path / "one.csv")[1] == rows[1]  # the same image, the same probabilities
     (tmp_path / "list.csv").write_text("path,note\nnew/sub/b.png,x\nnew/a.png,y\n")
-    assert main(["predict", run, "--input", str(tmp_path / "list.csv"), "--output", str(tmp_path / "l.csv")]) == 0
+    listed = ["predict", run, "--input", str(tmp_path / "list.csv"), "--output", str(tmp_path / "l.csv")]
+    assert main([*listed, "--resize"]) == 0
     assert [r[1:] for r in _rows(tmp_path / "l.csv")[1:]] == [rows[2][1:], rows[1][1:]]
 
 
@@ -102,3 +103,78 @@ def test_bad_image_inputs_name_the_problem(image_run, tmp_path, capsys):
     assert "cannot read as CSV" in capsys.readouterr().err
     with pytest.raises(WeaklabError, match="feature vectors"):
         load_inputs(folder, (64,), "skip")
+
+
+def _one_line_error(capsys, args, *parts):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("weaklab: error:") and len(err.strip().splitlines()) == 1, err
+    for part in parts:
+        assert part in err, err
+
+
+def test_another_image_size_needs_resize(image_run, tmp_path, capsys):
+    run, out = str(image_run / "run"), tmp_path / "p.csv"
+    _png(tmp_path / "big" / "a.png", (16, 12), 10)
+    _png(tmp_path / "big" / "b.png", (8, 8), 20)
+    _one_line_error(
+        capsys,
+        ["predict", run, "--input", str(tmp_path / "big" / "a.png"), "--output", str(out)],
+        "a.png is 16×12 pixels",
+        "takes 8×8 images",
+        "--resize",
+    )
+    _png(tmp_path / "big" / "c.png", (4, 4), 30)
+    _one_line_error(
+        capsys,
+        ["predict", run, "--input", str(tmp_path / "big"), "--output", str(out)],
+        "2 of 3 images are not 8×8",
+        "16×12",
+        "--resize",
+    )
+    assert not out.exists()
+    assert main(["predict", run, "--input", str(tmp_path / "big"), "--output", str(out), "--resize"]) == 0
+    assert len(_rows(out)) == 4
+
+
+def test_output_never_overwrites_the_input(image_run, tmp_path, capsys):
+    run = str(image_run / "run")
+    folder = tmp_path / "imgs"
+    _png(folder / "a.png", (8, 8), 10)
+    before = (folder / "a.png").read_bytes()
+    for output, message in [
+        (folder / "a.png", "is the --input file"),
+        (folder / "p.csv", "inside the --input folder"),
+        (folder / "sub" / "p.csv", "inside the --input folder"),
+        (tmp_path, "is a folder"),
+    ]:
+        source = folder / "a.png" if output.suffix == ".png" else folder
+        _one_line_error(capsys, ["predict", run, "--input", str(source), "--output", str(output)], message)
+    (tmp_path / "link.png").hardlink_to(folder / "a.png")  # another name, the same file
+    _one_line_error(
+        capsys,
+        ["predict", run, "--input", str(folder / "a.png"), "--output", str(tmp_path / "link.png")],
+        "is the --input file",
+    )
+    assert (folder / "a.png").read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["a.png"]
+
+
+def test_inputs_on_another_scale_are_refused(image_run, tmp_path, capsys):
+    from weaklab.data.sources.inputs import check_scale
+
+    run = str(image_run / "run")  # trained on 8-bit images: the 0-255 scale
+    np.save(tmp_path / "unit.npy", np.random.default_rng(0).random((4, 3, 8, 8), dtype=np.float32))  # 0-1 floats
+    _one_line_error(
+        capsys,
+        ["predict", run, "--input", str(tmp_path / "unit.npy"), "--output", str(tmp_path / "p.csv")],
+        "trained on values from 0 to 255",
+        "training data's scale",
+    )
+    np.save(tmp_path / "bytes.npy", np.full((2, 3, 8, 8), 200, np.uint8))  # constant: no scale to read, accepted
+    assert main(["predict", run, "--input", str(tmp_path / "bytes.npy"), "--output", str(tmp_path / "p.csv")]) == 0
+    x = np.linspace(0, 255, 64).reshape(1, 1, 8, 8)
+    with pytest.raises(WeaklabError, match="range from 0 to 255, but this run was trained on values from 0 to 16"):
+        check_scale(x, (0.0, 16.0), (1, 8, 8))
+    check_scale(x / 16, (0.0, 16.0), (1, 8, 8))  # the training scale, give or take: accepted
+    check_scale(x, None, (1, 8, 8))  # a run saved before the range was kept: no check
+    check_scale(x.reshape(1, 64), (0.0, 16.0), (64,))  # feature tables: a new row may lie outside the range

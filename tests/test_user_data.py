@@ -44,7 +44,7 @@ def test_npz_with_unlabeled_samples_stays_out_of_val_and_test(tmp_path, fast):
 def test_csv_table_classification_and_regression(tmp_path):
     lines = ["a,b,species"] + [f"{i},{i * 0.5},{'cat' if i % 2 else 'dog'}" for i in range(20)] + ["99,1,"]
     (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
-    src = load(tmp_path / "t.csv", target_column="species")
+    src = load(tmp_path / "t.csv", target_column="species", missing_targets="unlabeled")
     assert src.classes == ["cat", "dog"] and src.x.shape == (21, 2) and src.unlabeled[-1] and src.y[1] == 0
     lines = ["f1,f2,target"] + [f"{i},{-i},{i * 1.5}" for i in range(20)]
     (tmp_path / "r.csv").write_text("\n".join(lines) + "\n")
@@ -104,7 +104,7 @@ def test_csv_of_paths_with_unlabeled_rows_and_missing_file(tmp_path):
         _png(tmp_path / "img" / f"{i}.png", mode="L")
     rows = ["path,label"] + [f"img/{i}.png,{'happy' if i % 2 else 'sad'}" for i in range(5)] + ["img/5.png,"]
     (tmp_path / "list.csv").write_text("\n".join(rows) + "\n")
-    src = load(tmp_path / "list.csv")
+    src = load(tmp_path / "list.csv", missing_targets="unlabeled")
     assert src.x.shape == (6, 1, 10, 12) and src.unlabeled.tolist() == [False] * 5 + [True]
     (tmp_path / "bad.csv").write_text("path,label\nimg/0.png,a\nimg/nope.png,b\n")
     with pytest.raises(WeaklabError, match="line 3: image 'img/nope.png' does not exist"):

@@ -8,6 +8,13 @@
 
 __version__ = "0.1.0"
 
-from .api import Run, load_run, train  # noqa: E402
-
 __all__ = ["Run", "load_run", "train", "__version__"]
+
+
+def __getattr__(name: str):
+    """`weaklab.train` and friends, imported on first use: `weaklab --help` need not load torch."""
+    if name in ("Run", "load_run", "train"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'weaklab' has no attribute {name!r}")

@@ -17,24 +17,30 @@ from .engine.trainer import predict_summaries, run_training
 from .errors import WeaklabError
 
 
-def train(config: Config | dict | str | Path | None = None, out: str | Path | None = None, **overrides) -> Run | None:
+def train(
+    config: Config | dict | str | Path | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    **overrides,
+) -> Run | None:
     """Train a method and return its Run.
 
     `config` is a Config, a nested dict (`{"method": {"name": "mean_teacher"}, "data": {...}}`) or a recipe
     path; `overrides` are dotted keys written with double underscores, e.g. `train__lr=0.01`. `out` (or
-    `config.out`) is the run directory; default `runs/<method>-<dataset>-seed<seed>-<time>`.
+    `config.out`) is the run directory; default `runs/<method>-<dataset>-seed<seed>-<time>`. A directory that
+    already holds a run is refused unless `overwrite` (its outputs are then deleted first).
     """
+    if not (config is None or isinstance(config, (Config, dict, str, Path))):
+        raise TypeError(f"weaklab.train: config must be a Config, a dict or a recipe path, not {type(config).__name__}")
+    if not (out is None or isinstance(out, (str, Path))):
+        raise TypeError(f"weaklab.train: out must be a path (str or Path), not {type(out).__name__}")
     if not isinstance(config, Config):
         config = resolve(config, {k.replace("__", "."): v for k, v in overrides.items()})
     elif overrides:
         config = resolve(config.to_dict(), {k.replace("__", "."): v for k, v in overrides.items()})
     config.out = str(out or config.out or default_run_dir(config))
     run_dir = Path(config.out)
-    if (run_dir / "checkpoints" / "last.pt").exists():
-        raise WeaklabError(
-            f"{run_dir} already holds a run; continue it with `weaklab resume {run_dir}` or choose another output directory"
-        )
-    if run_training(config, run_dir) is None:
+    if run_training(config, run_dir, overwrite=overwrite) is None:
         return None  # a torchrun rank other than 0: rank 0 holds the run's outputs
     return Run(run_dir)
 
@@ -132,6 +138,8 @@ class Run:
         return tuple(self._load_method()[2]["input_shape"])
 
     def _summaries(self, x: np.ndarray, batch_size: int) -> torch.Tensor:
+        from .data.sources.inputs import check_scale
+
         method, normalizer, spec, _ = self._load_method()
         x = np.asarray(x)
         expected = tuple(spec["input_shape"])
@@ -140,8 +148,12 @@ class Run:
                 x = x[None]
             else:
                 raise WeaklabError(f"inputs have shape {x.shape}; this run expects N×{'×'.join(map(str, expected))}")
+        if len(x) == 0:
+            raise WeaklabError("x holds no samples (0 rows); give at least one")
         if not np.issubdtype(x.dtype, np.number) or (np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all()):
             raise WeaklabError("inputs must be finite numbers (found NaN, inf or a non-numeric dtype)")
+        # images on the training data's scale (its raw (min, max) is kept with the normalizer; None: older runs)
+        check_scale(x, normalizer.value_range, expected)
         xt = torch.as_tensor(x.astype(np.float32))
         with torch.random.fork_rng():  # MC-dropout predictions are repeatable and leave the caller's RNG alone
             torch.manual_seed(0)

@@ -8,6 +8,7 @@ dataclass, so an unknown key is caught and the error lists the keys that method 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ class DataConfig:
     task: Literal["classification", "regression"] | None = None
     # user images are resized once to this side (None: the first image's size)
     image_size: int | None = within(None, "[1, inf)")
+    # user tables / CSVs: a row whose target is empty or NaN: error (default) | unlabeled (keep it, without a label)
+    missing_targets: Literal["error", "unlabeled"] = "error"
     bad_images: Literal["error", "skip"] = "error"  # an image that fails to decode: error | skip (skip and report)
     # targets parsed from image file names: utkface (age, first field)
     filename_target: Literal["utkface"] | None = None
@@ -161,7 +164,7 @@ METHOD_SETTINGS: dict[str, type[MethodSettings]] = {}
 
 
 def method_settings(name) -> type[MethodSettings]:
-    if name not in METHOD_SETTINGS:
+    if not isinstance(name, str) or name not in METHOD_SETTINGS:
         raise WeaklabError(f"unknown method {name!r}; available: {', '.join(METHOD_SETTINGS)}")
     return METHOD_SETTINGS[name]
 
@@ -180,7 +183,7 @@ class Config:
         return dataclasses.asdict(self)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        Path(path).write_text(yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False))
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "views": ViewsConfig, "train": TrainConfig}
@@ -220,6 +223,8 @@ def from_dict(tree: dict) -> Config:
     method_tree = tree.get("method") or {}
     if isinstance(method_tree, str):
         method_tree = {"name": method_tree}
+    if not isinstance(method_tree, dict):
+        raise WeaklabError(f"config section 'method' must be a method name or a mapping, got {method_tree!r}")
     cls = method_settings(method_tree.get("name", MethodSettings.name))
     config = Config(method=_build(cls, method_tree, "method"))
     for section, section_cls in SECTIONS.items():
@@ -236,22 +241,36 @@ def load_yaml(path: str | Path) -> dict:
     if not path.is_file():
         raise WeaklabError(f"config file {path} does not exist")
     try:
-        tree = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise WeaklabError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise WeaklabError(
+            f"config file {path} is not a YAML text file (it is not UTF-8); pass a recipe .yaml"
+        ) from None
+    try:
+        tree = read_yaml(text) or {}
+    except ValueError as e:
+        raise WeaklabError(f"config file {path} is not valid YAML: {_first_line(e)}") from None
     if not isinstance(tree, dict):
         raise WeaklabError(f"config file {path} must hold a mapping of sections (method, data, ...)")
     return tree
 
 
+def read_yaml(text: str) -> Any:
+    """YAML text with YAML 1.2 numbers (`1e-4` is a float, `010` is ten); a malformed text raises ValueError."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except Exception as e:  # YAMLError, and what PyYAML's constructors raise on odd tags (`!!timestamp x`)
+        raise ValueError(_first_line(e)) from None
+
+
 def parse_assignment(text: str) -> tuple[str, Any]:
-    """`key=value` from the command line; the value is read as YAML (so 0.1, true, null, [1, 2] work)."""
+    """`key=value` from the command line; the value is read as YAML (so 1e-4, true, null, [1, 2] work)."""
     if "=" not in text:
         raise WeaklabError(f"--set expects key=value (e.g. train.lr=0.01), got {text!r}")
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+        value = read_yaml(raw) if raw.strip() else None
+    except ValueError:  # not YAML (e.g. `a: b: c`): the text itself, which the schema then judges
         value = raw
     return key.strip(), value
 
@@ -261,6 +280,42 @@ def valid_keys(cls) -> list[str]:
 
 
 # --- internals -------------------------------------------------------------------------------------------
+
+# PyYAML follows YAML 1.1, where `1e-4` is a string, `010` is octal and `1:30` is 90; recipes, `--set` values and
+# saved configs are read (and written) with YAML 1.2's core-schema numbers instead, and dates stay strings.
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_INT_RE = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT_RE = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+class _Dumper(yaml.SafeDumper):  # the same resolvers: a string that reads back as a number gets quoted
+    pass
+
+
+def _int(loader, node) -> int:
+    text = loader.construct_scalar(node)
+    base = {"0o": 8, "0x": 16}.get(text[:2], 10)
+    return int(text[2:] if base != 10 else text, base)
+
+
+for _cls in (_Loader, _Dumper):
+    _cls.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT, "tag:yaml.org,2002:timestamp")]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _cls.add_implicit_resolver(_INT, _INT_RE, list("-+0123456789"))  # before float: `1` is an int
+    _cls.add_implicit_resolver(_FLOAT, _FLOAT_RE, list("-+.0123456789"))
+_Loader.add_constructor(_INT, _int)
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def _deep_copy(tree: dict) -> dict:
@@ -351,6 +406,8 @@ def _coerce(value: Any, hint, key: str) -> Any:
             return float(value)
         if base is int and isinstance(value, int) and not isinstance(value, bool):
             return value
+        if base is int and isinstance(value, float) and value.is_integer():  # `1e3` is a YAML 1.2 float
+            return int(value)
         if base is bool and isinstance(value, bool):
             return value
         if base is str and isinstance(value, str):
@@ -367,4 +424,7 @@ def _check_interval(value: float, interval: str, key: str) -> None:
     above = value > low if interval[0] == "(" else value >= low
     below = value < high if interval[-1] == ")" else value <= high
     if not (above and below):
+        if high == float("inf"):  # a lower bound only: say it in words
+            bound = f"above {low:g}" if interval[0] == "(" else f"at least {low:g}"
+            raise WeaklabError(f"config key {key} must be {bound}, got {value!r}")
         raise WeaklabError(f"config key {key} must be in {interval}, got {value!r}")

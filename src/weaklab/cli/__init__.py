@@ -13,7 +13,9 @@ in weaklab imports this package.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 from .. import __version__
 from ..errors import TrainingDiverged, WeaklabError
@@ -26,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    # SIGTERM (torchrun stopping the other ranks when one died, a job scheduler, `kill`) ends the run the way
+    # Ctrl-C does: its last checkpoint kept, and one line saying how to continue
+    in_main_thread = threading.current_thread() is threading.main_thread()  # where handlers can be set
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         return args.func(args) or 0
     except WeaklabError as e:
@@ -34,11 +40,18 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as e:
         print(f"weaklab: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         out = getattr(args, "out", None) or getattr(args, "run_dir", None)
         hint = f"; continue with `weaklab resume {out}`" if out else ""
-        print(f"weaklab: interrupted{hint}", file=sys.stderr)
+        print(f"weaklab: interrupted{' by ' + str(e) if str(e) else ''}{hint}", file=sys.stderr)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,29 @@ from ..errors import WeaklabError
 from .overrides import config_overrides
 
 
+def _listed(values) -> str:
+    return " ".join(map(str, values))
+
+
+def _common(p, out: str, table: str, epochs: str | None = None, seeds=(0, 1, 2)) -> None:
+    """The flags the seeded benchmarks share: --seeds, --epochs (where `epochs` says its default), --out, --write."""
+    p.add_argument(
+        "--seeds", type=int, nargs="+", default=list(seeds), help=f"seeds, one run each (default: {_listed(seeds)})"
+    )
+    if epochs:
+        p.add_argument("--epochs", type=int, default=None, help=f"override the recipes' epochs ({epochs})")
+    p.add_argument("--out", default=out, help="folder for the runs and results (default: %(default)s)")
+    p.add_argument(
+        "--write",
+        metavar="FILE",
+        help=f"Markdown file whose {table} table to replace, e.g. BENCHMARKS.md (default: none, print only)",
+    )
+
+
+def _set(p, text: str) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=f"{text} (default: none)")
+
+
 def add_parsers(sub) -> None:
     b = sub.add_parser("bench", help="benchmarks")
     bsub = b.add_subparsers(dest="bench", metavar="BENCH", required=True)
@@ -24,38 +47,36 @@ def add_parsers(sub) -> None:
         help="a dataset name or your file: the methods at their defaults, with scikit-learn "
         "peers on the same split and time to pass the best (default: the digits recipe)",
     )
-    q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    q.add_argument("--methods", nargs="+", default=["supervised", "pi_model", "temporal_ensembling", "mean_teacher"])
-    q.add_argument("--labels-per-class", type=int, default=None, help="default 5 on the digits recipe")
+    methods = ["supervised", "pi_model", "temporal_ensembling", "mean_teacher"]
+    q.add_argument("--methods", nargs="+", default=methods, help=f"methods to run (default: {_listed(methods)})")
+    q.add_argument(
+        "--labels-per-class", type=int, default=None, help="labels per class (default: 5 on the digits recipe)"
+    )
     q.add_argument("--no-peers", action="store_true", help="--dataset: skip the scikit-learn estimators")
-    q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="--dataset: a setting of every run")
-    q.add_argument("--epochs", type=int, default=None)
-    q.add_argument("--out", default="runs/bench-quality")
-    q.add_argument("--write", help="Markdown file whose quality table to replace (e.g. BENCHMARKS.md)")
+    _set(q, "--dataset: a setting of every run")
+    _common(q, out="runs/bench-quality", table="quality", epochs="default: each recipe's")
     q.set_defaults(func=cmd_bench_quality)
     pl = bsub.add_parser("partial", help="CC, RC, PRODEN and PL-CR on digits with candidate sets, several q and seeds")
-    pl.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    pl.add_argument("--rates", type=float, nargs="+", default=[0.1, 0.3, 0.5], help="partial rates q")
-    pl.add_argument("--methods", nargs="+", default=["cc", "rc", "proden", "plcr"])
-    pl.add_argument("--epochs", type=int, default=None)
+    rates, methods = [0.1, 0.3, 0.5], ["cc", "rc", "proden", "plcr"]
+    pl.add_argument(
+        "--rates", type=float, nargs="+", default=rates, help=f"partial rates q (default: {_listed(rates)})"
+    )
+    pl.add_argument("--methods", nargs="+", default=methods, help=f"methods to run (default: {_listed(methods)})")
     pl.add_argument("--no-reference", action="store_true", help="skip the supervised run on true labels")
-    pl.add_argument("--out", default="runs/bench-partial")
-    pl.add_argument("--write", help="Markdown file whose partial table to replace (e.g. BENCHMARKS.md)")
+    _common(pl, out="runs/bench-partial", table="partial", epochs="default: each recipe's")
     pl.set_defaults(func=cmd_bench_partial)
     pr = bsub.add_parser(
         "precision", help="fp32 vs bf16 autocast vs bf16 + channels_last: same methods and seeds, paired"
     )
-    pr.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    methods = ["supervised", "pi_model", "mean_teacher", "ucvme"]
     pr.add_argument(
         "--methods",
         nargs="+",
-        default=["supervised", "pi_model", "mean_teacher", "ucvme"],
-        help="classification methods run on digits; ucvme on digits_rotation",
+        default=methods,
+        help=f"classification methods run on digits; ucvme on digits_rotation (default: {_listed(methods)})",
     )
-    pr.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    pr.add_argument("--epochs", type=int, default=None, help="override the recipes' epochs (quick checks)")
-    pr.add_argument("--out", default="runs/bench-precision")
-    pr.add_argument("--write", help="Markdown file whose precision table to replace (e.g. BENCHMARKS.md)")
+    pr.add_argument("--device", default="auto", help="auto | cpu | cuda (default: %(default)s)")
+    _common(pr, out="runs/bench-precision", table="precision", epochs="quick checks; default: each recipe's")
     pr.set_defaults(func=cmd_bench_precision)
     au = bsub.add_parser(
         "augment", help="strong augmentation: ms per batch and per-sample randomness (vs kornia if installed)"
@@ -64,56 +85,68 @@ def add_parsers(sub) -> None:
     n = bsub.add_parser(
         "noisy", help="CE, GCE and SCN on digits with symmetric / asymmetric label noise, several seeds"
     )
-    n.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    methods, conditions = ["ce", "gce", "scn", "scn-low"], ["clean", "sym20", "sym40", "asym40"]
     n.add_argument(
         "--methods",
         nargs="+",
-        default=["ce", "gce", "scn", "scn-low"],
-        help="ce | gce | scn | scn-low | scn-norelabel | scn-norr | scn-plain",
+        default=methods,
+        help=f"ce | gce | scn | scn-low | scn-norelabel | scn-norr | scn-plain (default: {_listed(methods)})",
     )
-    n.add_argument("--conditions", nargs="+", default=["clean", "sym20", "sym40", "asym40"])
-    n.add_argument("--out", default="runs/bench-noisy")
-    n.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting of every run")
-    n.add_argument("--write", help="Markdown file whose noisy-labels table to replace (e.g. BENCHMARKS.md)")
+    n.add_argument(
+        "--conditions", nargs="+", default=conditions, help=f"label conditions (default: {_listed(conditions)})"
+    )
+    _set(n, "override a setting of every run")
     n.add_argument("--reuse", action="store_true", help="keep finished runs found under --out instead of retraining")
+    _common(n, out="runs/bench-noisy", table="noisy-labels")
     n.set_defaults(func=cmd_bench_noisy)
     rg = bsub.add_parser(
         "regression", help="supervised, Mean Teacher, Temporal Ensembling and UCVME on an embedded regression task"
     )
-    rg.add_argument("--dataset", default="digits_rotation", help="digits_rotation (default) or diabetes")
-    rg.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    rg.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.1], help="labeled fractions")
+    rg.add_argument("--dataset", default="digits_rotation", help="digits_rotation or diabetes (default: %(default)s)")
+    fractions = [0.05, 0.1]
+    rg.add_argument(
+        "--fractions",
+        type=float,
+        nargs="+",
+        default=fractions,
+        help=f"labeled fractions (default: {_listed(fractions)})",
+    )
     rg.add_argument(
         "--methods",
         nargs="+",
         default=None,
         help="variants (default: supervised supervised_nll mean_teacher temporal_ensembling ucvme)",
     )
-    rg.add_argument("--epochs", type=int, default=None)
-    rg.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key for every run"
-    )
-    rg.add_argument("--out", default="runs/bench-regression")
-    rg.add_argument("--write", help="Markdown file whose regression table to replace (e.g. BENCHMARKS.md)")
+    _set(rg, "override a config key for every run")
+    _common(rg, out="runs/bench-regression", table="regression", epochs="default: each recipe's")
     rg.set_defaults(func=cmd_bench_regression)
     sp = bsub.add_parser("speed", help="steps/s of a method on synthetic images, and of the usual per-sample pipeline")
-    sp.add_argument("--method", required=True)
+    sp.add_argument("--method", required=True, help="a method name (see `weaklab methods`)")
     sp.add_argument("--model", required=True, help="cnn13 | wrn28_2 | small_cnn | ...")
     sp.add_argument(
         "--batch",
         default="64+448",
-        help="LABELED+UNLABELED global batch (default 64+448); one number for one-stream methods (PL-CR, SCN)",
+        help="LABELED+UNLABELED global batch; one number for one-stream methods (PL-CR, SCN) (default: %(default)s)",
     )
-    sp.add_argument("--image-size", type=int, default=32)
-    sp.add_argument("--channels", type=int, default=3)
-    sp.add_argument("--classes", type=int, default=10)
-    sp.add_argument("--device", default="auto")
-    sp.add_argument("--precision", default="auto", help="auto (bf16 on CUDA) | bf16 | fp32")
-    sp.add_argument("--warmup", type=int, default=2, help="untimed steps first")
-    sp.add_argument("--windows", type=int, default=5, help="timed windows; the median is reported")
-    sp.add_argument("--steps", type=int, default=5, help="steps per timed window")
-    sp.add_argument("--profile-steps", type=int, default=5, help="steps of the per-phase split (device syncs)")
-    sp.add_argument("--workers", type=int, default=None, help="usual pipeline: DataLoader workers (default: CPU count)")
+    sp.add_argument("--image-size", type=int, default=32, help="side of the synthetic images (default: %(default)s)")
+    sp.add_argument("--channels", type=int, default=3, help="channels of the synthetic images (default: %(default)s)")
+    sp.add_argument("--classes", type=int, default=10, help="classes of the synthetic targets (default: %(default)s)")
+    sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: %(default)s)")
+    sp.add_argument("--precision", default="auto", help="auto (bf16 on CUDA) | bf16 | fp32 (default: %(default)s)")
+    sp.add_argument("--warmup", type=int, default=2, help="untimed steps first (default: %(default)s)")
+    sp.add_argument(
+        "--windows", type=int, default=5, help="timed windows; the median is reported (default: %(default)s)"
+    )
+    sp.add_argument("--steps", type=int, default=5, help="steps per timed window (default: %(default)s)")
+    sp.add_argument(
+        "--profile-steps",
+        type=int,
+        default=5,
+        help="steps of the per-phase split (device syncs) (default: %(default)s)",
+    )
+    sp.add_argument(
+        "--workers", type=int, default=None, help="usual pipeline: DataLoader workers (default: the CPU count)"
+    )
     sp.add_argument("--no-usual", action="store_true", help="skip the usual-pipeline comparison")
     sp.add_argument("--compile", action="store_true", help="torch.compile the method's networks")
     sp.add_argument(
@@ -121,17 +154,22 @@ def add_parsers(sub) -> None:
         default="auto",
         choices=["auto", "classification", "regression"],
         help="synthetic targets: auto = regression for regression-only methods (ucvme) and "
-        "method.heteroscedastic, classification otherwise",
+        "method.heteroscedastic, classification otherwise (default: %(default)s)",
     )
     sp.add_argument(
         "--store",
         choices=["device", "host"],
         default=None,
-        help="training split on the device, or memory-mapped from a .npy file and copied per batch (host)",
+        help="training split on the device, or memory-mapped from a .npy file and copied per batch (host) "
+        "(default: as data.store says, auto)",
     )
-    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
-    sp.add_argument("--out", default="runs/bench-speed", help="folder for the JSON record")
-    sp.add_argument("--write", help="Markdown file whose speed table gets this row (e.g. BENCHMARKS.md)")
+    _set(sp, "config override (repeatable)")
+    sp.add_argument("--out", default="runs/bench-speed", help="folder for the JSON record (default: %(default)s)")
+    sp.add_argument(
+        "--write",
+        metavar="FILE",
+        help="Markdown file whose speed table gets this row, e.g. BENCHMARKS.md (default: none, print only)",
+    )
     sp.set_defaults(func=cmd_bench_speed)
 
 

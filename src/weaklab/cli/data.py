@@ -13,18 +13,41 @@ def add_parsers(sub) -> None:
     da = sub.add_parser("data", help="download, convert and inspect datasets")
     dsub = da.add_subparsers(dest="data", metavar="ACTION", required=True)
     dl = dsub.add_parser("download", help="fetch the official files, verify checksums, convert once to the cache")
-    dl.add_argument("name")
+    dl.add_argument("name", help="a downloadable dataset (see `weaklab data list`)")
     dl.add_argument("--root", required=True, help="data root: files go to ROOT/NAME/")
     dl.add_argument("--no-extra", action="store_true", help="skip optional parts (SVHN's 1.3 GB extra split)")
     dl.set_defaults(func=cmd_data_download)
     di = dsub.add_parser("info", help="shapes, classes, per-class counts and checksum status")
     di.add_argument("name", help="dataset name or a path to your data")
-    di.add_argument("--root", help="data root (benchmarks) or the folder of your copy (rafdb, fer2013, ferplus)")
-    di.add_argument("--target-column")
-    di.add_argument("--task", choices=field_choices(DataConfig, "task"))
-    di.add_argument("--image-size", type=int)
-    di.add_argument("--bad-images", choices=field_choices(DataConfig, "bad_images"), default="error")
-    di.add_argument("--filename-target", choices=field_choices(DataConfig, "filename_target"))
+    di.add_argument(
+        "--root",
+        help="data root (benchmarks) or the folder of your copy (rafdb, fer2013, ferplus) (default: none)",
+    )
+    di.add_argument(
+        "--target-column", help="your table / CSV: the label or target column (default: a column named label or target)"
+    )
+    di.add_argument("--task", choices=field_choices(DataConfig, "task"), help="your data (default: inferred)")
+    di.add_argument(
+        "--image-size", type=int, help="your images: resize once to this side (default: the first image's size)"
+    )
+    di.add_argument(
+        "--bad-images",
+        choices=field_choices(DataConfig, "bad_images"),
+        default="error",
+        help="your images: one that fails to decode stops, or is skipped and reported (default: %(default)s)",
+    )
+    di.add_argument(
+        "--missing-targets",
+        choices=field_choices(DataConfig, "missing_targets"),
+        default="error",
+        help="your table / CSV: a row whose target is empty or NaN stops, or counts as unlabeled "
+        "(default: %(default)s)",
+    )
+    di.add_argument(
+        "--filename-target",
+        choices=field_choices(DataConfig, "filename_target"),
+        help="your image folder: read targets from file names (default: none)",
+    )
     di.set_defaults(func=cmd_data_info)
     dls = dsub.add_parser("list", help="the datasets known by name")
     dls.set_defaults(func=cmd_data_list)
@@ -65,6 +88,7 @@ def cmd_data_info(args) -> int:
         task=args.task,
         image_size=args.image_size,
         bad_images=args.bad_images,
+        missing_targets=args.missing_targets,
         filename_target=args.filename_target,
     )
     src = load_source(args.name, args.root, options)

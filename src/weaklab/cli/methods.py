@@ -11,8 +11,10 @@ def add_parsers(sub) -> None:
     m.set_defaults(func=cmd_methods)
 
     d = sub.add_parser("demo", help="supervised vs Mean Teacher on the embedded digits, 5 labels per class")
-    d.add_argument("--out", default="runs/demo")
-    d.add_argument("--epochs", type=int, default=None, help="shorter or longer than the demo recipe")
+    d.add_argument("--out", default="runs/demo", help="folder for the two runs (default: %(default)s)")
+    d.add_argument(
+        "--epochs", type=int, default=None, help="shorter or longer than the demo recipe (default: the recipe's)"
+    )
     d.set_defaults(func=cmd_demo)
 
 

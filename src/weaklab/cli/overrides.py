@@ -1,6 +1,75 @@
-"""The one path from command-line flags and `--set KEY=VALUE` to the dotted config overrides."""
+"""The one path from command-line flags and `--set KEY=VALUE` to the dotted config overrides, and the flags that
+`train` and `crossval-probs` share (a flag left out keeps the recipe's value, so their help says so)."""
 
 from __future__ import annotations
+
+RECIPE = "default: from the recipe / config"
+
+
+def from_recipe(section, key: str) -> str:
+    """Help text for a flag that overrides config key `key`: the recipe's value, else the config's default."""
+    import dataclasses
+
+    default = next(f.default for f in dataclasses.fields(section) if f.name == key)
+    return f"{RECIPE}, else {default}"
+
+
+def add_run_flags(p) -> None:
+    """--config, --method, --dataset, --data-root, --epochs, --noise, --noise-rate, --seed (see run_flags)."""
+    from ..config import Config, DataConfig, TrainConfig, field_choices
+
+    p.add_argument("--config", metavar="FILE", help="recipe YAML file (default: none, the built-in defaults)")
+    p.add_argument("--method", help=f"method name, see `weaklab methods` ({RECIPE}, else supervised)")
+    p.add_argument(
+        "--dataset",
+        help=f"dataset name (see `weaklab data list`) or a path to your data ({from_recipe(DataConfig, 'dataset')})",
+    )
+    p.add_argument("--data-root", help=f"where the dataset files live ({RECIPE})")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help=f"passes over the unlabeled stream; schedules given as shares scale with it "
+        f"({from_recipe(TrainConfig, 'epochs')})",
+    )
+    p.add_argument(
+        "--noise",
+        choices=field_choices(DataConfig, "noise"),
+        metavar="KIND",
+        help=f"label noise: %(choices)s ({from_recipe(DataConfig, 'noise')})",
+    )
+    p.add_argument(
+        "--noise-rate",
+        type=float,
+        help=f"share of training labels made wrong ({from_recipe(DataConfig, 'noise_rate')})",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        help=f"the run's seed: labeled subset, initial weights, batch order ({from_recipe(Config, 'seed')})",
+    )
+
+
+def run_flags(args) -> dict:
+    """The overrides of the flags add_run_flags added (None: not given)."""
+    return {
+        "method.name": args.method,
+        "data.dataset": args.dataset,
+        "data.root": args.data_root,
+        "train.epochs": args.epochs,
+        "data.noise": args.noise,
+        "data.noise_rate": args.noise_rate,
+        "seed": args.seed,
+    }
+
+
+def add_set(p, example: str = "train.lr=0.01") -> None:
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config key, e.g. {example}; repeatable, wins over the flags (default: none)",
+    )
 
 
 def config_overrides(args, flags: dict | None = None) -> dict:

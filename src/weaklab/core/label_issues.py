@@ -1,6 +1,7 @@
 """The training labels a model believes are wrong, ranked, with a suggested correction.
 
-`label_issues.csv` has one row per training sample: its row in the source data, the given label, the current
+`label_issues.csv` has one row per training sample: its row in the source data, the given label (its name, and
+its class index `given_index`: the column of that class in the probabilities), the current
 label (after a method's relabeling; else the given one), the suggested label (the model's arg-max), the
 importance weight (SCN's α; empty for other methods), the margin of the given label
 p_given − max_{j≠given} p_j (negative: the model prefers another class), and the suspicion rank (1 = most
@@ -8,7 +9,8 @@ likely wrong: lowest margin first, lower importance breaking ties). With synthet
 known and written too (`clean_label`), so a study can score the ranking.
 
 The class probabilities go to `pred_probs_in_sample.npy` (N×K float32, rows in the CSV's order, columns in
-class order: the layout cleanlab takes as `pred_probs`). They are *in-sample*: the model was trained on
+class order: the layout cleanlab takes as `pred_probs`), with `classes.json` beside them (class index → name), so
+neither file needs weaklab to be read. They are *in-sample*: the model was trained on
 these very samples, so they are more confident in the given labels than cleanlab's out-of-sample
 (cross-validated) probabilities would be. `weaklab crossval-probs` computes out-of-sample ones by K folds.
 """
@@ -16,6 +18,7 @@ these very samples, so they are more confident in the given labels than cleanlab
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +67,7 @@ def write_label_issues(
         "index",
         "source_index",
         "given_label",
+        "given_index",
         "current_label",
         "suggested_label",
         "importance",
@@ -79,6 +83,7 @@ def write_label_issues(
                 i,
                 int(index[i]),
                 classes[given[i]],
+                int(given[i]),
                 classes[current[i]],
                 classes[suggested[i]],
                 "" if importance is None else f"{importance[i]:.4f}",
@@ -87,4 +92,12 @@ def write_label_issues(
             ]
             out.writerow(row + ([classes[clean[i]]] if clean is not None else []))
     np.save(run_dir / probs_name, probs)
+    write_classes(run_dir, classes)
+    return path
+
+
+def write_classes(directory: str | Path, classes: list[str]) -> Path:
+    """`classes.json`: class index → name, the column order of every probability file in `directory`."""
+    path = Path(directory) / "classes.json"
+    path.write_text(json.dumps({str(i): name for i, name in enumerate(classes)}, indent=1, ensure_ascii=False) + "\n")
     return path

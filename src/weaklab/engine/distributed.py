@@ -179,6 +179,15 @@ class World:
         if self.active:
             dist.barrier()
 
+    def raise_together(self, error: str | None) -> None:
+        """Rank 0's error (None: none) raised as a WeaklabError on every rank, so no rank waits for the others."""
+        if self.active:
+            shared = [error]
+            dist.broadcast_object_list(shared, src=0)
+            error = shared[0]
+        if error is not None:
+            raise WeaklabError(error)
+
     # --- randomness --------------------------------------------------------------------------------------
 
     def seed(self, views, seed: int, step: int) -> None:

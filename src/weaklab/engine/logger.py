@@ -34,9 +34,8 @@ class RunLogger:
         """A run killed after its last checkpoint logged lines the resumed run will write again: drop them."""
         if not self.path.exists():
             return
-        kept = [
-            line for line in self.path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step
-        ]
+        lines = self.path.read_text().splitlines()
+        kept = [line for line in lines if (record := _record(line)) is not None and record["step"] <= step]
         self.path.write_text("".join(line + "\n" for line in kept))
 
     def write(self, record: dict) -> None:
@@ -57,7 +56,15 @@ def read_metrics(run_dir: Path) -> list[dict]:
     path = Path(run_dir) / "metrics.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in map(_record, path.read_text().splitlines()) if r is not None]
+
+
+def _record(line: str) -> dict | None:
+    """A line of metrics.jsonl; None for a blank line or a partial one (a process killed while writing it)."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return None
 
 
 def _flatten(record: dict, prefix: str = "") -> dict:

@@ -52,6 +52,10 @@ class LossMonitor:
             f"Try a lower train.lr or set train.grad_clip."
         )
 
+    def running_loss(self) -> float | None:
+        """The mean loss since the last reset (one host sync), None before the first step."""
+        return float(self.sums["loss"]) / self.count if self.count else None
+
     def averages(self) -> dict[str, float]:
         out = {k: float(v) / max(self.count, 1) for k, v in self.sums.items()}
         out.update(self.last)

@@ -11,9 +11,10 @@ SCHEDULES = ("lr", "consistency_weight")  # drawn on schedule.png, not with the 
 ACCURACY_LIKE = ("accuracy", "covering_rate", "approx_accuracy")  # one plot: true-label and label-free accuracies
 
 
-def draw(run_dir: Path) -> list[Path]:
+def draw(run_dir: Path, selected: int | None = None) -> list[Path]:
     """Draw `plots/loss.png` (every loss term), `plots/schedule.png` (lr and consistency weight) and
-    `plots/<metric>.png` (validation curves, with train-side curves of the same name, e.g. target_accuracy)."""
+    `plots/<metric>.png` (validation curves, with train-side curves of the same name, e.g. target_accuracy);
+    `selected`: the step chosen on validation so far, marked on the loss and metric plots."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,12 +29,17 @@ def draw(run_dir: Path) -> list[Path]:
     written = []
 
     fig, ax = plt.subplots(figsize=(6, 4))
+    total = [r["train"].get("loss", float("nan")) for r in records]
     for key in records[-1]["train"]:
         if key in SCHEDULES or key == "unlabeled_weight" or "accuracy" in key:
             continue
-        ax.plot(steps, [r["train"].get(key, float("nan")) for r in records], label=key)
+        curve = [r["train"].get(key, float("nan")) for r in records]
+        if key != "loss" and curve == total:
+            continue  # the only term: the same curve as the total loss
+        ax.plot(steps, curve, label=key)
     ax.set(xlabel="step", ylabel="loss", title="training losses")
     ax.set_yscale("symlog", linthresh=1e-3)
+    _mark(ax, selected)
     ax.legend()
     written.append(_save(fig, out_dir / "loss.png"))
 
@@ -58,9 +64,15 @@ def draw(run_dir: Path) -> list[Path]:
             if key.endswith(metric) and key not in SCHEDULES:
                 ax.plot(steps, [r["train"].get(key, float("nan")) for r in records], label=f"train {key}")
         ax.set(xlabel="step", ylabel=metric, title=f"validation {metric}")
+        _mark(ax, selected)
         ax.legend()
         written.append(_save(fig, out_dir / f"{metric}.png"))
     return written
+
+
+def _mark(ax, selected: int | None) -> None:
+    if selected is not None:
+        ax.axvline(selected, color="gray", linestyle=":", label=f"selected (step {selected})")
 
 
 def _save(fig, path: Path) -> Path:

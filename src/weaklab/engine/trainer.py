@@ -22,7 +22,9 @@ from pathlib import Path
 import torch
 
 from ..config import Config
+from ..core.label_issues import write_classes
 from ..core.metrics import HIGHER_IS_BETTER, candidate_metrics
+from ..core.task import Classification
 from ..errors import WeaklabError
 from ..methods import Batch, Progress
 from . import checkpoint, plots
@@ -32,6 +34,8 @@ from .experiment import Experiment, build_experiment, uses_bf16
 from .logger import RunLogger, strict_json
 from .monitor import LossMonitor
 from .optim import build_optimizer
+from .progress import ProgressReport
+from .rundir import claimed
 
 EVAL_SEED = 0  # the random stream of every evaluation (MC-dropout passes)
 
@@ -77,6 +81,7 @@ class Trainer:
         self.step, self.elapsed = 0, 0.0
         self.best_metric: float | None = None  # the selection metric's best value so far, and its step
         self.best_step: int | None = None
+        self.last_metric: float | None = None
         self.labels = experiment.method.task.encode(experiment.data.supervision.labels).to(experiment.device)
         task = self.method.task
         # partial labels: validation holds candidate sets, not labels, so select label-free (PL-CR's protocol)
@@ -107,7 +112,12 @@ class Trainer:
             "views": x.views.state_dict(),
             "rng": checkpoint.rng_state(),
             "rank_rng": self.world.rng_states(x.views),  # torchrun: each rank's streams (None for one process)
-            "loop": {"best_metric": self.best_metric, "best_step": self.best_step, "elapsed": self.elapsed},
+            "loop": {
+                "best_metric": self.best_metric,
+                "best_step": self.best_step,
+                "elapsed": self.elapsed,
+                "metric": self.last_metric,  # this step's validation value: what selects it if it is best.pt
+            },
             "predictor": predictor,
             "model_spec": x.spec,
             "normalizer": x.data.normalizer.state_dict(),
@@ -126,6 +136,14 @@ class Trainer:
         self.world.restore_rng(state.get("rank_rng"), self.x.views, self.x.config.seed, self.step)
         loop = state["loop"]
         self.best_metric, self.best_step, self.elapsed = loop["best_metric"], loop["best_step"], loop["elapsed"]
+        # The selection is best.pt's own step and validation value (last.pt's record is ahead of the file when
+        # a full disk stopped the write of best.pt). Without best.pt, last.pt becomes the selection so far.
+        best_path = self.ckpt_dir / "best.pt"
+        if not best_path.is_file() and self.world.is_main:
+            checkpoint.link(path, best_path)
+        best = checkpoint.load(best_path if best_path.is_file() else path, mmap=True)
+        if "metric" in best["loop"]:
+            self.best_metric, self.best_step = best["loop"]["metric"], best["step"]
 
     def effective_schedule(self) -> dict:
         """Every schedule of the run in this run's epochs (lengths given as shares resolved), EMA in steps."""
@@ -155,7 +173,7 @@ class Trainer:
         logger = RunLogger(self.run_dir, resume_step=self.step if resume else None) if main else NoLogger()
         method = self.method
         method.train()
-        bar = _progress_bar(self.total_steps, self.step, self.cfg.progress and main)
+        report = ProgressReport(self.total_steps, self.step, self.spe, self.cfg.progress and main)
         plan_epoch, plan = -1, None
         started = time.perf_counter() - self.elapsed
         try:
@@ -164,7 +182,7 @@ class Trainer:
                 if epoch != plan_epoch:
                     plan_epoch, plan = epoch, self.epoch_plan(epoch)
                 self.train_step(plan, epoch)
-                bar.update(1)
+                report.step(self.step, self.monitor.running_loss)
                 if self.step % self.spe == 0:
                     method.on_epoch_end(epoch)
                 if self.step % self.cfg.log_every == 0:
@@ -175,18 +193,17 @@ class Trainer:
                     logger.write(record)  # before the checkpoint: a resumed run rewrites lines after its step
                     self._save(improved)
                     if self.cfg.plot_redraws and self.step % self.plot_every == 0 and main:
-                        plots.draw(self.run_dir)
-                    bar.set_postfix(
-                        loss=f"{record['train']['loss']:.3f}", val=f"{record['val'][self.selection_metric]:.3f}"
-                    )
+                        plots.draw(self.run_dir, self.best_step)
+                    metric = self.selection_metric
+                    report.evaluated(record["train"]["loss"], metric, record["val"][metric])
         finally:
-            bar.close()
+            report.close()
             logger.close()
             self.x.data.train.close()  # a host store's reading processes stop with the loop, killed or not
         if not main:
             self.world.barrier()  # rank 0 evaluates on test and writes the summary
             return None
-        plots.draw(self.run_dir)
+        plots.draw(self.run_dir, self.best_step)
         summary = self._finish()
         self.world.barrier()
         return summary
@@ -257,7 +274,7 @@ class Trainer:
                 f"train.selection_metric={self.selection_metric!r} is not a validation metric of this run; "
                 f"choose one of {', '.join(val)}"
             )
-        metric = val[self.selection_metric]
+        metric = self.last_metric = val[self.selection_metric]
         improved = self.best_metric is None or (
             metric > self.best_metric if self.higher_is_better else metric < self.best_metric
         )
@@ -282,7 +299,7 @@ class Trainer:
             return
         checkpoint.save(state, self.ckpt_dir / "last.pt")
         if improved:
-            checkpoint.save(state, self.ckpt_dir / "best.pt")
+            checkpoint.link(self.ckpt_dir / "last.pt", self.ckpt_dir / "best.pt")
 
     def _finish(self) -> dict:
         """Evaluate the selected (best-on-validation) checkpoint on test, once; write summary.json."""
@@ -315,6 +332,8 @@ class Trainer:
             "torch": torch.__version__,
         }
         (self.run_dir / "summary.json").write_text(strict_json(summary, indent=2) + "\n")
+        if isinstance(task, Classification):  # what each probability column is
+            write_classes(self.run_dir, list(data.classes))
         return summary
 
 
@@ -324,24 +343,25 @@ def context_state(ctx) -> dict:
     return {k: getattr(ctx, k) for k in keys}
 
 
-def _progress_bar(total: int, initial: int, enabled: bool):
-    from tqdm.auto import tqdm
+def run_training(config: Config, run_dir: Path, resume: bool = False, overwrite: bool = False) -> dict | None:
+    """Train (or resume) the run in `run_dir`; returns the summary (None on torchrun ranks other than 0).
 
-    # disable=None: tqdm shows the bar on a terminal only, so logs and CI stay clean.
-    return tqdm(
-        total=total, initial=initial, disable=None if enabled else True, unit="step", dynamic_ncols=True, leave=False
-    )
-
-
-def run_training(config: Config, run_dir: Path, resume: bool = False) -> dict | None:
-    """Train (or resume) the run in `run_dir`; returns the summary (None on torchrun ranks other than 0)."""
+    Rank 0 claims the run directory first (engine/rundir.py); every rank stops if it cannot."""
     run_dir = Path(run_dir)
     world = World.from_env(config.train.device)  # torchrun: join the process group; else a world of one
+    dataset = Path(config.data.dataset)
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not resume and world.is_main:
-            config.save(run_dir / "config.yaml")
-        experiment = build_experiment(config)
-        return Trainer(experiment, run_dir, world).fit(resume=resume)
+        with contextlib.ExitStack() as stack:
+            error = None
+            if world.is_main:
+                try:
+                    stack.enter_context(claimed(run_dir, resume, overwrite, data_dirs=[dataset]))
+                except WeaklabError as e:
+                    error = str(e)
+            world.raise_together(error)
+            if not resume and world.is_main:
+                config.save(run_dir / "config.yaml")
+            experiment = build_experiment(config)
+            return Trainer(experiment, run_dir, world).fit(resume=resume)
     finally:
         world.close()

@@ -1,7 +1,8 @@
 """Load pretrained weights into a network by name, and say what loaded.
 
-Accepts a torchvision-format state dict (`conv1.weight`, ..., `fc.bias`), or a training checkpoint whose
-tensors sit under `state_dict` (or `model`) and/or carry DataParallel's `module.` prefix. A file name matches a
+Accepts a torchvision-format state dict (`conv1.weight`, ..., `fc.bias`), a training checkpoint whose
+tensors sit under `state_dict` (or `model`) and/or carry DataParallel's `module.` prefix, or a weaklab run's
+checkpoint (its predicting network's backbone). A file name matches a
 network name directly or under the `Network`'s `backbone.` prefix. Tensors without a matching name (a
 torchvision file's `fc.*`: the weaklab heads replace it) are skipped. A tensor whose shape differs means the
 file is another architecture (say ResNet-18 weights into ResNet-50, where BN vectors of 64 would still fit):
@@ -34,6 +35,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"pretrained weights {path} are unreadable ({type(e).__name__}): the file is corrupt, "
             "not a torch file, or holds more than tensors (re-save it as a plain state_dict)"
         ) from None
+    if isinstance(state, dict) and str(state.get("format", "")).startswith("weaklab-checkpoint-"):
+        return _weaklab_backbone(state, path)
     while isinstance(state, dict) and not any(isinstance(v, torch.Tensor) for v in state.values()):
         inner = next((state[k] for k in CONTAINERS if isinstance(state.get(k), dict)), None)
         if inner is None:
@@ -47,6 +50,20 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             while key.startswith("module."):
                 key = key[len("module.") :]
             tensors[key] = value
+    return tensors
+
+
+def _weaklab_backbone(state: dict, path: Path) -> dict[str, torch.Tensor]:
+    """A weaklab run's checkpoint: the backbone of the network it predicts with (its heads are for its own
+    classes or targets, so the new run's heads start fresh)."""
+    prefix = f"{state.get('predictor', 'model')}.backbone."
+    tensors = {
+        k[len(prefix) - len("backbone.") :]: v
+        for k, v in state.get("method", {}).items()
+        if k.startswith(prefix) and isinstance(v, torch.Tensor)
+    }
+    if not tensors:
+        raise WeaklabError(f"pretrained weights {path}: this weaklab checkpoint holds no network backbone")
     return tensors
 
 

@@ -1,7 +1,9 @@
 """What `weaklab predict` reads: a NumPy array, or images (one file, a folder, a CSV list of paths).
 
-Images are decoded and resized to the run's input shape the way training decoded them (Pillow, one colour mode,
-bilinear resize), so a model trained on a folder of photos predicts on another folder of photos.
+Images are decoded the way training decoded them (Pillow, one colour mode); an image of another size than the
+run's input is an error unless `resize` (then bilinear, as training resized), so a photo is never silently
+squashed. Inputs on another scale than the training data (0-255 PNGs into a run trained on 0-16 arrays) are
+refused by `check_scale`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from ...errors import WeaklabError
 from .user_data import IMAGE_SUFFIXES, ImageReader, Options, _images_in, _read_csv
 
 
-def load_inputs(path: Path, input_shape: tuple[int, ...], bad_images: str = "error") -> tuple[np.ndarray, list[str]]:
-    """(samples, names): the names are row numbers for arrays, file paths for images."""
+def load_inputs(
+    path: Path, input_shape: tuple[int, ...], bad_images: str = "error", resize: bool = False
+) -> tuple[np.ndarray, list[str]]:
+    """(samples, names): the names are row numbers for arrays, file paths for images. `resize`: images of another
+    size than the run's input are resized to it (otherwise an error)."""
     path = Path(path).expanduser()
     if not path.exists():
         raise WeaklabError(f"input {path} does not exist")
@@ -35,19 +40,41 @@ def load_inputs(path: Path, input_shape: tuple[int, ...], bad_images: str = "err
         raise WeaklabError(
             f"{path}: predict reads a .npy / .npz array, an image, a folder of images or a CSV with a `path` column"
         )
-    return _images(files, input_shape, bad_images)
+    return _images(files, input_shape, bad_images, resize)
 
 
 def _array(path: Path) -> np.ndarray:
     try:
         data = np.load(path, allow_pickle=False)
+        if hasattr(data, "files"):
+            if "x" not in data.files:
+                raise WeaklabError(f"{path} holds arrays {', '.join(data.files)}; predict needs one named `x`")
+            data = data["x"]  # read here: an object array fails now, inside the try
+    except WeaklabError:
+        raise
     except Exception as e:
         raise WeaklabError(f"cannot read {path} as a NumPy .npy/.npz file ({type(e).__name__}: {e})") from None
-    if hasattr(data, "files"):
-        if "x" not in data.files:
-            raise WeaklabError(f"{path} holds arrays {', '.join(data.files)}; predict needs one named `x`")
-        data = data["x"]
+    if data.size == 0:
+        raise WeaklabError(f"{path} holds no samples (its array has shape {data.shape})")
     return data
+
+
+def check_scale(x: np.ndarray, trained: tuple[float, float] | None, input_shape: tuple[int, ...]) -> None:
+    """Refuse image inputs whose values lie on another scale than the training data's raw `trained` (min, max):
+    largest magnitude above 1.5x the training one, or below a tenth of it. Skipped where the range is unknown (runs
+    saved before it was kept), for feature tables (a new row may rightly lie outside the training range), and for
+    constant or non-finite inputs (no scale to read; the run's own checks speak for non-finite values)."""
+    if trained is None or len(input_shape) != 3 or not np.issubdtype(x.dtype, np.number) or x.size == 0:
+        return
+    low, high = float(x.min()), float(x.max())
+    scale, expected = max(abs(low), abs(high)), max(abs(trained[0]), abs(trained[1]))
+    if not np.isfinite(scale) or low == high or expected == 0:
+        return
+    if not expected / 10 <= scale <= 1.5 * expected:
+        raise WeaklabError(
+            f"the inputs range from {low:g} to {high:g}, but this run was trained on values from {trained[0]:g} "
+            f"to {trained[1]:g}; give inputs on the training data's scale"
+        )
 
 
 def _listed(path: Path) -> list[Path]:
@@ -66,7 +93,9 @@ def _listed(path: Path) -> list[Path]:
     return files
 
 
-def _images(files: list[Path], input_shape: tuple[int, ...], bad_images: str) -> tuple[np.ndarray, list[str]]:
+def _images(
+    files: list[Path], input_shape: tuple[int, ...], bad_images: str, resize: bool
+) -> tuple[np.ndarray, list[str]]:
     if len(input_shape) != 3:
         raise WeaklabError(
             f"this run was trained on feature vectors of length {input_shape[0]}, not images; pass a .npy array"
@@ -76,6 +105,8 @@ def _images(files: list[Path], input_shape: tuple[int, ...], bad_images: str) ->
     reader.mode, reader.size = ("L" if channels == 1 else "RGB"), (width, height)
     if channels not in (1, 3):
         raise WeaklabError(f"this run expects {channels}-channel inputs; images decode to 1 (grey) or 3 (RGB)")
+    if not resize:
+        _check_sizes(files, (width, height))
     decoded = [(f, reader.read(f)) for f in files]
     kept = [(str(f), im) for f, im in decoded if im is not None]
     if reader.skipped:
@@ -83,3 +114,28 @@ def _images(files: list[Path], input_shape: tuple[int, ...], bad_images: str) ->
     if not kept:
         raise WeaklabError(f"none of the {len(files)} images could be decoded")
     return np.stack([im for _, im in kept]), [name for name, _ in kept]
+
+
+def _check_sizes(files: list[Path], size: tuple[int, int]) -> None:
+    """Every image is `size` (width, height), read from the file headers; a file that cannot be opened is left to
+    the decoder, which stops or skips it as --bad-images says."""
+    from PIL import Image
+
+    wrong = []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                if im.size != size:
+                    wrong.append((f, im.size))
+        except Exception:
+            continue
+    if wrong:
+        (first, (w, h)), (width, height) = wrong[0], size
+        if len(wrong) == 1:
+            raise WeaklabError(
+                f"{first} is {w}×{h} pixels but this run takes {width}×{height} images; pass --resize to resize it"
+            )
+        raise WeaklabError(
+            f"{len(wrong)} of {len(files)} images are not {width}×{height} pixels, this run's input size (first: "
+            f"{first}, {w}×{h}); pass --resize to resize them"
+        )

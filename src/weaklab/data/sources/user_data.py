@@ -1,6 +1,7 @@
 """A user's own data, its kind inferred from the path: .npz, CSV / Parquet tables, image folders, CSVs of image
-paths, and the RAF-DB and FER2013 / FERPlus layouts. Every loader returns an ArraySource; a sample whose label is
-empty (or -1 in an .npz) is marked unlabeled. Images are decoded with Pillow and resized once.
+paths, and the RAF-DB and FER2013 / FERPlus layouts. Every loader returns an ArraySource; a sample whose target is
+missing (empty or NaN) is an error unless `missing_targets` is "unlabeled", and -1 in an .npz marks a sample unlabeled
+on purpose. Bad input is a one-line WeaklabError, never a guess. Images are decoded with Pillow and resized once.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +36,7 @@ class Options:
     task: str | None = None  # classification | regression | None (inferred)
     image_size: int | None = None
     bad_images: str = "error"  # error | skip
+    missing_targets: str = "error"  # error | unlabeled: what an empty or NaN target means
     filename_target: str | None = None
     cache_dir: Path | None = None  # where decoded images are kept between runs (None: decode every run)
 
@@ -46,6 +49,7 @@ class Options:
             task=getattr(data, "task", None),
             image_size=getattr(data, "image_size", None),
             bad_images=getattr(data, "bad_images", "error"),
+            missing_targets=getattr(data, "missing_targets", "error"),
             filename_target=getattr(data, "filename_target", None),
         )
         root = getattr(data, "root", None)
@@ -62,6 +66,10 @@ def load_path(path: str, opts: Options) -> ArraySource:
     p = Path(path).expanduser()
     if not p.exists():
         raise WeaklabError(f"dataset path {p} does not exist")
+    return enough_classes(_load_path(p, opts), str(p))
+
+
+def _load_path(p: Path, opts: Options) -> ArraySource:
     if p.is_dir():
         if opts.filename_target:
             return image_filenames(p, opts)
@@ -83,14 +91,29 @@ def load_path(path: str, opts: Options) -> ArraySource:
 # --- labels -------------------------------------------------------------------------------------------------
 
 
-def _labels(values: list, opts: Options, where: str) -> tuple[np.ndarray, list[str], np.ndarray, str]:
-    """(y, classes, unlabeled mask, task) from raw label cells; empty cells are unlabeled."""
+def _listing(names) -> str:
+    return ", ".join(repr(n) for n in names)  # quoted: an empty name shows, a newline in one stays on the line
+
+
+def _row(i: int) -> str:
+    return f"row {i + 1}"
+
+
+def _labels(
+    values: list, opts: Options, where: str, row=_row, quiet: bool = False
+) -> tuple[np.ndarray, list[str], np.ndarray, str]:
+    """(y, classes, unlabeled mask, task) from raw label cells; `row(i)` names cell i in messages. An empty or NaN
+    cell is a missing target: an error, or (missing_targets "unlabeled") an unlabeled sample, said once unless quiet."""
     cells = ["" if v is None else str(v).strip() for v in values]
-    unlabeled = np.array([c == "" or c.lower() == "nan" for c in cells])
+    unlabeled = np.array([_is_missing(c) for c in cells], dtype=bool)
     known = [c for c, u in zip(cells, unlabeled) if not u]
     if not known:
         raise WeaklabError(f"{where}: no sample has a label")
+    _missing_targets(unlabeled, opts, where, row, quiet)
     numbers = _as_numbers(known)
+    if numbers is not None and not np.isfinite(numbers).all():
+        i = int(np.flatnonzero(~unlabeled)[np.flatnonzero(~np.isfinite(numbers))[0]])
+        raise WeaklabError(f"{where}: {row(i)} has the label {cells[i]!r}, not a finite number; fix or drop it")
     task = opts.task
     if task is None:  # integers (or text) are classes; any fractional number makes it a regression
         task = "regression" if numbers is not None and (numbers != np.round(numbers)).any() else "classification"
@@ -106,6 +129,7 @@ def _labels(values: list, opts: Options, where: str) -> tuple[np.ndarray, list[s
         classes = [str(v) for v in order]
         known = [str(int(v)) for v in numbers]
     else:
+        _not_mixed(cells, unlabeled, where, row)
         classes = sorted(set(known))
     index = {c: i for i, c in enumerate(classes)}
     y = np.zeros(len(cells), np.int64)
@@ -113,11 +137,67 @@ def _labels(values: list, opts: Options, where: str) -> tuple[np.ndarray, list[s
     return y, classes, unlabeled, task
 
 
+def _index(i: int) -> str:
+    return f"index {i}"
+
+
+def _is_missing(cell: str) -> bool:
+    if not cell:
+        return True
+    try:
+        return math.isnan(float(cell))
+    except ValueError:
+        return False
+
+
+def _missing_targets(missing: np.ndarray, opts: Options, where: str, row, quiet: bool) -> None:
+    """Missing targets are an error unless the user asked for them as unlabeled samples; then said once."""
+    n = int(missing.sum())
+    if not n:
+        return
+    rows = f"{n} row{'s have' if n > 1 else ' has'} no target (first: {row(int(np.flatnonzero(missing)[0]))})"
+    if opts.missing_targets != "unlabeled":
+        raise WeaklabError(
+            f"{where}: {rows}; pass --missing-targets unlabeled to train on them as unlabeled samples, or fill them in"
+        )
+    if not quiet:
+        print(f"weaklab: {where}: {rows}; they join training as unlabeled samples", file=sys.stderr)
+
+
+def _not_mixed(cells: list[str], unlabeled: np.ndarray, where: str, row) -> None:
+    """Class labels are all numbers or all names: one `cat` among 0..9 is a typo, not an eleventh class."""
+    numeric = np.array([not u and _as_numbers([c]) is not None for c, u in zip(cells, unlabeled)])
+    text = ~numeric & ~unlabeled
+    if not numeric.any() or not text.any():
+        return
+    odd, kind, usual = (text, "text", "numbers") if text.sum() <= numeric.sum() else (numeric, "numbers", "text")
+    values = list(dict.fromkeys(cells[i] for i in np.flatnonzero(odd)))
+    shown = ", ".join(repr(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
+    n = int(odd.sum())
+    raise WeaklabError(
+        f"{where}: {n} label{'s are' if n > 1 else ' is'} {kind} ({shown}; first: {row(int(np.flatnonzero(odd)[0]))}) "
+        f"among {usual}; fix or drop {'them' if n > 1 else 'it'}, or give every class a name"
+    )
+
+
 def _as_numbers(cells: list[str]) -> np.ndarray | None:
     try:
         return np.array([float(c) for c in cells], dtype=np.float64)
     except ValueError:
         return None
+
+
+def enough_classes(src: ArraySource, where: str) -> ArraySource:
+    """Classification needs two classes among the labels: with one, every prediction is right and says nothing."""
+    if src.task == "classification":
+        present = np.unique(src.y[src.has_label])
+        if len(present) < 2:
+            only = src.classes[int(present[0])] if len(present) else "none"
+            raise WeaklabError(
+                f"{where}: classification needs at least 2 classes, found only {only!r}; add samples of another "
+                f"class, or check the label column"
+            )
+    return src
 
 
 def _source(x, y, classes, unlabeled, task, name, **kw) -> ArraySource:
@@ -169,7 +249,8 @@ def keep_target_range(src: ArraySource, target_range) -> ArraySource:
 
 
 def npz(path: Path, opts: Options) -> ArraySource:
-    """`x` (N×D or N×C×H×W) and `y`; y = -1 (classes) or NaN (regression) marks an unlabeled sample."""
+    """`x` (N×D or N×C×H×W) and `y`: class indices (-1 marks an unlabeled sample) or real targets; a NaN y is a
+    missing target."""
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -177,33 +258,56 @@ def npz(path: Path, opts: Options) -> ArraySource:
         raise WeaklabError(f"{path}: cannot read as a NumPy .npz file ({type(e).__name__}: {e})") from None
     for key in ("x", "y"):
         if key not in arrays:
-            raise WeaklabError(f"{path}: needs arrays named x and y, found {', '.join(arrays) or 'none'}")
+            raise WeaklabError(f"{path}: needs arrays named x and y, found {_listing(arrays) or 'none'}")
     x, y = arrays["x"], arrays["y"]
-    if y.ndim != 1 or len(y) != len(x):
-        raise WeaklabError(f"{path}: y must hold one value per sample of x ({len(x)}), got shape {y.shape}")
-    is_float = np.issubdtype(y.dtype, np.floating)
+    if x.ndim == 0 or y.ndim != 1 or len(y) != len(x):
+        raise WeaklabError(
+            f"{path}: y must hold one value per sample of x (x has shape {x.shape}), got shape {y.shape}"
+        )
+    if y.dtype.kind not in "biuf":
+        raise WeaklabError(
+            f"{path}: y has dtype {y.dtype}; use integer class indices (named by a `classes` array) or real targets"
+        )
+    y = y.astype(np.int64) if y.dtype.kind == "b" else y
+    is_float = y.dtype.kind == "f"
+    if is_float and np.isinf(y).any():
+        raise WeaklabError(
+            f"{path}: y holds inf (first: {_index(int(np.flatnonzero(np.isinf(y))[0]))}); fix or drop it"
+        )
     task = opts.task or ("regression" if is_float and (np.isfinite(y) & (y != np.round(y))).any() else "classification")
     unlabeled = np.isnan(y) if is_float else np.zeros(len(y), bool)
+    if unlabeled.all() and len(y):
+        raise WeaklabError(f"{path}: no sample has a label (y is all NaN)")
+    _missing_targets(unlabeled, opts, f"{path} y", _index, quiet=False)
     if task == "classification":
         unlabeled |= np.where(np.isnan(y), False, y == -1) if is_float else (y == -1)
         if "classes" in arrays:
             classes = [str(c) for c in arrays["classes"]]
         else:
             known = y[~unlabeled]
-            classes = [str(c) for c in range(int(known.max()) + 1)] if len(known) else []
+            top = int(known.max()) + 1 if len(known) else 0
+            if top > max(len(y), 1000):  # indices this sparse are ids or a wrong column, not class indices
+                raise WeaklabError(
+                    f"{path}: label {top - 1} would make {top} classes for {len(y)} samples; y must hold class "
+                    f"indices 0..C-1 (name them with a `classes` array)"
+                )
+            classes = [str(c) for c in range(top)]
         y = np.where(unlabeled, 0, y)
     return _source(x, y, classes if task == "classification" else [], unlabeled, task, path.stem)
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark
             rows = list(csv.reader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise WeaklabError(f"{path}: cannot read as CSV ({e})") from None
     if not rows:
         raise WeaklabError(f"{path}: the file is empty")
     header = [h.strip() for h in rows[0]]
+    twice = next((h for i, h in enumerate(header) if h in header[:i]), None)
+    if twice is not None:
+        raise WeaklabError(f"{path}: the header names column {twice!r} twice; give every column its own name")
     body = [r for r in rows[1:] if r]
     for i, r in enumerate(body):
         if len(r) != len(header):
@@ -227,16 +331,16 @@ def _read_parquet(path: Path) -> tuple[list[str], list[list]]:
 def _target_column(header: list[str], opts: Options, path: Path) -> str:
     if opts.target_column:
         if opts.target_column not in header:
-            raise WeaklabError(f"{path}: no column {opts.target_column!r}; columns are {', '.join(header)}")
+            raise WeaklabError(f"{path}: no column {opts.target_column!r}; columns are {_listing(header)}")
         return opts.target_column
     for name in ("label", "target", "y"):
         if name in header:
             return name
-    raise WeaklabError(f"{path}: name the label or target column with --target-column (columns: {', '.join(header)})")
+    raise WeaklabError(f"{path}: name the label or target column with --target-column (columns: {_listing(header)})")
 
 
 def table(path: Path, header: list[str], rows: list[list], opts: Options) -> ArraySource:
-    """Numeric feature columns plus one label/target column; an empty label marks an unlabeled row."""
+    """Numeric feature columns plus one label/target column; an empty or NaN label is a missing target."""
     target = _target_column(header, opts, path)
     if not rows:
         raise WeaklabError(f"{path}: the table has no rows")
@@ -244,18 +348,25 @@ def table(path: Path, header: list[str], rows: list[list], opts: Options) -> Arr
     features = [i for i in range(len(header)) if i != t]
     if not features:
         raise WeaklabError(f"{path}: no feature columns besides {target!r}")
-    x = np.empty((len(rows), len(features)), np.float32)
+    x = np.empty((len(rows), len(features)), np.float64)
     for r, row in enumerate(rows):
         for j, i in enumerate(features):
             try:
                 x[r, j] = float(row[i])
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise WeaklabError(
                     f"{path}: column {header[i]!r} row {r + 1} is {row[i]!r}, not a number; feature columns must "
                     f"be numeric (encode or drop it)"
                 ) from None
+    bad = ~(np.abs(x) <= np.finfo(np.float32).max)  # NaN, inf, or past float32, which the samples are kept in
+    if bad.any():
+        r, j = (int(k[0]) for k in np.nonzero(bad))
+        raise WeaklabError(
+            f"{path}: column {header[features[j]]!r} row {r + 1} is {rows[r][features[j]]!r}, not a finite number "
+            f"(a missing value?); fill, impute or drop it"
+        )
     y, classes, unlabeled, task = _labels([row[t] for row in rows], opts, f"{path} column {target!r}")
-    return _source(x, y, classes, unlabeled, task, path.stem)
+    return _source(x.astype(np.float32), y, classes, unlabeled, task, path.stem)
 
 
 # --- images -------------------------------------------------------------------------------------------------
@@ -272,7 +383,7 @@ class ImageReader:
         self.skipped: list[str] = []
 
     def read(self, path: Path) -> np.ndarray | None:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image
 
         try:
             with Image.open(path) as opened:
@@ -287,12 +398,13 @@ class ImageReader:
                 a = np.asarray(img, dtype=np.uint8)
         except FileNotFoundError:
             raise WeaklabError(f"image {path} does not exist") from None
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        except Exception as e:  # a corrupt file makes Pillow raise many types (OSError, EOFError, struct.error, ...)
             if self.opts.bad_images == "skip":
                 self.skipped.append(str(path))
                 return None
             raise WeaklabError(
-                f"image {path} cannot be decoded ({type(e).__name__}); fix or remove it, or set data.bad_images=skip"
+                f"image {path} cannot be decoded ({type(e).__name__}); fix or remove it, or pass --bad-images skip "
+                f"(or data.bad_images=skip in a recipe) to leave it out"
             ) from None
         return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
 
@@ -420,10 +532,20 @@ def image_folder(root: Path, opts: Options) -> ArraySource:
         raise WeaklabError(
             f"{root}: no images found; expected root/<class>/<image> (PNG, JPEG), or pass a CSV of path,label"
         )
+    empty = np.flatnonzero(np.bincount(labels, minlength=len(classes)) == 0)
+    if len(empty):  # a class with no samples would still be a class the model predicts
+        raise WeaklabError(
+            f"{root / classes[empty[0]]}: class folder holds no images (PNG, JPEG, ...); remove it or add images"
+        )
     reader = ImageReader(opts)
     x, ok = reader.read_all(files)
-    info = {"skipped_images": reader.skipped}
-    return ArraySource(x=x, y=np.array(labels)[ok], classes=classes, name=root.name, info=info)
+    y = np.array(labels)[ok]
+    lost = np.flatnonzero(np.bincount(y, minlength=len(classes)) == 0)
+    if len(lost):
+        raise WeaklabError(
+            f"{root / classes[lost[0]]}: none of the class's images could be decoded; fix them or remove the folder"
+        )
+    return ArraySource(x=x, y=y, classes=classes, name=root.name, info={"skipped_images": reader.skipped})
 
 
 def parse_utkface(path: Path) -> float:
@@ -453,23 +575,37 @@ def image_filenames(root: Path, opts: Options) -> ArraySource:
 
 
 def image_csv(path: Path, header: list[str], rows: list[list[str]], opts: Options) -> ArraySource:
-    """A CSV of `path,label` (or `path,target`): paths relative to the CSV's folder; an empty label is unlabeled."""
+    """A CSV of `path,label` (or `path,target`): paths relative to the CSV's folder; an empty label is a missing
+    target."""
     target = _target_column([h for h in header if h != "path"], opts, path)
     p, t = header.index("path"), header.index(target)
     files = []
     for i, row in enumerate(rows):
-        f = (path.parent / row[p].strip()).resolve()
-        if not f.is_file():
-            raise WeaklabError(f"{path}: line {i + 2}: image {row[p]!r} does not exist (looked at {f})")
-        files.append(f)
+        f = path.parent / row[p].strip()
+        if not _is_file(f):
+            raise WeaklabError(f"{path}: line {i + 2}: image {row[p]!r} does not exist (relative to {path.parent})")
+        files.append(f.resolve())
     if not files:
         raise WeaklabError(f"{path}: the CSV lists no images")
+    cells, where = [row[t] for row in rows], f"{path} column {target!r}"
+    labels = _labels(cells, opts, where, row=_line)  # bad labels stop loading before any image is decoded
     reader = ImageReader(opts)
     x, ok = reader.read_all(files)
-    y, classes, unlabeled, task = _labels(
-        [row[t] for row, good in zip(rows, ok) if good], opts, f"{path} column {target!r}"
-    )
+    if not ok.all():  # classes from the decoded images only
+        labels = _labels([c for c, good in zip(cells, ok) if good], opts, where, row=_line, quiet=True)
+    y, classes, unlabeled, task = labels
     return _source(x, y, classes, unlabeled, task, path.stem, info={"skipped_images": reader.skipped})
+
+
+def _line(i: int) -> str:
+    return f"line {i + 2}"  # the header is line 1
+
+
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL byte, names no file
+        return False
 
 
 # --- named layouts of a user's copy ---------------------------------------------------------------------------
@@ -483,7 +619,8 @@ def load_layout(name: str, root, opts: Options) -> ArraySource:
     if root is None:
         raise WeaklabError(f"dataset {name} loads from your copy: pass --data-root DIR pointing at it")
     root = Path(root).expanduser()
-    return {"rafdb": rafdb, "fer2013": fer2013, "ferplus": ferplus, "utkface": utkface}[name](root, opts)
+    loader = {"rafdb": rafdb, "fer2013": fer2013, "ferplus": ferplus, "utkface": utkface}[name]
+    return enough_classes(loader(root, opts), name)
 
 
 def utkface(root: Path, opts: Options) -> ArraySource:
@@ -533,7 +670,7 @@ def _fer_pixels(root: Path) -> tuple[Path, list[str], list[list[str]]]:
     header, rows = _read_csv(path)
     for col in ("emotion", "pixels", "Usage"):
         if col not in header:
-            raise WeaklabError(f"{path}: missing column {col!r} (columns: {', '.join(header)})")
+            raise WeaklabError(f"{path}: missing column {col!r} (columns: {_listing(header)})")
     return path, header, rows
 
 

@@ -10,6 +10,9 @@ asked one up to rounding; `transition` draws each label from its row of a matrix
                     bird→airplane, deer→horse, cat↔dog); unmapped classes stay clean
     pairflip        a picked label c becomes c+1 (mod C)
     transition      label i becomes j with probability T[i, j] (rows sum to 1)
+
+Noise is learnable only while the true class stays the most frequent given label of its samples; `make_noisy`
+refuses a rate (or a transition matrix) past that point (`max_rate`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,28 @@ def _pick(members: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndar
 def _check_rate(rate: float) -> None:
     if not 0.0 <= rate <= 1.0:
         raise WeaklabError(f"data.noise_rate must be in [0, 1], got {rate}")
+
+
+def max_rate(kind: str, num_classes: int) -> float | None:
+    """The rate from which on the true class is no longer the most frequent given label of its samples (None: the
+    kind takes no rate). A class's samples keep their label with share 1 - r; the rest goes:"""
+    if kind == "symmetric":  # r / (C - 1) to each other class: 1 - r > r / (C - 1) while r < (C - 1) / C
+        return (num_classes - 1) / num_classes
+    if kind == "uniform":  # r / C to every class, its own included: 1 - r + r / C > r / C while r < 1
+        return 1.0
+    if kind in ("asymmetric", "pairflip"):  # r to one other class: 1 - r > r while r < 1/2
+        return 0.5
+    return None
+
+
+def check_learnable(kind: str, rate: float, num_classes: int) -> None:
+    limit = max_rate(kind, num_classes)
+    if limit is not None and num_classes >= 2 and rate >= limit:  # fewer classes: the generators say so
+        raise WeaklabError(
+            f"data.noise_rate {rate:g} is too high for {kind} noise on {num_classes} classes: from {limit:.4g} on, "
+            f"the true class is no longer the most frequent label of its samples and nothing can be learned; use "
+            f"--noise-rate below {limit:.4g}"
+        )
 
 
 def symmetric(labels: np.ndarray, num_classes: int, rate: float, seed: int, keep_possible: bool = False) -> np.ndarray:
@@ -124,6 +149,14 @@ def read_matrix(spec, num_classes: int) -> np.ndarray:
         )
     if (matrix < 0).any() or not np.allclose(matrix.sum(1), 1.0, atol=1e-6):
         raise WeaklabError("data.noise_matrix rows must be non-negative and sum to 1 (row i: P(noisy label | clean i))")
+    off = matrix - np.diag(np.full(num_classes, np.inf))  # each row without its diagonal
+    weak = np.flatnonzero(matrix.diagonal() <= off.max(1))
+    if len(weak):  # the same condition as max_rate's: a class must keep its own label most often
+        i = int(weak[0])
+        raise WeaklabError(
+            f"data.noise_matrix row {i}: keeping the label ({matrix[i, i]:.4g}) must be more likely than any change "
+            f"(up to {off[i].max():.4g}), or nothing can be learned; make each diagonal entry its row's largest"
+        )
     return matrix
 
 
@@ -135,6 +168,7 @@ def make_noisy(
     c = len(classes)
     if kind in ("none", "given"):
         return labels.copy()
+    check_learnable(kind, rate, c)
     if kind == "symmetric":
         return symmetric(labels, c, rate, seed)
     if kind == "uniform":
