@@ -89,6 +89,27 @@ def test_relabel_buffer_and_event_counts(fast):
     assert logs["differ_from_given"] == 2 and m.state_logs()["relabeled"] == 0  # counts since the last log
 
 
+@pytest.mark.parametrize("against", ["stored", "given"])
+def test_relabel_against_the_stored_or_the_given_label(fast, against):
+    """Official code: a relabel is compared against (and sticks as) the stored label; paper's equation: each
+    visit compares against the given label, so a relabel is undone once the network sides with the given one."""
+    m = build_experiment(fast("scn", method__relabel_against=against, **NOISY)).method
+    idx = torch.tensor([0])
+    given = int(m.given[0])
+    other, third = (given + 1) % 10, (given + 2) % 10
+    sure = lambda c: torch.full((1, 10), 0.01).index_fill_(1, torch.tensor([c]), 0.91)  # noqa: E731
+    m.relabel(idx, sure(other), m.labels[idx], alpha=torch.ones(1))
+    assert int(m.labels[0]) == other  # both: the network is sure of another class
+    # now torn between the relabel (0.37) and a third class (0.55), the given label at 0.01
+    torn = torch.full((1, 10), 0.01)
+    torn[0, other], torn[0, third] = 0.37, 0.55
+    m.relabel(idx, torn, m.labels[idx], alpha=torch.ones(1))
+    # stored: 0.55 − 0.37 ≤ 0.2 keeps the relabel; given: 0.55 − 0.01 > 0.2 moves to the arg-max
+    assert int(m.labels[0]) == (other if against == "stored" else third)
+    m.relabel(idx, sure(given), m.labels[idx], alpha=torch.ones(1))
+    assert int(m.labels[0]) == given  # back to the given label (stored: by a relabel to it)
+
+
 def test_importance_never_changes_the_arg_max(fast):
     torch.manual_seed(0)
     m = build_experiment(fast("scn", **NOISY)).method.eval()

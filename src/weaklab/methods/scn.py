@@ -7,6 +7,9 @@
     from epoch 10 of 70 (`relabel_start`, a share of the run) and never before the lr warm-up ends, with p = softmax(z):
         if max_j p_j − p_y > δ2, the stored label y of the sample becomes argmax p
         (paper: only samples of the batch's low-importance group; official code: every sample)
+        y: the label stored so far (official code: relabels accumulate) or the given one (paper's equation:
+        y' = l_max if P_max − P_gtInd > δ2 else l_org, so a wrong relabel is undone once the network stops
+        disagreeing with the given label)
 
 The stored labels are a buffer, so they are in every checkpoint and a resumed run continues with them.
 """
@@ -36,6 +39,8 @@ class Settings(MethodSettings):
     relabel: Literal["all", "low", "none"] = "all"
     relabel_start: float | str = "10/70"  # relabel from here on (core/span.py): epoch 10 of the paper's 70
     margin2: float = 0.2  # δ2: relabel when max_j p_j − p_label exceeds it
+    # the label p_label is read at: stored (official code: the current, possibly relabeled one) | given (paper)
+    relabel_against: Literal["stored", "given"] = "stored"
     # augmented: the training forward (paper, code; measured better from scratch:
     # docs/SCHEDULES.md) | plain: an extra eval-mode forward of the un-augmented sample (no dropout, BN statistics)
     relabel_view: Literal["augmented", "plain"] = "augmented"
@@ -138,7 +143,8 @@ class SCN(Method):
             if self.settings.relabel == "low"
             else torch.ones_like(labels, dtype=torch.bool)
         )
-        new = relabel_rule(probs, labels, self.settings.margin2, eligible)
+        reference = self.given[idx] if self.settings.relabel_against == "given" else labels
+        new = relabel_rule(probs, reference, self.settings.margin2, eligible)
         changed = new != labels
         clean = self.clean[idx]
         self.events.index_add_(
