@@ -1,5 +1,5 @@
 """`kill -9` a real `weaklab train` process at a random point after a checkpoint, resume it, and get the
-uninterrupted run's results exactly, for the methods the other resume tests leave out (Π-model, GCE, CC,
+uninterrupted run's results exactly, for the methods the other resume tests leave out (Π-model, FixMatch, GCE, CC,
 PRODEN and supervised here; Temporal Ensembling, Mean Teacher, SCN, UCVME, PL-CR and RC in their own files)."""
 
 import json
@@ -18,7 +18,7 @@ from conftest import FAST
 
 PARTIAL = {"data.partial": "plcr", "data.partial_rate": 0.3, "data.labels_per_class": None}
 NOISY = {"data.noise": "symmetric", "data.noise_rate": 0.3, "data.labels_per_class": None}
-METHODS = {"supervised": {}, "pi_model": {}, "gce": NOISY, "cc": PARTIAL, "proden": PARTIAL}
+METHODS = {"supervised": {}, "pi_model": {}, "fixmatch": {}, "gce": NOISY, "cc": PARTIAL, "proden": PARTIAL}
 
 
 def command(method: str, out) -> list[str]:

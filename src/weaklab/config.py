@@ -27,8 +27,8 @@ LENGTH = float | str  # the type of a schedule length (core/span.py)
 NoiseKind = Literal["none", "given", "symmetric", "uniform", "asymmetric", "pairflip", "transition"]
 PartialGenerator = Literal["plcr", "pico", "pico_hierarchical"]
 ModelName = Literal["auto", "cnn13", "wrn28_2", "small_cnn", "mlp", "lenet", "wrn34_10", "resnet18", "resnet50"]
-StrongView = Literal["auto", "none", "autoaugment_cifar10", "autoaugment_svhn", "randaugment"]
-LrSchedule = Literal["gaussian", "cosine", "step", "constant", "exponential"]
+StrongView = Literal["auto", "none", "autoaugment_cifar10", "autoaugment_svhn", "randaugment", "randaugment_random"]
+LrSchedule = Literal["gaussian", "cosine", "fixmatch_cosine", "step", "constant", "exponential"]
 CompileMode = Literal["default", "reduce-overhead", "max-autotune"]  # torch.compile's; reduce-overhead: CUDA graphs
 
 
@@ -105,7 +105,8 @@ class ViewsConfig:
     translate: int = within(2, "[0, inf)")  # random translation in pixels, by reflect-padding and cropping
     flip: bool | None = None  # horizontal flip; None: as the dataset says (off for digits)
     noise: float = within(0.15, "[0, inf)")  # std of Gaussian input noise, in normalised input units
-    # strong views (methods that use them: PL-CR): auto is the paper's for the data (data/views/pipeline.py::paper_strong_view)
+    # strong views (PL-CR, the FixMatch family): auto is the method's paper's for the data (Method.strong_view, else
+    # data/views/pipeline.py::paper_strong_view)
     strong: StrongView = "auto"
     # strong views: side of the zeroed square (0: none; None: auto, with `strong`)
     cutout: int | None = within(None, "[0, inf)")

@@ -29,6 +29,13 @@ def cosine_rampdown(t: float, total: float) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * p))
 
 
+def fixmatch_cosine(t: float, total: float) -> float:
+    """cos(7π t / (16 total)): FixMatch's lr decay, from 1 to cos(7π/16) ≈ 0.195 at the end, no warm-up."""
+    if total <= 0:
+        return 1.0
+    return math.cos(7 * math.pi * min(max(t / total, 0.0), 1.0) / 16)
+
+
 def linear_rampup(t: float, length: float) -> float:
     """min(t / length, 1); 1 when length is 0."""
     if length <= 0:

@@ -12,7 +12,8 @@ whatever N is, because each rank
   inside training_step; wrapping each would rename checkpoint keys and tie every forward to a DDP module,
   while one all-reduce over `method.trainable_parameters()` works for any method unchanged;
 - gathers the per-sample state a step wrote (`Method.sample_state`: buffer name -> which batch rows it
-  writes), so every rank holds the same buffers (Temporal Ensembling's epoch outputs, pseudo-labels, ...);
+  writes), so every rank holds the same buffers (Temporal Ensembling's epoch outputs, pseudo-labels, ...), and
+  averages the running statistics a step updated (`Method.averaged_state`: FreeMatch's and SoftMatch's EMAs);
 - averages BatchNorm running statistics before each evaluation (their batch statistics are per rank unless
   train.sync_batchnorm is on), then checks that every rank holds the same weights and buffers;
 - draws its own augmentations and dropout (generators seeded from seed, rank and step; their states are
@@ -126,6 +127,12 @@ class World:
             as_int = values.dtype == torch.bool  # gloo has no bool collectives
             all_values = self._gather(values.to(torch.uint8) if as_int else values)
             buffer[all_rows] = all_values.to(buffer.dtype)
+        # Running statistics each rank updated from its own share (an EMA is linear in its input, so the mean of
+        # the ranks' updated values is the update with the mean of their batch statistics)
+        for name in getattr(method, "averaged_state", ()):
+            buffer = method.get_buffer(name)
+            dist.all_reduce(buffer)
+            buffer /= self.size
 
     def _gather(self, t: torch.Tensor) -> torch.Tensor:
         parts = [torch.empty_like(t) for _ in range(self.size)]

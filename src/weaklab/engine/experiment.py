@@ -248,6 +248,9 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     flip = data.flip if config.views.flip is None else config.views.flip
     v = config.views
     strong, cutout = paper_strong_view(data.name, data.sample_shape)
+    kind = method_class(config.method.name)
+    if kind.strong_view is not None and len(data.sample_shape) == 3:  # the method's paper names its own policy
+        strong = kind.strong_view
     strong, cutout = (strong if v.strong == "auto" else v.strong), (cutout if v.cutout is None else v.cutout)
     make_policy = POLICIES[strong]
     policy = make_policy(v) if make_policy else None
@@ -271,7 +274,6 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     t = config.train
     labeled = torch.nonzero(data.supervision.labeled).flatten()
     everyone = torch.arange(len(data.train))
-    kind = method_class(config.method.name)
     # One stream, every sample batch_labeled at a time (an epoch is a pass over the labeled data): partial-label
     # methods, and methods that read no unlabeled stream when every sample has a label (noisy or full labels)
     if kind.trains_on_all or (not kind.uses_unlabeled and len(labeled) == len(everyone)):

@@ -7,7 +7,7 @@ import math
 import torch
 
 from ..config import LrSchedule, TrainConfig, choices
-from ..core.ramps import cosine_rampdown, gaussian_rampdown, sigmoid_rampup, step_decay
+from ..core.ramps import cosine_rampdown, fixmatch_cosine, gaussian_rampdown, sigmoid_rampup, step_decay
 from ..core.span import Run
 
 SCHEDULES = choices(LrSchedule)
@@ -38,6 +38,7 @@ class Schedule:
     gaussian: Gaussian ramp-up over lr_rampup, Gaussian ramp-down of lr and β1 over the last lr_rampdown
               (Π-model / Temporal Ensembling / Mean Teacher ConvNet runs: 80 and 50 of 300 epochs)
     cosine:   Gaussian ramp-up, then cosine decay to 0 at the end of training
+    fixmatch_cosine: lr · cos(7π t / 16 T) over the run, no ramp-up (FixMatch and the USB protocol)
     step:     lr × lr_gamma at each of lr_milestones
     exponential: lr × lr_gamma per whole lr_decay_every (PyTorch's ExponentialLR stepped per epoch; SCN: 0.9)
     constant: lr throughout
@@ -65,6 +66,8 @@ class Schedule:
             return sigmoid_rampup(epoch, self.rampup) * gaussian_rampdown(epoch, c.epochs, self.rampdown)
         if c.lr_schedule == "cosine":
             return sigmoid_rampup(epoch, self.rampup) * cosine_rampdown(epoch, c.epochs)
+        if c.lr_schedule == "fixmatch_cosine":
+            return fixmatch_cosine(epoch, c.epochs)
         if c.lr_schedule == "step":
             return step_decay(epoch, self.milestones, c.lr_gamma)
         if c.lr_schedule == "exponential":

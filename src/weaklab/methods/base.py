@@ -102,6 +102,8 @@ class Method(nn.Module):
     # be wrong) | partial (a candidate set per sample). Every kind but partial learns from labels.
     tasks: ClassVar[tuple[str, ...]] = ("classification", "regression")
     supervision_kind: ClassVar[str] = "semi_supervised"
+    # the strong view's policy on images when views.strong is auto (None: the data's paper rule, paper_strong_view)
+    strong_view: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -121,6 +123,9 @@ class Method(nn.Module):
     # Per-sample buffers that training_step writes at the batch's rows: name -> "labeled" | "unlabeled" | "all"
     # (which indices). Under torchrun the engine gathers those rows from every rank after each step.
     sample_state: ClassVar[dict[str, str]] = {}
+    # Float buffers of running statistics that training_step updates from the batch (EMAs of confidences): under
+    # torchrun the engine averages them over the ranks after each step.
+    averaged_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: MethodSettings, ctx: Context):
         super().__init__()

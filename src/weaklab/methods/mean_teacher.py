@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 
 from ..config import within
-from ..core.ema import ema_decay, ema_update
+from ..core.ema import ema_decay, ema_update, horizon_capped
 from ..core.losses import squared_error
 from .base import ConsistencyMethod, ConsistencySettings
 
@@ -47,15 +47,14 @@ class MeanTeacher(ConsistencyMethod):
         self.teacher = copy.deepcopy(self.model)
         for p in self.teacher.parameters():
             p.requires_grad_(False)
-        cap_steps = max(ctx.run.steps_of(settings.ema_horizon_cap, "method.ema_horizon_cap"), 1.0)
-        self.max_alpha = 1.0 - 1.0 / cap_steps  # α of the capped horizon
+        self.cap_steps = ctx.run.steps_of(settings.ema_horizon_cap, "method.ema_horizon_cap")
 
     def alpha(self, epochs_done: float) -> float:
         """The EMA decay for this point of the run: the paper's α, its horizon capped to a share of the run."""
         s = self.settings
         in_rampup = epochs_done < self.rampup
         alpha = s.ema_decay if in_rampup or s.ema_decay_after_rampup is None else s.ema_decay_after_rampup
-        return min(alpha, self.max_alpha)
+        return horizon_capped(alpha, self.cap_steps)
 
     def schedule(self):
         out = super().schedule()

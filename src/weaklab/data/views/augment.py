@@ -248,18 +248,21 @@ class AutoAugment:
 
 
 class RandAugment:
-    """Per image: n ops drawn uniformly (with replacement) from RANDAUGMENT_OPS, each at magnitude m of 30."""
+    """Per image: n ops drawn uniformly (with replacement) from RANDAUGMENT_OPS, each at magnitude m of 30; with
+    `random_magnitude`, each op's magnitude is drawn per image uniformly from (0, m/30] (FixMatch's variant)."""
 
-    def __init__(self, n: int = 2, m: int = 10):
-        self.n, self.level = n, m / 30
+    def __init__(self, n: int = 2, m: int = 10, random_magnitude: bool = False):
+        self.n, self.level, self.random_magnitude = n, m / 30, random_magnitude
         self.choices = torch.tensor([NAMES.index(op) for op in RANDAUGMENT_OPS])
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         b, dev = len(x), x.device
-        level = torch.full((b,), self.level, device=dev)
         everyone = torch.ones(b, dtype=torch.bool, device=dev)
         for _ in range(self.n):
             pick = torch.randint(len(self.choices), (b,), device=dev, generator=generator)
+            level = torch.full((b,), self.level, device=dev)
+            if self.random_magnitude:
+                level = level * (1 - torch.rand(b, device=dev, generator=generator))  # (0, m/30]
             x = apply_ops(x, self.choices.to(dev)[pick], level, _random_sign(b, dev, generator), everyone)
         return x
 
@@ -317,4 +320,7 @@ POLICIES = {
     "autoaugment_cifar10": lambda cfg: AutoAugment(CIFAR10_POLICY),
     "autoaugment_svhn": lambda cfg: AutoAugment(SVHN_POLICY),
     "randaugment": lambda cfg: RandAugment(cfg.randaugment_n, cfg.randaugment_m),
+    # FixMatch's strong view: 2 ops, each at a random magnitude up to 20 of 30 (translation up to 0.3 of the side,
+    # as FixMatch's own range; rotation 20°, shear 0.2), so a digit is moved, never pushed off its canvas
+    "randaugment_random": lambda cfg: RandAugment(cfg.randaugment_n, 20, random_magnitude=True),
 }
