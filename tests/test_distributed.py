@@ -225,7 +225,8 @@ def test_a_killed_rank_stops_the_others_and_the_run_resumes(fast, tmp_path):
     finally:
         launcher.kill()
     assert launcher.returncode != 0 and time.monotonic() - killed < 60
-    assert "weaklab" in err and "resume" in err  # rank 0 says what happened and what to do
+    # rank 0 usually says what happened and what to do ("interrupted by SIGTERM; continue with weaklab resume"),
+    # but one blocked in a collective when the launcher escalates to SIGKILL cannot: not asserted
     assert not (run / "summary.json").exists()
     from weaklab.api import resume
 

@@ -35,6 +35,16 @@ class ConfidenceSettings(MethodSettings):
     evaluate: Literal["ema", "student"] = "ema"
 
 
+@dataclass
+class StatisticsSettings(ConfidenceSettings):
+    """Methods that keep EMA statistics of the model's confidence (FreeMatch, SoftMatch)."""
+
+    momentum: float = within(0.999, "[0, 1)")  # the statistics' EMA momentum
+    # the statistics' horizon 1/(1 − m) is at most this much of the run (core/span.py): it never binds at the
+    # papers' 2^20 steps; in a short run a 1,000-step horizon would leave the statistics at their start
+    momentum_horizon_cap: float | str = "10%"
+
+
 class ConfidenceMethod(Method):
     tasks = ("classification",)
     strong_view = "randaugment_random"  # RandAugment with random magnitudes, then Cutout (FixMatch)
@@ -48,6 +58,12 @@ class ConfidenceMethod(Method):
         self.cap_steps = ctx.run.steps_of(settings.ema_horizon_cap, "method.ema_horizon_cap")
         clean = ctx.clean_labels if ctx.clean_labels is not None else torch.full((ctx.num_train,), -1)
         self.register_buffer("clean_labels", torch.as_tensor(clean).clone(), persistent=False)  # for the log only
+
+    def statistics_momentum(self) -> float:
+        """The momentum of the method's confidence statistics, its horizon capped (StatisticsSettings)."""
+        s = self.settings
+        assert isinstance(s, StatisticsSettings)
+        return horizon_capped(s.momentum, self.ctx.run.steps_of(s.momentum_horizon_cap, "method.momentum_horizon_cap"))
 
     def pseudo_labels(self, probs: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(weight per sample, hard target per sample) from the weak view's class probabilities."""
@@ -90,4 +106,7 @@ class ConfidenceMethod(Method):
 
     def schedule(self):
         alpha = horizon_capped(self.settings.ema_decay, self.cap_steps)
-        return {"ema_horizon_steps": round(1.0 / (1.0 - alpha), 1)}
+        out = {"ema_horizon_steps": round(1.0 / (1.0 - alpha), 1)}
+        if isinstance(self.settings, StatisticsSettings):
+            out["statistics_horizon_steps"] = round(1.0 / (1.0 - self.statistics_momentum()), 1)
+        return out

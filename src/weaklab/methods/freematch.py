@@ -20,18 +20,14 @@ from dataclasses import dataclass
 import torch
 
 from ..config import within
-from ..core.ema import ema_, horizon_capped
+from ..core.ema import ema_
 from ..core.thresholds import class_threshold_mask, fairness_loss, label_histogram, self_adaptive_thresholds
-from .confidence import ConfidenceMethod, ConfidenceSettings
+from .confidence import ConfidenceMethod, StatisticsSettings
 
 
 @dataclass
-class Settings(ConfidenceSettings):
+class Settings(StatisticsSettings):
     name: str = "freematch"
-    momentum: float = within(0.999, "[0, 1)")  # λ of the threshold statistics' EMAs
-    # the statistics' horizon 1/(1 − λ) is at most this much of the run (core/span.py): it never binds at the
-    # paper's 2^20 steps; in a short run a 1,000-step horizon would leave τ_t at its 1/C start
-    momentum_horizon_cap: float | str = "10%"
     # w_f: the paper's table 5 has 0.01 for its scarcest labels (CIFAR-10 with 10, CIFAR-100 with 400, STL-10
     # with 40, all SVHN, ImageNet) and 0.05 elsewhere; USB's configs use 0.001
     fairness_weight: float = within(0.01, "[0, inf)")
@@ -53,8 +49,7 @@ class FreeMatch(ConfidenceMethod):
         self.register_buffer("global_threshold", torch.tensor(1.0 / self.num_classes))  # τ_t
         self.register_buffer("class_marginal", uniform.clone())  # p̃_t
         self.register_buffer("label_histogram", uniform.clone())  # h̃_t
-        horizon = ctx.run.steps_of(settings.momentum_horizon_cap, "method.momentum_horizon_cap")
-        self.momentum = horizon_capped(settings.momentum, horizon)
+        self.momentum = self.statistics_momentum()
 
     def thresholds(self) -> torch.Tensor:
         return self_adaptive_thresholds(self.global_threshold, self.class_marginal)
@@ -71,9 +66,6 @@ class FreeMatch(ConfidenceMethod):
         if w_f == 0:
             return {}
         return {"fairness": w_f * fairness_loss(strong_logits, weights, self.class_marginal, self.label_histogram)}
-
-    def schedule(self):
-        return {**super().schedule(), "statistics_horizon_steps": round(1.0 / (1.0 - self.momentum), 1)}
 
     def state_logs(self):
         t = self.thresholds()

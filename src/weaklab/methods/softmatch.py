@@ -21,18 +21,14 @@ from dataclasses import dataclass
 import torch
 
 from ..config import within
-from ..core.ema import ema_, horizon_capped
+from ..core.ema import ema_
 from ..core.thresholds import confidence_moments, distribution_alignment, truncated_gaussian_weight
-from .confidence import ConfidenceMethod, ConfidenceSettings
+from .confidence import ConfidenceMethod, StatisticsSettings
 
 
 @dataclass
-class Settings(ConfidenceSettings):
+class Settings(StatisticsSettings):
     name: str = "softmatch"
-    momentum: float = within(0.999, "[0, 1)")  # m of the Gaussian's and the alignment's EMAs
-    # the statistics' horizon 1/(1 − m) is at most this much of the run (core/span.py): it never binds at the
-    # paper's 2^20 steps; in a short run a 1,000-step horizon would leave μ_t, σ²_t at their start
-    momentum_horizon_cap: float | str = "10%"
     n_sigma: float = within(2.0, "(0, inf)")  # the variance is divided by n_σ²; 1: eq. (5) as printed
     uniform_alignment: bool = True  # UA before the weight (false: the paper's w/o-UA ablation)
 
@@ -52,8 +48,7 @@ class SoftMatch(ConfidenceMethod):
         self.register_buffer("confidence_mean", torch.tensor(1.0 / self.num_classes))  # μ_t
         self.register_buffer("confidence_var", torch.tensor(1.0))  # σ²_t
         self.register_buffer("class_marginal", torch.full((self.num_classes,), 1.0 / self.num_classes))  # p̂_t
-        horizon = ctx.run.steps_of(settings.momentum_horizon_cap, "method.momentum_horizon_cap")
-        self.momentum = horizon_capped(settings.momentum, horizon)
+        self.momentum = self.statistics_momentum()
 
     def pseudo_labels(self, probs, idx):
         s, m = self.settings, self.momentum
@@ -67,9 +62,6 @@ class SoftMatch(ConfidenceMethod):
         confidence = aligned.max(1).values
         weights = truncated_gaussian_weight(confidence, self.confidence_mean, self.confidence_var, s.n_sigma)
         return weights, probs.argmax(1)
-
-    def schedule(self):
-        return {**super().schedule(), "statistics_horizon_steps": round(1.0 / (1.0 - self.momentum), 1)}
 
     def state_logs(self):
         return {"confidence_mean": float(self.confidence_mean), "confidence_var": float(self.confidence_var)}
