@@ -79,11 +79,6 @@ def load(path: Path, map_location="cpu", mmap: bool = False) -> dict:
     return state
 
 
-def is_checkpoint(state: object) -> bool:
-    """Whether a loaded object is a weaklab checkpoint (of any format version)."""
-    return isinstance(state, dict) and str(state.get("format", "")).startswith("weaklab-checkpoint-")
-
-
 def rng_state() -> dict:
     state: dict[str, torch.Tensor | list[torch.Tensor]] = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
