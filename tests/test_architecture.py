@@ -124,7 +124,7 @@ def test_every_method_declares_what_it_accepts():
     assert len(METHODS) >= 11
     for name, cls in METHODS.items():
         assert cls.tasks and set(cls.tasks) <= {"classification", "regression"}, name
-        assert cls.supervision_kind in ("semi_supervised", "noisy", "partial"), name
+        assert cls.supervision_kind in ("semi_supervised", "noisy", "partial", "mixed"), name
         assert config.METHOD_SETTINGS[name] is cls.Settings
     assert METHODS["plcr"].fits(candidates=True, task="classification")
     assert not METHODS["plcr"].fits(candidates=False)

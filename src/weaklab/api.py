@@ -10,7 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import Config, from_dict, load_yaml, resolve
+from .config import Config, DataConfig, from_dict, load_yaml, resolve
+from .data.sources import arrays
+from .data.sources.source import ArraySource
+from .data.sources.user_data import Options
 from .engine import checkpoint
 from .engine.experiment import build_data, build_method
 from .engine.trainer import predict_summaries, run_training
@@ -21,6 +24,11 @@ def train(
     config: Config | dict | str | Path | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
+    *,
+    x=None,
+    y=None,
+    classes=None,
+    candidates=None,
     **overrides,
 ) -> Run | None:
     """Train a method and return its Run.
@@ -29,6 +37,15 @@ def train(
     path; `overrides` are dotted keys written with double underscores, e.g. `train__lr=0.01`. `out` (or
     `config.out`) is the run directory; default `runs/<method>-<dataset>-seed<seed>-<time>`. A directory that
     already holds a run is refused unless `overwrite` (its outputs are then deleted first).
+
+    `x` trains on samples in memory instead of `data.dataset`, checked as the file they stand for: a NumPy array or
+    torch tensor (N×D features, N×C×H×W images) with `y` (class indices, -1 for an unlabeled sample, named by
+    `classes`; class names; or real targets, NaN for a missing one), as an .npz holds them; or a pandas or polars
+    DataFrame: feature columns and a label column (`data.target_column`, else label / target / y) as a CSV table,
+    or one column of arrays (images H×W or C×H×W, or feature vectors) beside it; with `y`, the frame holds only
+    samples. `candidates`: an N×C 0/1 matrix of candidate sets (partial labels), as `data.candidates_file`; without
+    `y`, each sample's stand-in label is a member of its set (drawn with the seed: test metrics read it). The run
+    keeps them as data.npz (and candidates.npy) in its directory, named by its config.yaml (resume, evaluate).
     """
     if not (config is None or isinstance(config, (Config, dict, str, Path))):
         raise TypeError(f"weaklab.train: config must be a Config, a dict or a recipe path, not {type(config).__name__}")
@@ -38,11 +55,59 @@ def train(
         config = resolve(config, {k.replace("__", "."): v for k, v in overrides.items()})
     elif overrides:
         config = resolve(config.to_dict(), {k.replace("__", "."): v for k, v in overrides.items()})
+    if x is None:
+        if any(v is not None for v in (y, classes, candidates)):
+            raise TypeError("weaklab.train: y, classes and candidates describe the samples x; give x too")
+        config.out = str(out or config.out or default_run_dir(config))
+        return _train(config, Path(config.out), overwrite)
+    source, sets = _from_memory(config, x, y, classes, candidates)
     config.out = str(out or config.out or default_run_dir(config))
-    run_dir = Path(config.out)
+    with arrays.staged(source, Path(config.out), sets) as (data_file, sets_file):
+        config.data.dataset, config.data.candidates_file = data_file, sets_file
+        return _train(config, Path(config.out), overwrite)
+
+
+def _train(config: Config, run_dir: Path, overwrite: bool) -> Run | None:
     if run_training(config, run_dir, overwrite=overwrite) is None:
         return None  # a torchrun rank other than 0: rank 0 holds the run's outputs
     return Run(run_dir)
+
+
+def _from_memory(config: Config, x, y, classes, candidates) -> tuple[ArraySource, np.ndarray | None]:
+    """The samples (and candidate sets) given to `train`, checked before anything is written; `config.data` is set
+    to read them back from the run's files as they are read now."""
+    from .data.supervision import partial
+
+    d = config.data
+    if d.dataset != DataConfig.dataset or d.candidates_file:
+        given = "data.dataset" if d.dataset != DataConfig.dataset else "data.candidates_file"
+        raise WeaklabError(f"the data is given twice, as x and as {given}; give one")
+    sets = None
+    if candidates is not None:
+        sets = arrays.as_array(candidates, "candidates")
+        if y is None:  # only the sets are known: stand-in labels inside them
+            width = sets.shape[1] if sets.ndim == 2 else 0
+            sets = partial.check(sets, len(classes) if classes is not None else width, len(x), "candidates")
+            y, classes = arrays.stand_in_labels(sets, config.seed), classes or [str(c) for c in range(width)]
+    source = arrays.from_memory(x, y, Options.from_config(d), classes, quiet=not config.train.progress)
+    if source.candidates is not None:  # the run's data.npz could not hold them for resume and evaluate
+        raise WeaklabError(
+            f"{source.name}: candidate-set cells ('a|b') are read from files only; write the table to a CSV and give "
+            "its path as data.dataset, or give every sample's set as `candidates` (an N×C 0/1 matrix)"
+        )
+    if sets is not None:
+        if source.task != "classification" or source.unlabeled is not None:
+            raise WeaklabError(
+                "candidates: candidate sets are for classification, one per sample: y may not mark samples unlabeled "
+                "(give a sample you know nothing of every class as its set)"
+            )
+        known = source.y if d.candidates_complete else None
+        sets = partial.check(sets, len(source.classes), len(source.x), "candidates", labels=known)
+    # the name until the run directory is known; the task as read, so the run's file reads back the same
+    d.dataset, d.task = source.name, ("regression" if source.task == "regression" else "classification")
+    if source.task == "regression" and source.unlabeled is not None:
+        d.missing_targets = "unlabeled"  # NaN targets, accepted now, are unlabeled samples when read back
+    return source, sets
 
 
 def resume(run_dir: str | Path) -> Run | None:
@@ -141,8 +206,8 @@ class Run:
         from .data.sources.inputs import check_scale
 
         method, normalizer, spec, _ = self._load_method()
-        x = np.asarray(x)
         expected = tuple(spec["input_shape"])
+        x = arrays.inputs(x, expected)  # arrays, tensors and DataFrames, read as training read them
         if x.shape[1:] != expected:
             if x.shape == expected:
                 x = x[None]
@@ -162,7 +227,8 @@ class Run:
             )
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Class probabilities (N×C) from the selected checkpoint; `x` in the raw units of the training data."""
+        """Class probabilities (N×C) from the selected checkpoint; `x` in the raw units of the training data: an
+        array, a torch tensor, or a pandas / polars DataFrame (the feature columns, or one column of arrays)."""
         if self.is_regression:
             raise WeaklabError(f"{self.directory} is a regression run: it has no class probabilities; use predict")
         return self._summaries(x, batch_size).numpy()

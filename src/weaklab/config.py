@@ -30,6 +30,7 @@ ModelName = Literal["auto", "cnn13", "wrn28_2", "small_cnn", "mlp", "lenet", "wr
 StrongView = Literal["auto", "none", "autoaugment_cifar10", "autoaugment_svhn", "randaugment", "randaugment_random"]
 LrSchedule = Literal["gaussian", "cosine", "fixmatch_cosine", "step", "constant", "exponential"]
 CompileMode = Literal["default", "reduce-overhead", "max-autotune"]  # torch.compile's; reduce-overhead: CUDA graphs
+Tracking = Literal["none", "mlflow"]  # where a run is mirrored besides its directory (engine/tracking.py)
 
 
 def within(default, interval: str):
@@ -150,6 +151,9 @@ class TrainConfig:
     compile: bool = False  # torch.compile the method's networks (measured: docs/SCALING.md)
     compile_mode: CompileMode = "default"
     sync_batchnorm: bool = False  # torchrun: BatchNorm statistics over the global batch, not each rank's share
+    # none | mlflow: params, every evaluation's metrics, the summary and plots to MLflow (docs/TRACKING.md); TensorBoard
+    # events are written whenever tensorboard is installed, whatever this says
+    tracking: Tracking = "none"
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """The `weaklab` command line. User mistakes end with a one-line error and exit code 2, never a traceback.
 
 One module per command group, each with `add_parsers(sub)` (its subcommands, flags and help) beside the
-functions that run them: train (train, resume, eval, predict), crossval (crossval-probs), methods (methods,
-demo), data (data download/info/list), bench (every `weaklab bench ...`). Flags and `--set KEY=VALUE` become
-config overrides in one place, overrides.config_overrides.
+functions that run them: train (train, resume, eval, predict), crossval (crossval-probs), sweep, methods (methods,
+demo), data (data download/info/list), bench (every `weaklab bench ...`), report (runs as one HTML page). Flags
+and `--set KEY=VALUE` become config overrides in one place, overrides.config_overrides.
 
 Imports: this package may import any weaklab module, but only inside the command functions, so `weaklab --help`
 stays fast; at module level only argparse, the standard library, weaklab.errors and its own modules. Nothing
@@ -19,7 +19,7 @@ import threading
 
 from .. import __version__
 from ..errors import TrainingDiverged, WeaklabError
-from . import bench, crossval, data, methods, train
+from . import bench, crossval, data, methods, report, sweep, train
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         out = getattr(args, "out", None) or getattr(args, "run_dir", None)
         hint = f"; continue with `weaklab resume {out}`" if out else ""
+        if getattr(args, "continue_hint", None):  # a command that continues otherwise (a sweep: run it again)
+            hint = f"; continue: {args.continue_hint}"
         print(f"weaklab: interrupted{' by ' + str(e) if str(e) else ''}{hint}", file=sys.stderr)
         return 130
     finally:
@@ -58,6 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="weaklab", description="Train deep networks from imperfect labels.")
     p.add_argument("--version", action="version", version=f"weaklab {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (train, crossval, methods, data, bench):  # the order of `weaklab --help`
+    for group in (train, crossval, sweep, methods, data, bench, report):  # the order of `weaklab --help`
         group.add_parsers(sub)
     return p

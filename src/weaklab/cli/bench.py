@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import sys
@@ -28,6 +29,34 @@ def _common(p, out: str, table: str, epochs: str | None = None, seeds=(0, 1, 2))
         metavar="FILE",
         help=f"Markdown file whose {table} table to replace, e.g. BENCHMARKS.md (default: none, print only)",
     )
+    _html_flag(p)
+
+
+def _html_flag(p) -> None:
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        type=_html_path,
+        help="also write the table as one self-contained HTML page, with the overlaid curves of the runs under "
+        "--out (the page `weaklab report` writes) (default: none)",
+    )
+
+
+def _html_path(text: str) -> str:
+    """Refused before the benchmark runs, not after it."""
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give the path of the .html file to write")
+    return text
+
+
+def _write_html(args, table: str) -> None:
+    """The table as the HTML page of `weaklab report`, where --html asks for it."""
+    if not args.html:
+        return
+    from ..report import write_bench_page
+
+    path = write_bench_page(table, args.html, f"weaklab bench {args.bench}", runs_dir=Path(args.out))
+    print(f"wrote {path}")
 
 
 def _set(p, text: str) -> None:
@@ -170,6 +199,7 @@ def add_parsers(sub) -> None:
         metavar="FILE",
         help="Markdown file whose speed table gets this row, e.g. BENCHMARKS.md (default: none, print only)",
     )
+    _html_flag(sp)
     sp.set_defaults(func=cmd_bench_speed)
 
 
@@ -177,7 +207,7 @@ def cmd_bench_quality(args) -> int:
     if args.dataset:
         from ..bench.real import real_quality
 
-        real_quality(
+        table = real_quality(
             args.dataset,
             args.methods,
             args.seeds,
@@ -188,26 +218,36 @@ def cmd_bench_quality(args) -> int:
             peers=not args.no_peers,
             write=args.write,
         )
+        _write_html(args, table)
         return 0
     if args.set or args.no_peers:
         raise WeaklabError("--set and --no-peers apply with --dataset; the digits recipe is fixed")
     from ..bench.digits import quality
 
-    quality(args.methods, args.seeds, args.labels_per_class or 5, Path(args.out), epochs=args.epochs, write=args.write)
+    table = quality(
+        args.methods, args.seeds, args.labels_per_class or 5, Path(args.out), epochs=args.epochs, write=args.write
+    )
+    _write_html(args, table)
     return 0
 
 
 def cmd_bench_partial(args) -> int:
     from ..bench.partial import partial
 
-    partial(args.methods, args.rates, args.seeds, Path(args.out), args.epochs, args.write, not args.no_reference)
+    table = partial(
+        args.methods, args.rates, args.seeds, Path(args.out), args.epochs, args.write, not args.no_reference
+    )
+    _write_html(args, table)
     return 0
 
 
 def cmd_bench_precision(args) -> int:
     from ..bench.precision import precision
 
-    precision(args.methods, args.seeds, Path(args.out), device=args.device, epochs=args.epochs, write=args.write)
+    table = precision(
+        args.methods, args.seeds, Path(args.out), device=args.device, epochs=args.epochs, write=args.write
+    )
+    _write_html(args, table)
     return 0
 
 
@@ -225,7 +265,7 @@ def cmd_bench_noisy(args) -> int:
         unknown = [n for n in name if n not in known]
         if unknown:
             raise WeaklabError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}")
-    run(
+    table = run(
         args.methods,
         args.conditions,
         args.seeds,
@@ -234,6 +274,7 @@ def cmd_bench_noisy(args) -> int:
         extra=config_overrides(args),
         reuse=args.reuse,
     )
+    _write_html(args, table)
     return 0
 
 
@@ -248,7 +289,7 @@ def cmd_bench_regression(args) -> int:
         )
     if args.dataset not in DATASETS:
         raise WeaklabError(f"unknown regression benchmark dataset {args.dataset!r}; choose from {', '.join(DATASETS)}")
-    regression(
+    table = regression(
         variants,
         args.seeds,
         args.fractions,
@@ -258,6 +299,7 @@ def cmd_bench_regression(args) -> int:
         extra=config_overrides(args),
         dataset=args.dataset,
     )
+    _write_html(args, table)
     return 0
 
 
@@ -298,4 +340,6 @@ def cmd_bench_speed(args) -> int:
     print(f"record: {path}")
     if args.write:
         bench_speed.write_row(Path(args.write), record)
+    rule = "|" + "---|" * (bench_speed.HEADER.count("|") - 1)
+    _write_html(args, "\n".join([bench_speed.HEADER, rule, bench_speed.markdown_row(record)]))
     return 0

@@ -1,5 +1,5 @@
 """The one path from command-line flags and `--set KEY=VALUE` to the dotted config overrides, and the flags that
-`train` and `crossval-probs` share (a flag left out keeps the recipe's value, so their help says so)."""
+`train`, `crossval-probs` and `sweep` share (a flag left out keeps the recipe's value, so their help says so)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def from_recipe(section, key: str) -> str:
 
 
 def add_run_flags(p) -> None:
-    """--config, --method, --dataset, --data-root, --epochs, --noise, --noise-rate, --seed (see run_flags)."""
+    """--config, --method, --dataset, --data-root, --epochs, --noise, --noise-rate, --partial, --partial-rate,
+    --partial-noise, --seed, --tracking (see run_flags)."""
     from ..config import Config, DataConfig, TrainConfig, field_choices
 
     p.add_argument("--config", metavar="FILE", help="recipe YAML file (default: none, the built-in defaults)")
@@ -43,22 +44,60 @@ def add_run_flags(p) -> None:
         help=f"share of training labels made wrong ({from_recipe(DataConfig, 'noise_rate')})",
     )
     p.add_argument(
+        "--partial",
+        choices=field_choices(DataConfig, "partial"),
+        metavar="GENERATOR",
+        help=f"candidate sets (partial labels) drawn by: %(choices)s ({RECIPE}, else none; with --partial-rate: pico)",
+    )
+    p.add_argument(
+        "--partial-rate",
+        type=float,
+        metavar="Q",
+        help="candidate sets: probability that each wrong class joins a sample's set; composes with "
+        f"--labels-per-class / --labeled-fraction (sets on the labeled samples) ({from_recipe(DataConfig, 'partial_rate')})",
+    )
+    p.add_argument(
+        "--partial-noise",
+        type=float,
+        metavar="R",
+        help="noisy candidate sets: a share R of the sets drawn around a wrong label, so the true label is missing "
+        "from them (the same as --noise symmetric --noise-rate R with candidate sets) (default: none)",
+    )
+    p.add_argument(
         "--seed",
         type=int,
         help=f"the run's seed: labeled subset, initial weights, batch order ({from_recipe(Config, 'seed')})",
+    )
+    p.add_argument(
+        "--tracking",
+        choices=field_choices(TrainConfig, "tracking"),
+        help="mlflow: also log params, each evaluation's metrics, the summary and plots to MLflow "
+        "(MLFLOW_TRACKING_URI, else ./mlruns; pip install 'weaklab[mlflow]') "
+        f"({from_recipe(TrainConfig, 'tracking')})",
     )
 
 
 def run_flags(args) -> dict:
     """The overrides of the flags add_run_flags added (None: not given)."""
+    from ..errors import WeaklabError
+
+    if args.partial_noise is not None and (args.noise is not None or args.noise_rate is not None):
+        raise WeaklabError(
+            "--partial-noise is symmetric noise on candidate sets; give it or --noise/--noise-rate, not both"
+        )
+    if args.partial_noise is not None and args.partial is None and args.partial_rate is None:
+        raise WeaklabError("--partial-noise makes candidate sets noisy; give --partial-rate (or --partial) with it")
     return {
         "method.name": args.method,
         "data.dataset": args.dataset,
         "data.root": args.data_root,
         "train.epochs": args.epochs,
-        "data.noise": args.noise,
-        "data.noise_rate": args.noise_rate,
+        "data.noise": "symmetric" if args.partial_noise is not None else args.noise,
+        "data.noise_rate": args.partial_noise if args.partial_noise is not None else args.noise_rate,
+        "data.partial": args.partial or ("pico" if args.partial_rate is not None else None),
+        "data.partial_rate": args.partial_rate,
         "seed": args.seed,
+        "train.tracking": args.tracking,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -92,7 +93,8 @@ def build_data(config: Config, device: torch.device) -> Data:
     method, candidates = method_class(config.method.name), bool(d.partial or d.candidates_file)
     check_fits(method, candidates, dataset=d.dataset)  # what the config says is checked before anything loads
     src = load_source(d.dataset, d.root, d)
-    check_fits(method, candidates, src.task, src.name)
+    table_sets = _table_sets(src, method, candidates)
+    check_fits(method, candidates or table_sets is not None, src.task, src.name)
     regression = src.task == "regression"
     strata = quantile_bins if regression else (lambda y: y)  # regression splits stratify on target quantiles
     known = np.flatnonzero(src.has_label)  # samples without a label never enter validation or test
@@ -121,7 +123,12 @@ def build_data(config: Config, device: torch.device) -> Data:
     supervision = known_of.supervision
     train_x, n_extra = _train_samples(src, train_idx, use_extra, lazy=kind == "host")
     if n_extra:  # samples with no label, appended after the labeled ones: unlabeled stream only
-        supervision = supervision.with_unlabeled(n_extra)
+        sets = _extra_candidates(src, table_sets, n_extra)
+        supervision = (
+            supervision.with_unlabeled(n_extra)
+            if sets is None or not isinstance(supervision, Supervision)
+            else supervision.with_unlabeled(n_extra, sets)
+        )
         y_train = np.concatenate([y_train, np.full(n_extra, -1, dtype=y_train.dtype)])  # -1: label unknown
     normalizer = Normalizer.fit(train_x)
     if d.normalize == "zca":
@@ -147,6 +154,34 @@ def build_data(config: Config, device: torch.device) -> Data:
         held_out=known_of.held_out,
         task=known_of.task,
     )
+
+
+def _table_sets(src, method, generated: bool) -> np.ndarray | None:
+    """A user table's per-row candidate sets where the method learns from them (partial-label methods, ILL); a
+    method that learns from labels takes those rows as unlabeled, and says so."""
+    if src.candidates is None:
+        return None
+    if generated:
+        raise WeaklabError(
+            f"{src.name} holds its own candidate sets ('a|b' cells); unset data.partial and data.candidates_file"
+        )
+    if method.learns_from_candidates() or method.supervision_kind == "mixed":
+        return src.candidates
+    n = int((~src.candidates.all(1)).sum())
+    print(
+        f"weaklab: {method.name} ignores the candidate sets of {n} samples (it takes them as unlabeled)",
+        file=sys.stderr,
+    )
+    return None
+
+
+def _extra_candidates(src, table_sets: np.ndarray | None, n_extra: int) -> np.ndarray | None:
+    """Candidate sets of the rows appended after the labeled pool (the source's unlabeled rows, then its extra
+    split): a table's sets where there are any, every class elsewhere."""
+    if table_sets is None:
+        return None
+    rows = table_sets[np.flatnonzero(src.unlabeled)]
+    return np.concatenate([rows, np.ones((n_extra - len(rows), rows.shape[1]), dtype=bool)])
 
 
 def _use_extra(src, use_extra: bool | None) -> bool:
@@ -272,7 +307,7 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
         erasing_area=v.erasing_area,
     )
     t = config.train
-    labeled = torch.nonzero(data.supervision.labeled).flatten()
+    labeled = torch.nonzero(kind.labeled_rows(data.supervision)).flatten()
     everyone = torch.arange(len(data.train))
     # One stream, every sample batch_labeled at a time (an epoch is a pass over the labeled data): partial-label
     # methods, and methods that read no unlabeled stream when every sample has a label (noisy or full labels)

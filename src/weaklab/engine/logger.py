@@ -42,7 +42,7 @@ class RunLogger:
         with self.path.open("a") as f:
             f.write(strict_json(record) + "\n")
         if self.tb is not None:
-            for key, value in _flatten(record).items():
+            for key, value in flatten(record).items():
                 if key not in ("step", "epoch") and isinstance(value, (int, float)) and math.isfinite(value):
                     self.tb.add_scalar(key, value, record["step"])
             self.tb.flush()
@@ -67,11 +67,12 @@ def _record(line: str) -> dict | None:
         return None
 
 
-def _flatten(record: dict, prefix: str = "") -> dict:
+def flatten(record: dict, prefix: str = "", sep: str = "/") -> dict:
+    """Nested keys joined: {"val": {"accuracy": 0.9}} -> {"val/accuracy": 0.9} (a config, with sep=".": train.lr)."""
     out = {}
     for k, v in record.items():
         if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}/"))
+            out.update(flatten(v, f"{prefix}{k}{sep}", sep))
         else:
             out[f"{prefix}{k}"] = v
     return out

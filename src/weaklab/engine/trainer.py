@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -36,6 +37,7 @@ from .monitor import LossMonitor
 from .optim import build_optimizer
 from .progress import ProgressReport
 from .rundir import claimed
+from .tracking import check_tracking, tracked
 
 EVAL_SEED = 0  # the random stream of every evaluation (MC-dropout passes)
 
@@ -60,9 +62,25 @@ def predict_summaries(method, batches, precision_ctx=contextlib.nullcontext) -> 
     return torch.cat(outs)
 
 
+def selection(config: Config, data) -> tuple[str, bool]:
+    """The validation metric that chooses best.pt, and whether higher is better: train.selection_metric, else
+    (partial labels: validation holds candidate sets, not labels) the label-free approx_accuracy as in PL-CR's
+    protocol, else the task's."""
+    label_free = "approx_accuracy" if data.val_candidates is not None else None
+    metric = config.train.selection_metric or label_free or data.task.selection_metric
+    return metric, HIGHER_IS_BETTER.get(metric, data.task.higher_is_better)
+
+
 class Trainer:
-    def __init__(self, experiment: Experiment, run_dir: Path, world: World = SINGLE):
+    def __init__(
+        self,
+        experiment: Experiment,
+        run_dir: Path,
+        world: World = SINGLE,
+        on_evaluation: Sequence[Callable[[dict], None]] = (),
+    ):
         self.x, self.run_dir = experiment, Path(run_dir)
+        self.on_evaluation = tuple(on_evaluation)  # each called with every evaluation's record: tracking, pruning
         cfg = experiment.config.train
         self.cfg = cfg
         self.world, self.clock = world, NoClock()  # torchrun processes; phase timing (bench speed only)
@@ -83,11 +101,7 @@ class Trainer:
         self.best_step: int | None = None
         self.last_metric: float | None = None
         self.labels = experiment.method.task.encode(experiment.data.supervision.labels).to(experiment.device)
-        task = self.method.task
-        # partial labels: validation holds candidate sets, not labels, so select label-free (PL-CR's protocol)
-        label_free = "approx_accuracy" if experiment.data.val_candidates is not None else None
-        self.selection_metric = cfg.selection_metric or label_free or task.selection_metric
-        self.higher_is_better = HIGHER_IS_BETTER.get(self.selection_metric, task.higher_is_better)
+        self.selection_metric, self.higher_is_better = selection(experiment.config, experiment.data)
         self.monitor = LossMonitor(experiment.device, cfg.max_loss)
         self.autocast = (
             (lambda: torch.autocast(experiment.device.type, dtype=torch.bfloat16))
@@ -170,6 +184,8 @@ class Trainer:
                 + ", ".join(f"{k}={v}" for k, v in self.effective_schedule().items()),
                 flush=True,
             )
+            for note in self.method.supervision_notes(self.x.data.supervision):
+                print(f"note: {note}", flush=True)
         logger = RunLogger(self.run_dir, resume_step=self.step if resume else None) if main else NoLogger()
         method = self.method
         method.train()
@@ -191,6 +207,8 @@ class Trainer:
                     self._check()
                     record, improved = self._evaluate(time.perf_counter() - started)
                     logger.write(record)  # before the checkpoint: a resumed run rewrites lines after its step
+                    for hook in self.on_evaluation:  # so too the hooks: a resumed run calls them again
+                        hook(record)
                     self._save(improved)
                     if self.cfg.plot_redraws and self.step % self.plot_every == 0 and main:
                         plots.draw(self.run_dir, self.best_step)
@@ -343,11 +361,19 @@ def context_state(ctx) -> dict:
     return {k: getattr(ctx, k) for k in keys}
 
 
-def run_training(config: Config, run_dir: Path, resume: bool = False, overwrite: bool = False) -> dict | None:
+def run_training(
+    config: Config,
+    run_dir: Path,
+    resume: bool = False,
+    overwrite: bool = False,
+    on_evaluation: Callable[[dict], None] | None = None,
+) -> dict | None:
     """Train (or resume) the run in `run_dir`; returns the summary (None on torchrun ranks other than 0).
 
-    Rank 0 claims the run directory first (engine/rundir.py); every rank stops if it cannot."""
+    Rank 0 claims the run directory first (engine/rundir.py); every rank stops if it cannot. Rank 0 calls
+    `on_evaluation(record)` after each evaluation is logged (a sweep's pruning), after `train.tracking`'s hook."""
     run_dir = Path(run_dir)
+    check_tracking(config)  # a tracking backend that is not installed: one line, before anything is written
     world = World.from_env(config.train.device)  # torchrun: join the process group; else a world of one
     dataset = Path(config.data.dataset)
     try:
@@ -362,6 +388,7 @@ def run_training(config: Config, run_dir: Path, resume: bool = False, overwrite:
             if not resume and world.is_main:
                 config.save(run_dir / "config.yaml")
             experiment = build_experiment(config)
-            return Trainer(experiment, run_dir, world).fit(resume=resume)
+            hooks = [stack.enter_context(tracked(config, run_dir, resume)), on_evaluation] if world.is_main else []
+            return Trainer(experiment, run_dir, world, [h for h in hooks if h]).fit(resume=resume)
     finally:
         world.close()

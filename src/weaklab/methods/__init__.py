@@ -12,8 +12,8 @@ from .base import METHODS, Batch, Context, Method, Progress, check_fits, method_
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
-# listed by family: the supervised baseline, semi-supervised, noisy labels, partial labels, regression only
-_FAMILIES = ("semi_supervised", "noisy", "partial")
+# listed by family: the supervised baseline, semi-supervised, noisy labels, partial labels, mixed, regression only
+_FAMILIES = ("semi_supervised", "noisy", "partial", "mixed")
 _listed = sorted(
     METHODS.items(),
     key=lambda item: (

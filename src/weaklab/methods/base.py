@@ -99,7 +99,8 @@ class Method(nn.Module):
     trains_on_all: ClassVar[bool] = False  # one stream of every training sample (partial labels), batch_labeled each
     # What the method accepts, checked when an experiment is built (`check_fits`): the tasks it learns (the first
     # is its default), and its supervision: semi_supervised (some labels known) | noisy (every label given, some may
-    # be wrong) | partial (a candidate set per sample). Every kind but partial learns from labels.
+    # be wrong) | partial (a candidate set per sample) | mixed (any of them in one run: ILL). Every kind but partial
+    # and mixed learns from labels.
     tasks: ClassVar[tuple[str, ...]] = ("classification", "regression")
     supervision_kind: ClassVar[str] = "semi_supervised"
     # the strong view's policy on images when views.strong is auto (None: the data's paper rule, paper_strong_view)
@@ -118,7 +119,34 @@ class Method(nn.Module):
     @classmethod
     def fits(cls, candidates: bool, task: str | None = None) -> bool:
         """Whether the method learns from data with (or without) candidate sets, for `task` (None: any)."""
-        return cls.learns_from_candidates() == candidates and (task is None or task in cls.tasks)
+        kinds_fit = cls.supervision_kind == "mixed" or cls.learns_from_candidates() == candidates
+        return kinds_fit and (task is None or task in cls.tasks)
+
+    @classmethod
+    def labeled_rows(cls, supervision) -> torch.Tensor:
+        """The rows of the labeled stream: samples with exactly one label (mixed: a label or a candidate set)."""
+        return supervision.informed if cls.supervision_kind == "mixed" else supervision.labeled
+
+    @classmethod
+    def supervision_notes(cls, supervision) -> list[str]:
+        """One line for each kind of information in the run that the method does not use as such."""
+        if not isinstance(supervision, Supervision) or cls.supervision_kind == "mixed":
+            return []
+        unlabeled, untrusted = int(supervision.unlabeled.sum()), int(supervision.untrusted.sum())
+        notes = []
+        if unlabeled and cls.learns_from_candidates() and not cls.trains_on_all:
+            notes.append(f"{cls.name} ignores the {unlabeled} unlabeled samples")
+        elif unlabeled and cls.learns_from_candidates():
+            notes.append(f"{cls.name} takes the {unlabeled} unlabeled samples as candidate sets of every class")
+        elif unlabeled and not cls.uses_unlabeled:
+            notes.append(f"{cls.name} ignores the {unlabeled} unlabeled samples (it reads no unlabeled stream)")
+        if untrusted and cls.supervision_kind == "partial":
+            notes.append(f"{cls.name} takes the {untrusted} untrusted candidate sets to hold the true label")
+        elif untrusted and cls.supervision_kind == "semi_supervised":
+            notes.append(
+                f"{cls.name} takes the {untrusted} untrusted labels as correct (it does not model label noise)"
+            )
+        return notes
 
     # Per-sample buffers that training_step writes at the batch's rows: name -> "labeled" | "unlabeled" | "all"
     # (which indices). Under torchrun the engine gathers those rows from every rank after each step.

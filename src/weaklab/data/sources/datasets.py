@@ -48,9 +48,11 @@ def load_source(name: str, root: str | None = None, options=None) -> ArraySource
 
     `options` (the `data` config section) carries the user-data settings: target column, task, image size...
     """
-    from . import user_data
+    from . import arrays, user_data
 
-    if name in DATASETS:
+    if (staged := arrays.take(name)) is not None:  # samples given in memory (`weaklab.train(x=...)`)
+        src = staged
+    elif name in DATASETS:
         src = DATASETS[name](root)
     elif name in LAYOUTS:
         src = user_data.load_layout(name, root, user_data.Options.from_config(options))

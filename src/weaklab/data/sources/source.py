@@ -38,6 +38,9 @@ class ArraySource:
     unlabeled: np.ndarray | None = None
     # Extra unlabeled samples beyond x (STL-10's unlabeled split, SVHN's extra): the unlabeled stream only.
     extra_x: np.ndarray | None = None
+    # A user table's per-row candidate sets (`3|5|7` cells): N×C bool, every class on rows without a set. Rows with a
+    # set are among `unlabeled` (their true label is unknown), and train with their set.
+    candidates: np.ndarray | None = None
 
     def __post_init__(self):
         if self.task not in ("classification", "regression"):

@@ -101,40 +101,69 @@ def _row(i: int) -> str:
 
 def _labels(
     values: list, opts: Options, where: str, row=_row, quiet: bool = False
-) -> tuple[np.ndarray, list[str], np.ndarray, str]:
-    """(y, classes, unlabeled mask, task) from raw label cells; `row(i)` names cell i in messages. An empty or NaN
-    cell is a missing target: an error, or (missing_targets "unlabeled") an unlabeled sample, said once unless quiet."""
+) -> tuple[np.ndarray, list[str], np.ndarray, str, np.ndarray | None]:
+    """(y, classes, unlabeled mask, task, candidate sets) from raw label cells; `row(i)` names cell i in messages.
+
+    An empty or NaN cell is a missing target: an error, or (missing_targets "unlabeled") an unlabeled sample, said
+    once unless quiet. A cell `a|b|c` is a candidate set (a partial label): its sample has no known label (it joins
+    training only), and the returned N×C matrix holds its set (None where no cell is a set). A table with sets is
+    a mix of kinds, so its empty cells are taken as unlabeled samples, and said so."""
     cells = ["" if v is None else str(v).strip() for v in values]
-    unlabeled = np.array([_is_missing(c) for c in cells], dtype=bool)
+    is_set = np.array(["|" in c for c in cells], dtype=bool)
+    missing = np.array([not s and _is_missing(c) for c, s in zip(cells, is_set)], dtype=bool)
+    unlabeled = missing | is_set
     known = [c for c, u in zip(cells, unlabeled) if not u]
-    if not known:
+    if not known and not is_set.any():
         raise WeaklabError(f"{where}: no sample has a label")
-    _missing_targets(unlabeled, opts, where, row, quiet)
+    if is_set.any():
+        opts = dataclasses.replace(opts, missing_targets="unlabeled")
+        if opts.task == "regression":
+            raise WeaklabError(
+                f"{where}: {row(int(np.flatnonzero(is_set)[0]))} holds a candidate set ('a|b'), which is for classification"
+            )
+    _missing_targets(missing, opts, where, row, quiet)
     numbers = _as_numbers(known)
     if numbers is not None and not np.isfinite(numbers).all():
         i = int(np.flatnonzero(~unlabeled)[np.flatnonzero(~np.isfinite(numbers))[0]])
         raise WeaklabError(f"{where}: {row(i)} has the label {cells[i]!r}, not a finite number; fix or drop it")
     task = opts.task
     if task is None:  # integers (or text) are classes; any fractional number makes it a regression
-        task = "regression" if numbers is not None and (numbers != np.round(numbers)).any() else "classification"
+        fractional = numbers is not None and (numbers != np.round(numbers)).any()
+        task = "regression" if fractional and not is_set.any() else "classification"
     if task == "regression":
         if numbers is None:
             bad = next(c for c in known if _as_numbers([c]) is None)
             raise WeaklabError(f"{where}: regression targets must be numbers, found {bad!r}")
         y = np.zeros(len(cells), np.float32)
         y[~unlabeled] = numbers
-        return y, [], unlabeled, task
-    if numbers is not None and (numbers == np.round(numbers)).all():
-        order = sorted(set(int(v) for v in numbers))
-        classes = [str(v) for v in order]
-        known = [str(int(v)) for v in numbers]
+        return y, [], unlabeled, task, None
+    members = {int(i): [t.strip() for t in cells[i].split("|")] for i in np.flatnonzero(is_set)}
+    for i, tokens in members.items():
+        if any(not t for t in tokens):
+            raise WeaklabError(
+                f"{where}: {row(i)} has the candidate set {cells[i]!r} with an empty member; write it like 3|5|7"
+            )
+    # class names: the labels and the members of every set, as one vocabulary
+    vocabulary = known + [t for tokens in members.values() for t in tokens]
+    all_numbers = _as_numbers(vocabulary)
+    if all_numbers is not None and (all_numbers == np.round(all_numbers)).all():
+        canonical = {c: str(int(float(c))) for c in vocabulary}
+        classes = [str(v) for v in sorted(set(int(v) for v in all_numbers))]
     else:
-        _not_mixed(cells, unlabeled, where, row)
-        classes = sorted(set(known))
-    index = {c: i for i, c in enumerate(classes)}
+        flat = cells if not is_set.any() else [c if not s else "" for c, s in zip(cells, is_set)]
+        _not_mixed(flat, unlabeled, where, row)
+        canonical = {c: c for c in vocabulary}
+        classes = sorted(set(vocabulary))
+    index = {c: k for k, c in enumerate(classes)}
     y = np.zeros(len(cells), np.int64)
-    y[~unlabeled] = [index[c] for c in known]
-    return y, classes, unlabeled, task
+    y[~unlabeled] = [index[canonical[c]] for c in known]
+    sets = None
+    if members:
+        sets = np.ones((len(cells), len(classes)), dtype=bool)
+        for i, tokens in members.items():
+            sets[i] = False
+            sets[i, [index[canonical[t]] for t in tokens]] = True
+    return y, classes, unlabeled, task, sets
 
 
 def _index(i: int) -> str:
@@ -200,7 +229,7 @@ def enough_classes(src: ArraySource, where: str) -> ArraySource:
     return src
 
 
-def _source(x, y, classes, unlabeled, task, name, **kw) -> ArraySource:
+def _source(x, y, classes, unlabeled, task, name, sets=None, **kw) -> ArraySource:
     return ArraySource(
         x=x,
         y=y,
@@ -208,6 +237,7 @@ def _source(x, y, classes, unlabeled, task, name, **kw) -> ArraySource:
         name=name,
         task=task,
         unlabeled=unlabeled if unlabeled is not None and unlabeled.any() else None,
+        candidates=sets,
         **kw,
     )
 
@@ -259,7 +289,16 @@ def npz(path: Path, opts: Options) -> ArraySource:
     for key in ("x", "y"):
         if key not in arrays:
             raise WeaklabError(f"{path}: needs arrays named x and y, found {_listing(arrays) or 'none'}")
-    x, y = arrays["x"], arrays["y"]
+    return labeled_arrays(arrays["x"], arrays["y"], opts, str(path), path.stem, arrays.get("classes"))
+
+
+def labeled_arrays(
+    x: np.ndarray, y: np.ndarray, opts: Options, where: str, name: str, classes=None, quiet: bool = False
+) -> ArraySource:
+    """An .npz's `x` and `y` (or the same arrays given in memory, data/sources/arrays.py), checked as one: `y` holds
+    class indices (-1: unlabeled; `classes` names them) or real targets (NaN: a missing target); `where` names the
+    data in messages."""
+    path = where  # the messages name the file, or what the caller passed
     if x.ndim == 0 or y.ndim != 1 or len(y) != len(x):
         raise WeaklabError(
             f"{path}: y must hold one value per sample of x (x has shape {x.shape}), got shape {y.shape}"
@@ -278,11 +317,11 @@ def npz(path: Path, opts: Options) -> ArraySource:
     unlabeled = np.isnan(y) if is_float else np.zeros(len(y), bool)
     if unlabeled.all() and len(y):
         raise WeaklabError(f"{path}: no sample has a label (y is all NaN)")
-    _missing_targets(unlabeled, opts, f"{path} y", _index, quiet=False)
+    _missing_targets(unlabeled, opts, f"{path} y", _index, quiet=quiet)
     if task == "classification":
         unlabeled |= np.where(np.isnan(y), False, y == -1) if is_float else (y == -1)
-        if "classes" in arrays:
-            classes = [str(c) for c in arrays["classes"]]
+        if classes is not None:
+            classes = [str(c) for c in classes]
         else:
             known = y[~unlabeled]
             top = int(known.max()) + 1 if len(known) else 0
@@ -293,7 +332,7 @@ def npz(path: Path, opts: Options) -> ArraySource:
                 )
             classes = [str(c) for c in range(top)]
         y = np.where(unlabeled, 0, y)
-    return _source(x, y, classes if task == "classification" else [], unlabeled, task, path.stem)
+    return _source(x, y, classes if task == "classification" else [], unlabeled, task, name)
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -348,6 +387,14 @@ def table(path: Path, header: list[str], rows: list[list], opts: Options) -> Arr
     features = [i for i in range(len(header)) if i != t]
     if not features:
         raise WeaklabError(f"{path}: no feature columns besides {target!r}")
+    x = feature_matrix(path, header, rows, features)
+    y, classes, unlabeled, task, sets = _labels([row[t] for row in rows], opts, f"{path} column {target!r}")
+    return _source(x, y, classes, unlabeled, task, path.stem, sets)
+
+
+def feature_matrix(path: Path | str, header: list[str], rows: list[list], features: list[int]) -> np.ndarray:
+    """The `features` columns of a table's rows as float32 samples; a cell that is not a finite number (text, a
+    missing value) is an error naming its column and row."""
     x = np.empty((len(rows), len(features)), np.float64)
     for r, row in enumerate(rows):
         for j, i in enumerate(features):
@@ -365,8 +412,7 @@ def table(path: Path, header: list[str], rows: list[list], opts: Options) -> Arr
             f"{path}: column {header[features[j]]!r} row {r + 1} is {rows[r][features[j]]!r}, not a finite number "
             f"(a missing value?); fill, impute or drop it"
         )
-    y, classes, unlabeled, task = _labels([row[t] for row in rows], opts, f"{path} column {target!r}")
-    return _source(x.astype(np.float32), y, classes, unlabeled, task, path.stem)
+    return x.astype(np.float32)
 
 
 # --- images -------------------------------------------------------------------------------------------------
@@ -593,8 +639,8 @@ def image_csv(path: Path, header: list[str], rows: list[list[str]], opts: Option
     x, ok = reader.read_all(files)
     if not ok.all():  # classes from the decoded images only
         labels = _labels([c for c, good in zip(cells, ok) if good], opts, where, row=_line, quiet=True)
-    y, classes, unlabeled, task = labels
-    return _source(x, y, classes, unlabeled, task, path.stem, info={"skipped_images": reader.skipped})
+    y, classes, unlabeled, task, sets = labels
+    return _source(x, y, classes, unlabeled, task, path.stem, sets, info={"skipped_images": reader.skipped})
 
 
 def _line(i: int) -> str:

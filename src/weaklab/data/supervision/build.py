@@ -48,23 +48,31 @@ def build_supervision(
             y_train, labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=seed
         )
         return RunSupervision(targets, Regression.fit(y_train[targets.has_target.numpy()]))
-    val_candidates, regime = None, {}
-    if d.partial or d.candidates_file:
-        if d.noise != "none":
-            raise WeaklabError(
-                "data.partial (candidate sets) and data.noise (noisy labels) cannot be combined yet; choose one"
-            )
-        train_sets, val_candidates, summary = partial.for_splits(d, y, classes, train_idx, val_idx, seed, paths)
-        supervision = Supervision(torch.as_tensor(train_sets), torch.zeros(len(train_idx), dtype=torch.bool))
-        regime = {"partial": summary}
-    else:
-        supervision = semi_supervised(
-            y_train, len(classes), labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=seed
-        )
+    # One representation composes every kind (labeled.py): a labeled subset (the rest all-candidate rows), wrong
+    # labels on it (flagged untrusted), and candidate sets drawn around the given labels of that subset.
+    supervision = semi_supervised(
+        y_train, len(classes), labels_per_class=d.labels_per_class, fraction=d.labeled_fraction, seed=seed
+    )
     noise_seed = seed if d.noise_seed is None else d.noise_seed
     supervision, noise = noisy_supervision(
         supervision, y_train, classes, d.noise, d.noise_rate, noise_seed, d.noise_mapping, d.noise_matrix
     )
+    val_candidates, regime = None, {}
+    if d.partial or d.candidates_file:
+        labeled = supervision.labeled.numpy()
+        given = supervision.labels.numpy() if noise is not None else None
+        if given is not None:
+            given = np.where(labeled, given, y_train)  # rows without a label: any centre (their sets are all)
+        train_sets, val_candidates, summary = partial.for_splits(
+            d, y, classes, train_idx, val_idx, seed, paths, given=given
+        )
+        train_sets[~labeled] = True  # unlabeled rows: every class
+        summary["train"] = partial.report(train_sets[labeled], y_train[labeled])
+        supervision = Supervision(torch.as_tensor(train_sets), supervision.untrusted)
+        regime = {"partial": summary}
+        if noise is not None and noise["noise_rate_realised"] is not None:
+            # what a noisy set means: the true class is missing from it
+            noise["noise_rate_realised"] = round(1.0 - summary["train"]["true_label_covered"], 4)
     held_out = None
     if d.cv_folds is not None:  # this fold's labels are hidden, its samples predicted later
         supervision, held_out = hold_out(supervision, d.cv_folds, d.cv_fold, d.split_seed)

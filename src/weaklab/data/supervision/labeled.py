@@ -31,13 +31,12 @@ class Supervision:
         candidates[known] = onehot[known]
         return cls(candidates, torch.zeros(n, dtype=torch.bool))
 
-    def with_unlabeled(self, n: int) -> Supervision:
-        """The same rows followed by `n` unlabeled samples (all classes are candidates)."""
+    def with_unlabeled(self, n: int, candidates: np.ndarray | None = None) -> Supervision:
+        """The same rows followed by `n` samples without a label: all classes are candidates, or `candidates`
+        (n×C, a user table's per-row sets)."""
         c = self.candidates
-        return Supervision(
-            torch.cat([c, torch.ones(n, c.shape[1], dtype=torch.bool)]),
-            torch.cat([self.untrusted, torch.zeros(n, dtype=torch.bool)]),
-        )
+        more = torch.ones(n, c.shape[1], dtype=torch.bool) if candidates is None else torch.as_tensor(candidates)
+        return Supervision(torch.cat([c, more]), torch.cat([self.untrusted, torch.zeros(n, dtype=torch.bool)]))
 
     @property
     def num_classes(self) -> int:
@@ -53,13 +52,26 @@ class Supervision:
         """The single candidate of each labeled sample, -1 elsewhere."""
         return torch.where(self.labeled, self.candidates.float().argmax(1), -1)
 
+    @property
+    def unlabeled(self) -> torch.Tensor:
+        """Samples about which nothing is known (every class a candidate)."""
+        return self.candidates.all(1)
+
+    @property
+    def informed(self) -> torch.Tensor:
+        """Samples with some information: a label or a candidate set (not every class)."""
+        return ~self.unlabeled
+
     def report(self) -> dict:
+        """The realised count of each kind: labels, candidate sets, unlabeled rows, and untrusted (maybe wrong)."""
         labeled = self.labeled
         per_class = torch.bincount(self.labels[labeled], minlength=self.num_classes)
         return {
             "num_samples": len(labeled),
             "num_labeled": int(labeled.sum()),
-            "num_unlabeled": int((~labeled).sum()),
+            "num_candidate_sets": int((self.informed & ~labeled).sum()),
+            "num_unlabeled": int(self.unlabeled.sum()),
+            "num_untrusted": int(self.untrusted.sum()),
             "labeled_per_class": per_class.tolist(),
         }
 

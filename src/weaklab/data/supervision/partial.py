@@ -220,27 +220,34 @@ def for_splits(
     val_idx: np.ndarray,
     seed: int,
     paths: list[str] | None = None,
+    given: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Candidate sets of the training and validation rows of a source, from the data section of a config.
 
     Sets are drawn (or loaded) once for every sample of the source and then split, so the validation split gets
-    sets from the same generator and model selection can run without true labels.
+    sets from the same generator and model selection can run without true labels. `given`: the training rows'
+    given labels where they differ from the true ones (label noise): their sets are drawn around the given label,
+    so a noisy label's set misses the true class unless the generator adds it (ILL's noisy partial labels).
     """
     d = data_config
     if d.partial and d.candidates_file:
         raise WeaklabError("give data.partial (generate candidate sets) or data.candidates_file (your own), not both")
-    if d.labels_per_class is not None or d.labeled_fraction is not None:
-        raise WeaklabError(
-            "partial labels cover every training sample; unset data.labels_per_class and data.labeled_fraction"
-        )
     num_classes = len(classes)
     if d.candidates_file:
+        if given is not None:
+            raise WeaklabError(
+                "data.noise draws wrong labels for generated candidate sets; a candidates_file is used as it is: "
+                "unset data.noise (or use data.partial)"
+            )
         sets = load(d.candidates_file, num_classes, classes, paths, len(y))
         if d.candidates_complete:
             check(sets, num_classes, len(y), d.candidates_file, labels=y)
         source = {"candidates_file": d.candidates_file}
     else:
-        sets = generate(d.partial, y, num_classes, d.partial_rate, seed)
+        centre = np.asarray(y).copy()
+        if given is not None:
+            centre[train_idx] = given
+        sets = generate(d.partial, centre, num_classes, d.partial_rate, seed)
         source = {"generator": d.partial, "partial_rate": d.partial_rate}
     train_sets, val_sets = sets[train_idx], sets[val_idx]
     summary = {**source, "train": report(train_sets, y[train_idx]), "val": report(val_sets, y[val_idx])}

@@ -28,7 +28,11 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
 def quantile_bins(y: np.ndarray, bins: int = 10) -> np.ndarray:
     """Stratum of each real-valued target: which of `bins` equal-count quantile bins it falls in.
 
-    Regression splits and labeled subsets stratify on these, so every part spans the target range."""
+    Regression splits and labeled subsets stratify on these, so every part spans the target range. Fewer than
+    2 × `bins` targets get fewer bins, two targets each, so that a split can still take one of each."""
     y = np.asarray(y, dtype=np.float64)
+    bins = min(bins, len(y) // 2)
+    if bins < 2:
+        return np.zeros(len(y), dtype=np.int64)
     edges = np.quantile(y, np.linspace(0, 1, bins + 1)[1:-1])
     return np.searchsorted(edges, y, side="right")

@@ -1,0 +1,63 @@
+"""The maths of learning from imprecise labels with the true label as a latent variable (ILL, Chen et al. 2024).
+
+A sample's information is a candidate set S (one class for a label, several for a partial label, every class when
+unlabeled) and whether it may be wrong (untrusted). With T[i, j] = P(given j | true i), the likelihood of what was
+observed under each true class c is
+
+    trusted:    1[c ∈ S]                    (the set holds the true class)
+    untrusted:  Π_{j ∈ S} T[c, j]            (each given member was produced from c by the noise)
+
+The E-step's target is the model's posterior times that likelihood, renormalised; the observed information's own
+likelihood under the model, p̃ = p·T for untrusted rows (p for trusted ones), is the M-step's supervised term.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def transition_logits(num_classes: int, diagonal: float) -> torch.Tensor:
+    """Logits V = s·I whose row softmax has `diagonal` on its diagonal: the identity, scaled (the noise starts at
+    none, while the softmax keeps a gradient to learn from)."""
+    scale = math.log(diagonal * (num_classes - 1) / (1.0 - diagonal))
+    return torch.eye(num_classes) * scale
+
+
+def observed_likelihood(candidates: torch.Tensor, untrusted: torch.Tensor, transition: torch.Tensor | None):
+    """N×C: the likelihood of each sample's observed set under each true class (see the module docstring)."""
+    likelihood = candidates.float()
+    if transition is None:
+        return likelihood
+    noisy = torch.exp(candidates.float() @ transition.clamp_min(1e-12).log().T)  # Π_{j∈S} T[c, j], in log space
+    return torch.where(untrusted[:, None], noisy, likelihood)
+
+
+def em_targets(probs: torch.Tensor, likelihood: torch.Tensor) -> torch.Tensor:
+    """The E-step: p(c | x, observed) ∝ p(c | x) · likelihood(observed | c); where every class has zero mass (a
+    model sure of a class outside a trusted set), the likelihood alone."""
+    joint = probs.float() * likelihood
+    total = joint.sum(-1, keepdim=True)
+    fallback = likelihood / likelihood.sum(-1, keepdim=True).clamp_min(1e-30)
+    return torch.where(total > 1e-30, joint / total.clamp_min(1e-30), fallback)
+
+
+def observed_loss(
+    probs: torch.Tensor, candidates: torch.Tensor, untrusted: torch.Tensor, transition: torch.Tensor | None
+) -> torch.Tensor:
+    """Per sample, the negative log-likelihood of the observed information under the model: −log p̃_y for a label,
+    −Σ_{j∉S} log(1 − p̃_j) for a candidate set (the partial-label objective), p̃ = p·T where untrusted."""
+    p = probs.float()
+    if transition is not None:
+        p = torch.where(untrusted[:, None], p @ transition, p)
+    single = candidates.sum(-1) == 1
+    label_nll = -(p.clamp_min(1e-12).log() * candidates).sum(-1)
+    set_nll = -((~candidates).float() * torch.log(1.0 - p + 1e-7)).sum(-1)
+    return torch.where(single, label_nll, set_nll)
+
+
+def class_balance(probs: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the uniform prior against the batch's mean prediction: keeps every class in use."""
+    mean = probs.float().mean(0).clamp(1e-6, 1.0)
+    return -mean.log().mean()

@@ -1,0 +1,118 @@
+"""ILL, Imprecise Label Learning (Chen et al., NeurIPS 2024): labels, candidate sets, wrong labels and missing
+labels in one run, the true label a latent variable (core/imprecise.py: the likelihoods).
+
+    every sample: a candidate set S (one class: a label; all classes: unlabeled) and an untrusted flag
+    T = softmax(V) by rows, V = s·I at the start                      learned where some labels are untrusted
+    for a batch of informed samples x (a label or a set) and of every sample u, one forward pass of
+    [weak(x), strong(x), weak(u), strong(u)], p = softmax of the weak views:
+        observed  = mean_x NLL of S under p̃ = p·T (p where trusted)   −log p̃_y, or −Σ_{j∉S} log(1 − p̃_j) for a set
+        em        = mean_x CE(f(strong(x)), q),  q ∝ p(x) · Π_{j∈S} T[·, j]  (1[· ∈ S] where trusted)    no gradient
+        unlabeled = mean_u CE(f(strong(u)), q_u),  q_u ∝ DA(p(u)) · likelihood,  DA(p) ∝ p / p̂          no gradient
+                    (p̂ ← EMA of mean p(u); for an unlabeled sample q_u = DA(p(u)))
+        balance   = −(1/C) Σ_c log mean_x p_c
+        L = observed + em + λ_u · unlabeled + w_b · balance
+    after each step: the evaluation model θ_ema ← α θ_ema + (1 − α) θ (methods/confidence.py)
+Paper and official code: λ_u = 1, w_b = 0.1, DA momentum 0.999, T initialised from the identity and learned with
+the network. Official code: V = 1·I (T's diagonal 0.23 at 10 classes) and p̃ through a column-normalised T; here
+one row-stochastic T for both the likelihood and p̃ (the paper's model), starting at diagonal 0.9
+(`transition_start`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ..config import within
+from ..core.ema import ema_
+from ..core.imprecise import class_balance, em_targets, observed_likelihood, observed_loss, transition_logits
+from ..core.losses import soft_cross_entropy
+from ..core.thresholds import distribution_alignment
+from .confidence import ConfidenceMethod, StatisticsSettings
+
+
+@dataclass
+class Settings(StatisticsSettings):
+    name: str = "ill"
+    balance_weight: float = within(0.1, "[0, inf)")  # w_b, the class-balance term
+    # T: auto (learned where some labels are untrusted) | on | off (T = I: every label taken as correct)
+    transition: Literal["auto", "on", "off"] = "auto"
+    # T's diagonal at the start (0.23 at 10 classes is the official code's V = 1·I)
+    transition_start: float = within(0.9, "(0, 1)")
+
+
+class ILL(ConfidenceMethod):
+    name = "ill"
+    settings: Settings
+    Settings = Settings
+    supervision_kind = "mixed"
+    description = "imprecise labels (labels, candidate sets, noisy, unlabeled, mixed): EM over the latent true label"
+    averaged_state = ("class_marginal",)
+    candidates: torch.Tensor  # buffers (see __init__)
+    untrusted: torch.Tensor
+    class_marginal: torch.Tensor
+
+    def __init__(self, settings, ctx):
+        super().__init__(settings, ctx)
+        supervision = ctx.supervision
+        # data, not state: rebuilt from the config on resume, so not in checkpoints
+        self.register_buffer("candidates", supervision.candidates.clone(), persistent=False)
+        self.register_buffer("untrusted", supervision.untrusted.clone(), persistent=False)
+        self.register_buffer("class_marginal", torch.full((self.num_classes,), 1.0 / self.num_classes))  # p̂
+        self.momentum = self.statistics_momentum()
+        learn = settings.transition == "on" or (settings.transition == "auto" and bool(supervision.untrusted.any()))
+        self.transition_logits = (
+            nn.Parameter(transition_logits(self.num_classes, settings.transition_start)) if learn else None
+        )
+
+    def transition(self) -> torch.Tensor | None:
+        """T[i, j] = P(given j | true i), or None where every label is trusted."""
+        return None if self.transition_logits is None else self.transition_logits.softmax(1)
+
+    def training_step(self, batch, progress):
+        assert batch.x_ulb is not None and batch.idx_ulb is not None
+        n_x, n_u = len(batch.x_lb), len(batch.x_ulb)
+        views = [self.views(batch.x_lb), self.views.strong(batch.x_lb), self.views(batch.x_ulb)]
+        x = torch.cat([*views, self.views.strong(batch.x_ulb)])
+        weak_x, strong_x, weak_u, strong_u = self.model.logits(x).float().split([n_x, n_x, n_u, n_u])
+        candidates, untrusted = self.candidates[batch.idx_lb], self.untrusted[batch.idx_lb]
+        t, p_x = self.transition(), weak_x.softmax(1)
+        observed = observed_loss(p_x, candidates, untrusted, t).mean()
+        with torch.no_grad():
+            t = None if t is None else t.detach()
+            likelihood = observed_likelihood(candidates, untrusted, t)
+            q_x = em_targets(p_x.detach(), likelihood)
+            p_u = weak_u.detach().softmax(1)
+            ema_(self.class_marginal, p_u.mean(0), self.momentum)
+            # every sample's target is its posterior given what is known of it: DA(p) for an unlabeled one
+            idx_u = batch.idx_ulb
+            likelihood_u = observed_likelihood(self.candidates[idx_u], self.untrusted[idx_u], t)
+            q_u = em_targets(distribution_alignment(p_u, self.class_marginal), likelihood_u)
+        em = soft_cross_entropy(strong_x, q_x).mean()
+        unlabeled = soft_cross_entropy(strong_u, q_u).mean()
+        balance = class_balance(p_x)
+        s = self.settings
+        loss = observed + em + s.unlabeled_weight * unlabeled + s.balance_weight * balance
+        clean = self.clean_labels[batch.idx_lb]
+        known = (clean >= 0).float()
+        logs = {
+            "observed": observed.detach(),
+            "em": em.detach(),
+            "unlabeled": unlabeled.detach(),
+            "balance": balance.detach(),
+            # how often the E-step's target names the true class, where it is known (benchmarks)
+            "target_accuracy": (known * (q_x.argmax(1) == clean).float()).sum() / known.sum().clamp_min(1.0),
+        }
+        return loss, logs
+
+    def trainable_parameters(self):
+        extra = [] if self.transition_logits is None else [self.transition_logits]
+        return [*self.model.parameters(), *extra]
+
+    @torch.no_grad()
+    def state_logs(self):
+        t = self.transition()
+        return {} if t is None else {"transition_diagonal": float(t.diagonal().mean())}
