@@ -179,3 +179,13 @@ def test_partial_noise_flag_conflicts_with_noise(tmp_path, capsys):
 
 def test_ill_is_listed_with_the_mixed_family():
     assert METHODS["ill"].supervision_kind == "mixed" and METHODS["ill"].fits(True) and METHODS["ill"].fits(False)
+
+
+def test_bench_mixed_runs_each_method_where_it_fits(capsys):
+    from weaklab.bench.mixed import SETTINGS, fitting_methods
+
+    methods = ["supervised", "mean_teacher", "proden", "ill"]
+    assert fitting_methods(methods, SETTINGS["noisy+unlabeled"]) == ["supervised", "mean_teacher", "ill"]
+    assert fitting_methods(methods, SETTINGS["partial+noisy+unlabeled"]) == ["proden", "ill"]
+    assert main(["bench", "mixed", "--methods", "nope"]) == 2
+    assert "unknown method 'nope'" in capsys.readouterr().err

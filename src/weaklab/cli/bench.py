@@ -1,4 +1,4 @@
-"""`weaklab bench ...`: every benchmark (quality, partial, precision, augment, noisy, regression, speed)."""
+"""`weaklab bench ...`: every benchmark (quality, partial, mixed, precision, augment, noisy, regression, speed)."""
 
 from __future__ import annotations
 
@@ -111,6 +111,32 @@ def add_parsers(sub) -> None:
         "augment", help="strong augmentation: ms per batch and per-sample randomness (vs kornia if installed)"
     )
     au.set_defaults(func=cmd_bench_augment)
+    mx = bsub.add_parser(
+        "mixed",
+        help="mixed imperfect labels (noisy + unlabeled, partial + unlabeled, all three): each method where it "
+        "fits, beside ILL, several seeds",
+    )
+    mx.add_argument("--dataset", default="digits", help="a dataset name or your file (default: %(default)s)")
+    settings, methods = (
+        ["noisy+unlabeled", "partial+unlabeled", "partial+noisy+unlabeled"],
+        [
+            "supervised",
+            "gce",
+            "scn",
+            "mean_teacher",
+            "fixmatch",
+            "proden",
+            "ill",
+        ],
+    )
+    mx.add_argument(
+        "--settings", nargs="+", choices=settings, default=settings, help=f"regimes (default: {_listed(settings)})"
+    )
+    mx.add_argument(
+        "--methods", nargs="+", default=methods, help=f"methods, each where it fits (default: {_listed(methods)})"
+    )
+    _common(mx, out="runs/bench-mixed", table="mixed", epochs="default: the config's")
+    mx.set_defaults(func=cmd_bench_mixed)
     n = bsub.add_parser(
         "noisy", help="CE, GCE and SCN on digits with symmetric / asymmetric label noise, several seeds"
     )
@@ -227,6 +253,17 @@ def cmd_bench_quality(args) -> int:
     table = quality(
         args.methods, args.seeds, args.labels_per_class or 5, Path(args.out), epochs=args.epochs, write=args.write
     )
+    _write_html(args, table)
+    return 0
+
+
+def cmd_bench_mixed(args) -> int:
+    from ..bench.mixed import mixed
+    from ..methods import method_class
+
+    for name in args.methods:
+        method_class(name)  # an unknown name stops here, before any run
+    table = mixed(args.dataset, args.settings, args.methods, args.seeds, Path(args.out), args.epochs, args.write)
     _write_html(args, table)
     return 0
 
