@@ -189,3 +189,18 @@ def test_bench_mixed_runs_each_method_where_it_fits(capsys):
     assert fitting_methods(methods, SETTINGS["partial+noisy+unlabeled"]) == ["proden", "ill"]
     assert main(["bench", "mixed", "--methods", "nope"]) == 2
     assert "unknown method 'nope'" in capsys.readouterr().err
+
+
+def test_the_transition_steps_at_its_own_multiple_of_the_lr(tmp_path):
+    from weaklab.engine.experiment import build_experiment
+    from weaklab.engine.optim import build_optimizer
+
+    config = fast_config("ill", data__noise="symmetric", data__noise_rate=0.2)
+    x = build_experiment(config)
+    method = x.method
+    optimizer = build_optimizer(config.train, method.trainable_parameters(), method.lr_scales())
+    lr = x.schedule.apply(optimizer, 1.0)
+    by_scale = {g["lr_scale"]: g for g in optimizer.param_groups}
+    assert by_scale[10.0]["params"] == [method.transition_logits] and by_scale[10.0]["lr"] == pytest.approx(10 * lr)
+    assert by_scale[1.0]["lr"] == pytest.approx(lr)
+    assert all(p is not method.transition_logits for p in by_scale[1.0]["params"])

@@ -156,3 +156,8 @@ def test_eval_of_a_finished_run_reproduces_its_summary(tmp_path):
     run = train(reg_config("ucvme", train__epochs=2), out=tmp_path / "run")
     torch.manual_seed(123)  # whatever the caller's random state
     assert load_run(tmp_path / "run").evaluate("test") == run.summary["test"]
+
+
+def test_unlabeled_weight_is_the_papers_with_a_pretrained_start_and_one_from_scratch():
+    assert build_experiment(reg_config("ucvme")).method.unlabeled_weight == 1.0
+    assert build_experiment(reg_config("ucvme", method__unlabeled_weight=10.0)).method.unlabeled_weight == 10.0

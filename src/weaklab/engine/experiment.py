@@ -260,7 +260,10 @@ def build_method(config: Config, spec: dict, context: dict, pretrained: bool = T
             reports.append(report)
         return network
 
-    return method_class(config.method.name)(config.method, Context(make_model=make_model, **context))
+    from_pretrained = bool(config.model.pretrained)  # how the run was trained, also when its weights are loaded
+    return method_class(config.method.name)(
+        config.method, Context(make_model=make_model, pretrained=from_pretrained, **context)
+    )
 
 
 @dataclass

@@ -13,15 +13,21 @@ from ..core.span import Run
 SCHEDULES = choices(LrSchedule)
 
 
-def build_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+def build_optimizer(cfg: TrainConfig, params, lr_scales: dict | None = None) -> torch.optim.Optimizer:
+    """One optimizer for the method's parameters; `lr_scales` (parameter -> factor) puts those parameters in their
+    own group, whose lr is the schedule's times the factor (ILL's transition matrix)."""
     params = [p for p in params if p.requires_grad]
     fast = _fused_or_foreach(params)
+    scales = lr_scales or {}
+    scaled = {id(p) for p in scales}
+    groups = [{"params": [p for p in params if id(p) not in scaled], "lr_scale": 1.0}]
+    groups += [{"params": [p], "lr_scale": float(factor)} for p, factor in scales.items() if p.requires_grad]
     if cfg.optimizer == "adam":
         return torch.optim.Adam(
-            params, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), weight_decay=cfg.weight_decay, **fast
+            groups, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), weight_decay=cfg.weight_decay, **fast
         )
     return torch.optim.SGD(
-        params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, **fast
+        groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay, **fast
     )
 
 
@@ -103,7 +109,7 @@ class Schedule:
         lr = self.cfg.lr * self.lr_factor(epoch)
         beta1 = self.beta1(epoch)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
             if "betas" in group:
                 group["betas"] = (beta1, group["betas"][1])
         return lr

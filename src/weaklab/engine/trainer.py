@@ -89,7 +89,7 @@ class Trainer:
         if cfg.compile:  # in place: state_dict keys stay those of the plain networks
             for network in self.method.children():
                 network.compile(mode=cfg.compile_mode)
-        self.optimizer = build_optimizer(cfg, self.method.trainable_parameters())
+        self.optimizer = build_optimizer(cfg, self.method.trainable_parameters(), self.method.lr_scales())
         self.spe = experiment.sampler.steps_per_epoch
         self.schedule = experiment.schedule
         self.total_steps = cfg.epochs * self.spe

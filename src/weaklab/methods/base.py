@@ -42,6 +42,7 @@ class Context:
     supervision: Supervision | None = None  # what is known of each training sample (candidates, trust flags)
     clean_labels: torch.Tensor | None = None  # true training labels, for reports only (never for training)
     warmup_epochs: float = 0.0  # where the lr warm-up ends (SCN relabels only after it)
+    pretrained: bool = False  # the networks start from pretrained weights (model.pretrained), as in most papers
 
     @property
     def run(self) -> Run:
@@ -197,6 +198,10 @@ class Method(nn.Module):
 
     def trainable_parameters(self):
         return self.model.parameters()
+
+    def lr_scales(self) -> dict:
+        """Trainable parameters whose lr is the schedule's times a factor (parameter -> factor); none by default."""
+        return {}
 
     def length(self, key: str, overrun: str | None = None) -> float:
         """The schedule length setting `key` in epochs of this run (core/span.py); `overrun`: the warning's words

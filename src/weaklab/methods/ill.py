@@ -42,6 +42,9 @@ class Settings(StatisticsSettings):
     transition: Literal["auto", "on", "off"] = "auto"
     # T's diagonal at the start (0.23 at 10 classes is the official code's V = 1·I)
     transition_start: float = within(0.9, "(0, 1)")
+    # T's lr as a multiple of the network's: the official code steps T with its own optimizer; through the run's
+    # Adam at the network's lr, T's logits move about lr per step and would stay near the start in a short run
+    transition_lr_scale: float = within(10.0, "(0, inf)")
 
 
 class ILL(ConfidenceMethod):
@@ -107,6 +110,9 @@ class ILL(ConfidenceMethod):
             "target_accuracy": (known * (q_x.argmax(1) == clean).float()).sum() / known.sum().clamp_min(1.0),
         }
         return loss, logs
+
+    def lr_scales(self):
+        return {} if self.transition_logits is None else {self.transition_logits: self.settings.transition_lr_scale}
 
     def trainable_parameters(self):
         extra = [] if self.transition_logits is None else [self.transition_logits]
