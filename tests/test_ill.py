@@ -38,11 +38,13 @@ def test_an_unlabeled_sample_keeps_its_posterior_and_a_label_is_its_target():
 
 
 def test_the_transition_starts_at_the_identity_scaled():
-    t = transition_logits(10, 0.9).softmax(1)
-    assert torch.allclose(t.diagonal(), torch.full((10,), 0.9))
+    assert torch.equal(transition_logits(10), torch.eye(10))  # V = I: the paper's "initialised to the identity"
+    t = transition_logits(10).softmax(1)
+    diagonal = torch.e / (torch.e + 9)
+    assert torch.allclose(t.diagonal(), torch.full((10,), diagonal))
     off = t[~torch.eye(10, dtype=torch.bool)]
-    assert torch.allclose(off, torch.full_like(off, 0.1 / 9))
-    assert (transition_logits(10, 0.999).softmax(1) - torch.eye(10)).abs().max() < 1e-3
+    assert torch.allclose(off, torch.full_like(off, (1 - diagonal) / 9))  # no class favoured as a wrong label
+    assert (transition_logits(10, 12.0).softmax(1) - torch.eye(10)).abs().max() < 1e-3
 
 
 def test_the_transition_learns_the_true_noise_on_a_synthetic_case():
@@ -56,14 +58,14 @@ def test_the_transition_learns_the_true_noise_on_a_synthetic_case():
     probs = torch.nn.functional.one_hot(truth, c).float() * 0.98 + 0.02 / c
     sets = torch.nn.functional.one_hot(noisy, c).bool()
     untrusted = torch.ones(n, dtype=torch.bool)
-    v = torch.nn.Parameter(transition_logits(c, 0.9))
+    v = torch.nn.Parameter(transition_logits(c))
     optimizer = torch.optim.Adam([v], lr=0.05)
     for _ in range(300):
         optimizer.zero_grad()
         observed_loss(probs, sets, untrusted, v.softmax(1)).mean().backward()
         optimizer.step()
     t = v.detach().softmax(1)
-    assert abs(float(t.diagonal().mean()) - (1 - rate)) < 0.05  # from 0.9 to the true 0.7
+    assert abs(float(t.diagonal().mean()) - (1 - rate)) < 0.05  # from 0.40 (V = I, 5 classes) to the true 0.7
     off = t[~torch.eye(c, dtype=torch.bool)]
     assert (off - rate / (c - 1)).abs().max() < 0.05  # the wrong labels spread evenly, as drawn
 

@@ -13,15 +13,13 @@ likelihood under the model, p̃ = p·T for untrusted rows (p for trusted ones), 
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 
-def transition_logits(num_classes: int, diagonal: float) -> torch.Tensor:
-    """Logits V = s·I whose row softmax has `diagonal` on its diagonal: the identity, scaled (the noise starts at
-    none, while the softmax keeps a gradient to learn from)."""
-    scale = math.log(diagonal * (num_classes - 1) / (1.0 - diagonal))
+def transition_logits(num_classes: int, scale: float = 1.0) -> torch.Tensor:
+    """The logits V of T = softmax(V) by rows at the start: the identity, times `scale` (ILL's initialisation; its
+    code's scale is 1 on CIFAR-10, 2 on CIFAR-100). T then starts diagonal-dominant, e^s / (e^s + C − 1) on the
+    diagonal, far enough from one-hot that the softmax has a gradient to learn the noise from."""
     return torch.eye(num_classes) * scale
 
 

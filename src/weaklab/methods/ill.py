@@ -12,10 +12,10 @@ labels in one run, the true label a latent variable (core/imprecise.py: the like
         balance   = −(1/C) Σ_c log mean_x p_c
         L = observed + em + λ_u · unlabeled + w_b · balance
     after each step: the evaluation model θ_ema ← α θ_ema + (1 − α) θ (methods/confidence.py)
-Paper and official code: λ_u = 1, w_b = 0.1, DA momentum 0.999, T initialised from the identity and learned with
-the network. Official code: V = 1·I (T's diagonal 0.23 at 10 classes) and p̃ through a column-normalised T; here
-one row-stochastic T for both the likelihood and p̃ (the paper's model), starting at diagonal 0.9
-(`transition_start`).
+Paper and official code: λ_u = 1, w_b = 0.1, DA momentum 0.999, V = 1·I at the start ("initialised to the
+identity"), T learned with the network (its own optimizer in the code: here the run's, at 10× the lr). The code
+computes p̃ through a column-normalised T and the likelihood through the row-normalised one; here one
+row-stochastic T serves both (the paper's model).
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ class Settings(StatisticsSettings):
     balance_weight: float = within(0.1, "[0, inf)")  # w_b, the class-balance term
     # T: auto (learned where some labels are untrusted) | on | off (T = I: every label taken as correct)
     transition: Literal["auto", "on", "off"] = "auto"
-    # T's diagonal at the start (0.23 at 10 classes is the official code's V = 1·I)
-    transition_start: float = within(0.9, "(0, 1)")
+    # V = s·I at the start (the official code: 1 on CIFAR-10, 2 on CIFAR-100); T's diagonal starts at
+    # e^s / (e^s + C − 1): 0.23 at 10 classes, so the given labels teach little until T has learned the noise
+    transition_scale: float = within(1.0, "(0, inf)")
     # T's lr as a multiple of the network's: the official code steps T with its own optimizer; through the run's
     # Adam at the network's lr, T's logits move about lr per step and would stay near the start in a short run
     transition_lr_scale: float = within(10.0, "(0, inf)")
@@ -68,7 +69,7 @@ class ILL(ConfidenceMethod):
         self.momentum = self.statistics_momentum()
         learn = settings.transition == "on" or (settings.transition == "auto" and bool(supervision.untrusted.any()))
         self.transition_logits = (
-            nn.Parameter(transition_logits(self.num_classes, settings.transition_start)) if learn else None
+            nn.Parameter(transition_logits(self.num_classes, settings.transition_scale)) if learn else None
         )
 
     def transition(self) -> torch.Tensor | None:
