@@ -49,6 +49,7 @@ EXPECTED = {  # method -> (task, supervision, samples per step at 4+12, view kin
     "cc": ("classification", "partial", 4, {"weak": 1}),
     "rc": ("classification", "partial", 4, {"weak": 1}),
     "ucvme": ("regression", "semi_supervised", 16, {"weak": 2}),
+    "ill": ("classification", "mixed", 16, {"weak": 2, "strong": 2}),  # weak and strong views of both batches
     **{  # weak views of the labeled and the unlabeled batch, a strong view of the unlabeled one
         m: ("classification", "semi_supervised", 16, {"weak": 2, "strong": 1})
         for m in ("fixmatch", "flexmatch", "freematch", "softmatch")

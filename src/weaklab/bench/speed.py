@@ -105,6 +105,7 @@ def synthetic_data(
     - classification, `supervision` semi_supervised: balanced labels, about one labeled batch of them kept;
       noisy: every label given and untrusted (data.noise, default "given", at data.noise_rate);
       partial: every sample a candidate set (data.partial generator, default plcr, at data.partial_rate);
+      mixed: about one labeled batch of untrusted candidate sets (pico, labels "given"), the rest unlabeled;
     - regression: real targets, about one labeled batch known (quantile-balanced), the Regression task fitted on
       the labeled targets only, as build_data does.
 
@@ -133,6 +134,9 @@ def synthetic_data(
         d = dataclasses.replace(d, **{**only, "partial": d.partial or "plcr"})
     elif supervision == "noisy":
         d = dataclasses.replace(d, **{**only, "noise": d.noise if d.noise != "none" else "given"})
+    elif supervision == "mixed":  # every kind at once: a labeled subset of untrusted candidate sets, the rest unlabeled
+        kinds = {"partial": d.partial or "pico", "noise": d.noise if d.noise != "none" else "given"}
+        d = dataclasses.replace(d, **{**only, "labels_per_class": math.ceil(t.batch_labeled / classes), **kinds})
     else:
         d = dataclasses.replace(d, **{**only, "labels_per_class": math.ceil(t.batch_labeled / classes)})
     everyone = np.arange(n)
