@@ -180,3 +180,22 @@ def test_random_erasing_zeroes_one_rectangle_of_the_asked_area():
     half = random_erasing(x, 0.5, (0.1, 0.2), g)
     erased = (half[:, 0] == 0).any((1, 2)).float().mean()
     assert 0.35 < erased < 0.65
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        lambda: augment.AutoAugment(augment.CIFAR10_POLICY),
+        lambda: augment.AutoAugment(augment.SVHN_POLICY),
+        lambda: augment.RandAugment(2, 10, random_magnitude=True),
+    ],
+)
+def test_the_sync_free_path_gives_the_same_images_as_the_grouped_one(policy, monkeypatch):
+    """On a GPU every op runs on the whole batch (no host sync); on a CPU only on its samples. Same draws, same
+    images, bit for bit."""
+    x = image(b=64, c=3, h=16, w=16)
+    grouped = policy()(x, torch.Generator().manual_seed(1))
+    monkeypatch.setattr(augment, "GROUP_ON_CPU", False)
+    everywhere = policy()(x, torch.Generator().manual_seed(1))
+    assert not torch.equal(grouped, x)
+    assert torch.equal(grouped, everywhere)

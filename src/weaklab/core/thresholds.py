@@ -23,7 +23,7 @@ def convex_mapping(x: torch.Tensor) -> torch.Tensor:
 def learning_effect(confident_class: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(σ(c) per class, unused count): how many samples' last confident prediction is c, and how many have none
     yet (−1)."""
-    counts = torch.bincount(confident_class + 1, minlength=num_classes + 1).float()
+    counts = counts_per_class(confident_class + 1, num_classes + 1)
     return counts[1:], counts[0]
 
 
@@ -40,9 +40,16 @@ def flexmatch_thresholds(
     return convex_mapping(sigma / top.clamp_min(1.0)) * threshold
 
 
-def label_histogram(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """The share of `labels` in each class (zeros when there are none)."""
-    counts = torch.bincount(labels, minlength=num_classes).float()
+def counts_per_class(labels: torch.Tensor, num_classes: int, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """How many of `labels` (or their summed weights) fall in each class. A scatter, not bincount: bincount's
+    output length depends on the values, a host sync on a GPU."""
+    weights = torch.ones_like(labels, dtype=torch.float) if weights is None else weights.float()
+    return torch.zeros(num_classes, device=labels.device).scatter_add_(0, labels, weights)
+
+
+def label_histogram(labels: torch.Tensor, num_classes: int, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The share of `labels` (weighted by `weights`, e.g. a mask) in each class; zeros when there are none."""
+    counts = counts_per_class(labels, num_classes, weights)
     return counts / counts.sum().clamp_min(1.0)
 
 
@@ -70,13 +77,14 @@ def fairness_loss(
     The sign is the paper's eq. (11) and the authors' code (TorchSSL, USB) alike. Gradient flows through p̄ only. A class that no masked sample predicts has no ratio p̄/h̄ and is left out of
     the sum (the reference code's log(0 + 1e-12) there adds a constant without gradient). 0 when nothing is masked.
     """
-    keep = mask > 0
-    if not bool(keep.any()):
-        return strong_logits.sum() * 0.0
-    probs = strong_logits[keep].softmax(-1)
-    batch_hist = label_histogram(probs.detach().argmax(-1), probs.shape[-1])
+    # Masked rows enter through 0/1 weights, not a selection: no shape depends on the mask (no host sync).
+    keep = (mask > 0).float()
+    probs = strong_logits.softmax(-1)
+    batch_hist = label_histogram(probs.detach().argmax(-1), probs.shape[-1], keep)
+    mean_probs = (probs * keep[:, None]).sum(0) / keep.sum().clamp_min(1.0)
     reference = sum_normalize(class_marginal * _inverse_where_positive(histogram))
-    batch = sum_normalize(probs.mean(0) * _inverse_where_positive(batch_hist))
+    ratio = mean_probs * _inverse_where_positive(batch_hist)
+    batch = ratio / ratio.sum().clamp_min(torch.finfo(ratio.dtype).tiny)  # all zero when nothing is masked
     seen = batch_hist > 0
     return torch.where(seen, reference * batch.clamp_min(1e-12).log(), torch.zeros_like(batch)).sum()
 

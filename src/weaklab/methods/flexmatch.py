@@ -49,7 +49,8 @@ class FlexMatch(ConfidenceMethod):
         mask = class_threshold_mask(probs, self.thresholds())
         confidence, predicted = probs.max(1)
         confident = confidence >= self.settings.threshold
-        self.confident_class[idx[confident]] = predicted[confident]
+        # the confident samples' class is updated in place, the others keep theirs (no mask-selected shape)
+        self.confident_class[idx] = torch.where(confident, predicted, self.confident_class[idx])
         return mask, predicted
 
     def state_logs(self):

@@ -2,8 +2,8 @@
 policies), RandAugment and Cutout.
 
 Images are float B×C×H×W in [0, 1]. Every sample draws its own sub-policy / ops, probabilities, signs and Cutout
-box from a device generator. Each op runs once per call on the samples that chose it (`x[idx] = op(x[idx])`), so
-the work is one pass over the batch per op slot, not one per op. Ops follow PIL's definitions (the reference
+box from a device generator. On a GPU each op runs on the whole batch and each sample keeps its own op's result, so
+no shape depends on the draws (no host sync); on a CPU each op runs once on the samples that chose it. Ops follow PIL's definitions (the reference
 implementations of AutoAugment and RandAugment are PIL-based): nearest resampling and grey fill (128) for the
 geometric ops, 8-bit quantisation for Posterize, Solarize and Equalize, PIL's blend for the enhance ops.
 
@@ -28,8 +28,11 @@ def _affine(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """Warp each image with its 2×3 pixel-space matrix `a` mapping output pixel (col, row) to input pixel."""
     b, _, h, w = x.shape
     a3 = torch.cat([a, torch.tensor([0.0, 0.0, 1.0], device=x.device).expand(b, 1, 3)], 1)
+    # pixel (col, row) ↔ grid_sample's [-1, 1] coordinates, both ways written out (an inverse would check for
+    # singularity: a host sync on a GPU)
     to_norm = torch.tensor([[2 / w, 0, 1 / w - 1], [0, 2 / h, 1 / h - 1], [0, 0, 1]], device=x.device)
-    theta = to_norm @ a3 @ torch.linalg.inv(to_norm)
+    from_norm = torch.tensor([[w / 2, 0, (w - 1) / 2], [0, h / 2, (h - 1) / 2], [0, 0, 1]], device=x.device)
+    theta = to_norm @ a3 @ from_norm
     grid = F.affine_grid(theta[:, :2], list(x.shape), align_corners=False)
     ones = torch.ones_like(x[:, :1])
     warped = F.grid_sample(torch.cat([x, ones], 1), grid, mode="nearest", padding_mode="zeros", align_corners=False)
@@ -37,38 +40,51 @@ def _affine(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return warped[:, :-1] + (1 - inside) * FILL
 
 
-def _matrix(b: int, device, entries: dict) -> torch.Tensor:
-    a = torch.zeros(b, 2, 3, device=device)
-    a[:, 0, 0] = a[:, 1, 1] = 1
+def _matrix(m: torch.Tensor, entries: dict) -> torch.Tensor:
+    """Per-sample 2×3 matrices: the identity with `entries` ((row, col) → a value per sample)."""
+    a = torch.eye(2, 3, device=m.device).repeat(len(m), 1, 1)
     for (i, j), v in entries.items():
         a[:, i, j] = v
     return a
 
 
-def shear_x(x, m):  # PIL shears about pixel corners, not centres: hence the m/2 shift in index coordinates
-    return _affine(x, _matrix(len(x), x.device, {(0, 1): m, (0, 2): m / 2}))
+# The geometric ops as their matrices (magnitude m per sample, image size h×w): apply_ops warps once for all.
+# PIL shears about pixel corners, not centres: hence the m/2 shift in index coordinates.
+def _shear_x(m, h, w):
+    return _matrix(m, {(0, 1): m, (0, 2): m / 2})
 
 
-def shear_y(x, m):
-    return _affine(x, _matrix(len(x), x.device, {(1, 0): m, (1, 2): m / 2}))
+def _shear_y(m, h, w):
+    return _matrix(m, {(1, 0): m, (1, 2): m / 2})
 
 
-def translate_x(x, m):  # m in pixels
-    return _affine(x, _matrix(len(x), x.device, {(0, 2): m}))
+def _translate_x(m, h, w):  # m in pixels
+    return _matrix(m, {(0, 2): m})
 
 
-def translate_y(x, m):
-    return _affine(x, _matrix(len(x), x.device, {(1, 2): m}))
+def _translate_y(m, h, w):
+    return _matrix(m, {(1, 2): m})
 
 
-def rotate(x, m):  # m in degrees, about the image centre
-    h, w = x.shape[-2:]
+def _rotate(m, h, w):  # m in degrees, about the image centre
     t = m * math.pi / 180
     cos, sin = torch.cos(t), torch.sin(t)
     cx, cy = (w - 1) / 2, (h - 1) / 2
-    a = torch.stack([torch.stack([cos, -sin, cx - cos * cx + sin * cy], 1),
-                     torch.stack([sin, cos, cy - sin * cx - cos * cy], 1)], 1)  # fmt: skip
-    return _affine(x, a)
+    return torch.stack([torch.stack([cos, -sin, cx - cos * cx + sin * cy], 1),
+                        torch.stack([sin, cos, cy - sin * cx - cos * cy], 1)], 1)  # fmt: skip
+
+
+def _warp_op(matrix):
+    def op(x, m):
+        return _affine(x, matrix(torch.as_tensor(m, device=x.device).float().expand(len(x)), *x.shape[-2:]))
+
+    return op
+
+
+shear_x, shear_y = _warp_op(_shear_x), _warp_op(_shear_y)
+translate_x, translate_y, rotate = _warp_op(_translate_x), _warp_op(_translate_y), _warp_op(_rotate)
+GEOMETRY = {"ShearX": _shear_x, "ShearY": _shear_y, "TranslateX": _translate_x, "TranslateY": _translate_y,
+            "Rotate": _rotate}  # fmt: skip
 
 
 def _grey(x):
@@ -174,14 +190,45 @@ def magnitude(name: str, level: torch.Tensor | float, sign: torch.Tensor | float
     return 1 + m if name in ENHANCE else m
 
 
+# On a CPU nothing waits for a host read, and running each op on only the samples that chose it is about ten times
+# less work; on a GPU each such selection is a host sync, so every op runs on the whole batch instead. Both give
+# the same images (tests/test_augment.py); the sync tests turn this off to check the GPU path on a CPU.
+GROUP_ON_CPU = True
+
+
 def apply_ops(x: torch.Tensor, op_ids: torch.Tensor, level: torch.Tensor, sign: torch.Tensor, active: torch.Tensor):
-    """Apply to each sample b the op NAMES[op_ids[b]] at level[b] where active[b]; each op runs once on its samples."""
+    """Apply to each sample b the op NAMES[op_ids[b]] at level[b] where active[b]."""
+    op_ids = torch.where(active, op_ids, NAMES.index("Identity"))
+    if GROUP_ON_CPU and x.device.type == "cpu":
+        return _apply_grouped(x, op_ids, level, sign)
+    return _apply_everywhere(x, op_ids, level, sign)
+
+
+def _apply_grouped(x, op_ids, level, sign):
+    """Each op on the samples that chose it (data-dependent shapes)."""
     x = x.clone()
     for k, name in enumerate(NAMES):
-        idx = torch.nonzero(active & (op_ids == k)).flatten()
+        idx = torch.nonzero(op_ids == k).flatten()
         if len(idx) and name != "Identity":
             x[idx] = OPS[name][0](x[idx], magnitude(name, level[idx], sign[idx], x.shape[-2:]))
     return x
+
+
+def _apply_everywhere(x, op_ids, level, sign):
+    """Every op on the whole batch, each sample keeping its own op's result (torch.where): no shape depends on the
+    draws. The geometric ops cost one warp together: each sample's matrix is its op's (the identity for others)."""
+    size = x.shape[-2:]
+    matrix = torch.eye(2, 3, device=x.device).expand(len(x), 2, 3)
+    for name, geometry in GEOMETRY.items():
+        chosen = (op_ids == NAMES.index(name)).view(-1, 1, 1)
+        matrix = torch.where(chosen, geometry(magnitude(name, level, sign, size), *size), matrix)
+    warped = torch.isin(op_ids, torch.tensor([NAMES.index(n) for n in GEOMETRY], device=x.device))
+    out = torch.where(warped.view(-1, 1, 1, 1), _affine(x, matrix), x)
+    for k, name in enumerate(NAMES):
+        if name in GEOMETRY or name == "Identity":
+            continue
+        out = torch.where((op_ids == k).view(-1, 1, 1, 1), OPS[name][0](x, magnitude(name, level, sign, size)), out)
+    return out
 
 
 def _random_sign(b, device, generator):
