@@ -70,11 +70,35 @@ def test_the_transition_learns_the_true_noise_on_a_synthetic_case():
     assert (off - rate / (c - 1)).abs().max() < 0.05  # the wrong labels spread evenly, as drawn
 
 
-def test_the_likelihood_of_a_noisy_label_is_its_column_of_the_transition():
+def test_the_likelihood_of_a_noisy_label_is_its_column_of_the_transition_and_of_a_set_their_sum():
     t = torch.tensor([[0.8, 0.2], [0.3, 0.7]])
     sets = torch.tensor([[False, True]])
     assert torch.allclose(observed_likelihood(sets, torch.tensor([True]), t), torch.tensor([[0.2, 0.7]]))
     assert torch.allclose(observed_likelihood(sets, torch.tensor([False]), t), torch.tensor([[0.0, 1.0]]))
+    # a noisy set was drawn around a given label, one of its members: the sum of their columns
+    t3 = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]])
+    both = torch.tensor([[True, True, False]])
+    assert torch.allclose(observed_likelihood(both, torch.tensor([True]), t3), torch.tensor([[0.9, 0.9, 0.6]]))
+    # the official code's product over the members, as if each were a noisy label; the same for a single label
+    product = observed_likelihood(both, torch.tensor([True]), t3, sets="product")
+    assert torch.allclose(product, torch.tensor([[0.14, 0.08, 0.09]]))
+    assert torch.allclose(
+        observed_likelihood(sets, torch.tensor([True]), t, sets="product"), torch.tensor([[0.2, 0.7]])
+    )
+
+
+def test_the_transition_starts_sharper_where_untrusted_sets_are_given():
+    """s = 1 (the official code's) for noisy labels; 3 where untrusted samples hold sets (docs/METHODS.md)."""
+    from weaklab.engine.experiment import build_experiment
+
+    def start(**over):
+        return build_experiment(fast_config("ill", **over)).method.transition_logits.detach().diagonal()[0].item()
+
+    noisy = {"data__noise": "symmetric", "data__noise_rate": 0.2}
+    sets = {"data__labels_per_class": None, "data__partial": "pico", "data__partial_rate": 0.3}
+    assert start(**noisy) == 1.0
+    assert start(**noisy, **sets) == 3.0
+    assert start(**noisy, **sets, method__transition_scale=1.5) == 1.5
 
 
 def test_supervision_composes_labeled_subset_noise_and_candidate_sets():

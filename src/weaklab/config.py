@@ -149,6 +149,9 @@ class TrainConfig:
     channels_last: bool | None = None  # None: on for CUDA; true: on any device
     progress: bool = True  # progress bar on a terminal
     compile: bool = False  # torch.compile the method's networks (measured: docs/SCALING.md)
+    # CUDA: cuDNN times its convolution algorithms on the first batches and keeps the fastest for the run's fixed
+    # shapes (results may then differ from another run in the last bits)
+    cudnn_benchmark: bool = True
     compile_mode: CompileMode = "default"
     sync_batchnorm: bool = False  # torchrun: BatchNorm statistics over the global batch, not each rank's share
     # none | mlflow: params, every evaluation's metrics, the summary and plots to MLflow (docs/TRACKING.md); TensorBoard

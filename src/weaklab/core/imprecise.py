@@ -5,7 +5,9 @@ unlabeled) and whether it may be wrong (untrusted). With T[i, j] = P(given j | t
 observed under each true class c is
 
     trusted:    1[c ∈ S]                    (the set holds the true class)
-    untrusted:  Π_{j ∈ S} T[c, j]            (each given member was produced from c by the noise)
+    untrusted:  Σ_{j ∈ S} T[c, j]            (sum: the set was drawn around a given label, one of its members,
+                                             which the noise produced from c; for a label, T[c, y])
+                or Π_{j ∈ S} T[c, j]         (product: the official code's, as if each member were a noisy label)
 
 The E-step's target is the model's posterior times that likelihood, renormalised; the observed information's own
 likelihood under the model, p̃ = p·T for untrusted rows (p for trusted ones), is the M-step's supervised term.
@@ -23,12 +25,18 @@ def transition_logits(num_classes: int, scale: float = 1.0) -> torch.Tensor:
     return torch.eye(num_classes) * scale
 
 
-def observed_likelihood(candidates: torch.Tensor, untrusted: torch.Tensor, transition: torch.Tensor | None):
-    """N×C: the likelihood of each sample's observed set under each true class (see the module docstring)."""
+def observed_likelihood(
+    candidates: torch.Tensor, untrusted: torch.Tensor, transition: torch.Tensor | None, sets: str = "sum"
+):
+    """N×C: the likelihood of each sample's observed set under each true class (see the module docstring); `sets`:
+    sum or product over an untrusted set's members. Both are T[c, y] for a label."""
     likelihood = candidates.float()
     if transition is None:
         return likelihood
-    noisy = torch.exp(candidates.float() @ transition.clamp_min(1e-12).log().T)  # Π_{j∈S} T[c, j], in log space
+    if sets == "sum":
+        noisy = candidates.float() @ transition.T
+    else:  # in log space: a product of many small entries would underflow
+        noisy = torch.exp(candidates.float() @ transition.clamp_min(1e-12).log().T)
     return torch.where(untrusted[:, None], noisy, likelihood)
 
 

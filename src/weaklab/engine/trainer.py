@@ -86,7 +86,13 @@ class Trainer:
         self.world, self.clock = world, NoClock()  # torchrun processes; phase timing (bench speed only)
         world.check_batch(cfg.batch_labeled, cfg.batch_unlabeled)
         self.method = world.prepare(experiment.method, cfg.sync_batchnorm)
+        if experiment.device.type == "cuda":
+            torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
         if cfg.compile:  # in place: state_dict keys stay those of the plain networks
+            # forward and backward compiled (AOTAutograd); the optimizer (fused Adam / foreach SGD) and the EMA
+            # (foreach) are already one kernel per group of tensors. A network that fails to compile (no compiler,
+            # an unsupported op) runs eagerly, with torch's warning, rather than stopping the run.
+            torch._dynamo.config.suppress_errors = True
             for network in self.method.children():
                 network.compile(mode=cfg.compile_mode)
         self.optimizer = build_optimizer(cfg, self.method.trainable_parameters(), self.method.lr_scales())
