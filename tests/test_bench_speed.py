@@ -1,13 +1,17 @@
 """`weaklab bench speed`: a real (tiny) measurement of both pipelines; behaviour only, never timings."""
 
+import os
+import re
+import subprocess
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from weaklab.bench import speed as bench_speed
-from weaklab.cli import main
+from weaklab.cli import build_parser, main
 from weaklab.config import resolve
 from weaklab.core.task import Regression
 from weaklab.data.store.device import DeviceStore
@@ -35,6 +39,7 @@ def test_record_has_both_pipelines_and_the_split(method, views):
     assert r["precision"] == "fp32" and r["torch"] == torch.__version__
     assert r["store"] == "device" and r["task"] == "classification" and r["samples_per_step"] == 16
     assert r["optimizer"] == "adam (fused)"  # what the trainer built (fused on CPU and CUDA)
+    assert r["flops_per_step"] > 0 and r["peak_tflops"] is None and w["roofline_fraction"] is None  # CPU: no peak
 
 
 EXPECTED = {  # method -> (task, supervision, samples per step at 4+12, view kinds of one step)
@@ -177,7 +182,9 @@ def test_cli_writes_json_and_replaces_its_markdown_row(tmp_path, capsys):
     assert main(args + ["--store", "host"]) == 0  # another store: another row
     assert md.read_text().count("| supervised | small_cnn | 4 | 8 |") == 2
     assert len(list((tmp_path / "rec").glob("*.json"))) == 2
-    assert "speed-up" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "speed-up" in out and "| ms/step |" in out and "| roofline % |" in out
+    assert "usual, 0 workers:" in out and "ms/step" in out.splitlines()[2] and "FLOPs per step:" in out
 
 
 def test_batch_sizes_are_parsed_or_named_as_wrong():
@@ -203,7 +210,96 @@ def test_an_older_table_gains_the_new_columns(tmp_path):
     assert lines[0] == bench_speed.HEADER and lines[2].startswith(
         "| pi_model | wrn28_2 | 64+448 | 32 | cpu | 1 | fp32 | device | 0.07"
     )
+    assert "| 0.07 (0.06–0.07) | – | 35.0 | – | 0.2 |" in lines[2]  # ms/step and roofline %: unknown
     # data alone: unknown
     assert "| – | – | – / – | 1 | d | `c` |" not in lines[2] and "| – | – | – | 1 | d | `c` |" in lines[2]
     assert lines[3].startswith("| supervised | small_cnn | 4 | 8 |") and md.read_text().endswith("after\n")
     assert all(line.count("|") == bench_speed.HEADER.count("|") for line in lines if line.startswith("| "))
+
+
+def test_ms_per_step_each_worker_count_flops_and_roofline():
+    r = bench_speed.speed(
+        "mean_teacher",
+        "small_cnn",
+        "4+12",
+        8,
+        overrides={"model.width": 4},
+        **{**TINY, "windows": 1, "workers": [1, 0]},
+        peak=1.0,
+    )
+    w, by = r["weaklab"], r["usual_by_workers"]
+    assert list(by) == ["1", "0"] and [u["workers"] for u in by.values()] == [1, 0]
+    for p in (w, *by.values()):
+        assert p["ms_per_step"] == pytest.approx(1000 / p["steps_per_s"]) and p["samples_per_s"] > 0
+        assert p["roofline_fraction"] == pytest.approx(r["flops_per_step"] * p["steps_per_s"] / 1e12)
+    # the first count is the one the table's usual and speed-up columns have always shown; the ratio still reported
+    assert r["usual"] is by["1"] and r["speedup"] == pytest.approx(w["samples_per_s"] / by["1"]["samples_per_s"])
+    assert by["0"]["speedup"] == pytest.approx(w["samples_per_s"] / by["0"]["samples_per_s"])
+    assert r["flops_per_step"] > 0 and r["peak_tflops"] == 1.0 and "flops_note" not in r
+    row = bench_speed.markdown_row(r)
+    assert row.count("|") == bench_speed.HEADER.count("|") and " (1) / " in row and "× / " in row
+    lines = bench_speed.summary_lines(r)
+    assert lines[1].startswith("usual, 1 worker: ") and lines[2].startswith("usual, 0 workers: ")
+    assert "% of the roofline" in lines[0] and "peak 1 TFLOP/s" in lines[-1]
+
+
+def test_peaks_by_device_name():
+    peak = bench_speed.peak_tflops
+    assert peak("NVIDIA H100 80GB HBM3", "cuda") == peak("NVIDIA H200", "cuda") == 989
+    assert peak("NVIDIA H100 PCIe", "cuda") == 756 and peak("NVIDIA A100-SXM4-80GB", "cuda") == 312
+    assert peak("NVIDIA GeForce RTX 4090", "cuda") is None and peak("AMD EPYC CPU, 2 cores", "cpu") is None
+    assert peak("AMD EPYC CPU, 2 cores", "cpu", 2.5) == 2.5 and peak("NVIDIA H200", "cuda", 100.0) == 100.0
+
+
+def test_flops_that_cannot_be_counted_are_none_with_a_note(monkeypatch):
+    import torch.utils.flop_counter
+
+    assert bench_speed._count_flops(lambda: torch.ones(3) + 1) == (
+        None,
+        "FLOPs not counted: the FLOP counter saw no matrix product or convolution",
+    )
+
+    class Broken:
+        def __init__(self, **kwargs):
+            pass
+
+        def __enter__(self):
+            raise RuntimeError("no rule for aten::odd\nmore")
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(torch.utils.flop_counter, "FlopCounterMode", Broken)
+    assert bench_speed._count_flops(lambda: None) == (None, "FLOPs not counted: RuntimeError: no rule for aten::odd")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_gpu_script_dry_run_lists_the_three_configurations_within_eight_minutes():
+    # WEAKLAB=false: a dry run that ran any step would fail
+    run = subprocess.run(
+        ["bash", "benchmarks/speed_gpu.sh", "--dry-run", "OUT.md"],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], "WEAKLAB": "false"},  # no PYTHONPATH, BENCH_MD or RECORDS from outside
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    steps = re.findall(r"^\[\d+\] predicted (\d+) s: PYTHONPATH=src false (.*)$", run.stdout, re.M)
+    total = re.search(r"^predicted total: (\d+) s", run.stdout, re.M)
+    assert total and int(total[1]) == sum(int(s) for s, _ in steps) <= 8 * 60
+    args = [build_parser().parse_args(command.split()) for _, command in steps]  # every flag is one bench speed has
+    assert [(a.method, a.model, a.batch, a.image_size) for a in args] == [
+        ("mean_teacher", "wrn28_2", "64+448", 32),
+        ("fixmatch", "wrn28_2", "64+448", 32),
+        ("plcr", "wrn28_2", "64", 32),
+    ]
+    assert all(a.workers == [16, 1] and a.device == "cuda" and a.write == "OUT.md" for a in args)
+    assert args[2].set == [
+        "views.translate=4",
+        "views.noise=0",
+        "views.strong=autoaugment_cifar10",
+        "views.cutout=16",
+    ]  # the CIFAR PL-CR recipe's views

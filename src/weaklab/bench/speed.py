@@ -16,6 +16,10 @@ candidate sets for partial-label ones) or real regression targets.
 Throughput is the median of repeated timed windows after warm-up (the device is synchronised only at window
 ends). A separate profiling pass splits a step into sampling, augmentation, forward+backward, optimizer and
 EMA (after-step hooks) with a device synchronisation at each phase boundary — only there, never in training.
+
+One more, untimed step runs under PyTorch's FLOP counter (matrix products and convolutions, forward and backward):
+its FLOPs times the measured steps/s, over the device's dense bf16 peak, is the fraction of the roofline a
+pipeline reaches.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -221,6 +226,7 @@ def _summary(rates: list[float], per_step: int) -> dict:
     med = statistics.median(rates)
     return {
         "steps_per_s": med,
+        "ms_per_step": 1000 / med,
         "steps_per_s_min": min(rates),
         "steps_per_s_max": max(rates),
         "samples_per_s": med * per_step,
@@ -242,6 +248,41 @@ def _host_syncs(step, device: torch.device) -> int | None:
         finally:
             torch.cuda.set_sync_debug_mode("default")
     return sum("synchroniz" in str(w.message) for w in caught)
+
+
+def _count_flops(step) -> tuple[int | None, str]:
+    """FLOPs of one training step (forward + backward, as the counter sees them: matrix products, convolutions,
+    attention), and a note where they could not be counted. The benchmark goes on either way."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    try:
+        with FlopCounterMode(display=False) as counter:
+            step()
+    except Exception as e:  # an op the counter cannot follow must not lose the timings
+        return None, f"FLOPs not counted: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    flops = counter.get_total_flops()
+    if flops <= 0:  # e.g. compiled kernels, which the counter does not see
+        return None, "FLOPs not counted: the FLOP counter saw no matrix product or convolution"
+    return flops, ""
+
+
+# Dense bf16 peaks (TFLOP/s, no sparsity) by CUDA device name, most specific first: the roofline's ceiling.
+PEAK_BF16_TFLOPS = (
+    (r"H200", 989.0),
+    (r"H100.*PCIe", 756.0),
+    (r"H100.*(SXM|HBM3)", 989.0),
+    (r"A100", 312.0),
+)
+
+
+def peak_tflops(device_name: str, device_type: str, given: float | None = None) -> float | None:
+    """The peak the roofline fraction divides by: `given` (--peak-tflops), else the table's for a known CUDA
+    device, else None (a CPU, an unknown GPU)."""
+    if given is not None:
+        return given
+    if device_type != "cuda":
+        return None
+    return next((tflops for pattern, tflops in PEAK_BF16_TFLOPS if re.search(pattern, device_name)), None)
 
 
 def _device_name(device: torch.device) -> str:
@@ -275,15 +316,18 @@ def speed(
     windows: int = 5,
     steps: int = 5,
     profile_steps: int = 5,
-    workers: int | None = None,
+    workers: int | Sequence[int] | None = None,
     usual: bool = True,
     compile: bool = False,
     task: str = "auto",
     store: str | None = None,
     overrides: dict | None = None,
     command: str = "",
+    peak: float | None = None,
 ) -> dict:
-    """Measure both pipelines; returns the JSON record."""
+    """Measure both pipelines; returns the JSON record. `workers`: the usual pipeline's DataLoader workers, one
+    count or several (each measured in turn; the first gives `usual` and `speedup`), default the CPU count.
+    `peak`: the device's peak TFLOP/s for the roofline fraction (default: PEAK_BF16_TFLOPS on CUDA)."""
     lb, ulb = parse_batch(batch)
     world = World.from_env(device)
     settings = {
@@ -318,11 +362,15 @@ def speed(
         x = build_experiment(cfg, data=data)
         trainer = Trainer(x, scratch / "run", world)
         kernel = "fused" if trainer.optimizer.defaults.get("fused") else "foreach"
-        measured = _measure(trainer, cfg, data, dev, lb, ulb, warmup, windows, steps, profile_steps, usual, workers)
+        counts = [os.cpu_count() or 1] if workers is None else [workers] if isinstance(workers, int) else workers
+        measured = _measure(
+            trainer, cfg, data, dev, lb, ulb, warmup, windows, steps, profile_steps, usual, list(dict.fromkeys(counts))
+        )
     finally:
         world.close()
         shutil.rmtree(scratch, ignore_errors=True)
-    v = cfg.views
+    v, name = cfg.views, _device_name(dev)
+    _add_roofline(measured, peak_tflops(name, dev.type, peak))
     return {
         "method": method,
         "model": x.spec["name"],
@@ -331,7 +379,7 @@ def speed(
         "channels": channels,
         "task": task,
         "supervision": method_cls.supervision_kind,
-        "device": _device_name(dev),
+        "device": name,
         "device_type": dev.type,
         "processes": world.size,
         "threads": torch.get_num_threads(),
@@ -356,7 +404,7 @@ def speed(
     }
 
 
-def _measure(trainer, cfg, data, dev, lb, ulb, warmup, windows, steps, profile_steps, usual, workers) -> dict:
+def _measure(trainer, cfg, data, dev, lb, ulb, warmup, windows, steps, profile_steps, usual, counts) -> dict:
     m = trainer.method
     # global samples per optimizer step: both streams where the method reads the unlabeled one (UCVME: 32 + 32),
     # the labeled stream otherwise (for partial-label methods that stream is every sample, batch_labeled a step)
@@ -395,17 +443,36 @@ def _measure(trainer, cfg, data, dev, lb, ulb, warmup, windows, steps, profile_s
     # The data side alone: how many samples a second sampling + augmentation could deliver if the model were free.
     data_s = split["sampling"] + split["augmentation"]
     ours["data_only_samples_per_s"] = per_step / data_s if data_s > 0 else None
+    flops, note = _count_flops(device_step)  # one more step, untimed: the counter slows every op down
 
     record = {
         "samples_per_step": per_step,
         "views_per_step": len(kinds),
         "view_kinds": {k: kinds.count(k) for k in ("weak", "strong") if k in kinds},
+        "flops_per_step": flops,
+        **({"flops_note": note} if note else {}),
         "weaklab": ours,
     }
     if usual:
-        record["usual"] = _usual(trainer, data, cfg, dev, kinds, lb, ulb, per_step, warmup, windows, steps, workers)
-        record["speedup"] = ours["samples_per_s"] / record["usual"]["samples_per_s"]
+        # each worker count in turn, in the order given; the first is `usual`, the one the table's speed-up uses
+        by_workers = {}
+        for n in counts:
+            out = _usual(trainer, data, cfg, dev, kinds, lb, ulb, per_step, warmup, windows, steps, n)
+            out["speedup"] = ours["samples_per_s"] / out["samples_per_s"]
+            by_workers[str(n)] = out
+        record["usual_by_workers"] = by_workers
+        record["usual"] = by_workers[str(counts[0])]
+        record["speedup"] = record["usual"]["speedup"]
     return record
+
+
+def _add_roofline(record: dict, peak: float | None) -> None:
+    """FLOPs per step × steps/s over the peak, for weaklab and each usual worker count (None where unknown)."""
+    flops = record["flops_per_step"]
+    record["peak_tflops"] = peak
+    for pipeline in [record["weaklab"], *record.get("usual_by_workers", {}).values()]:
+        fraction = None if flops is None or not peak else flops * pipeline["steps_per_s"] / (peak * 1e12)
+        pipeline["roofline_fraction"] = fraction
 
 
 def _loader_rate(it_lb, it_ulb, per_step: int, batches: int, workers: int) -> float:
@@ -429,7 +496,6 @@ def _usual(trainer, data, cfg, dev, kinds, lb, ulb, per_step, warmup, windows, s
     """The same method and optimizer fed by per-sample transforms in DataLoader workers (bench/usual.py): each
     sample's views made in the order and of the kinds (weak, strong) the method asked for on its first step."""
     m, views = trainer.method, trainer.x.views
-    workers = (os.cpu_count() or 1) if workers is None else workers
     raw = np.asarray(data.train.x.cpu() if torch.is_tensor(data.train.x) else data.train.x)
     mean, std = data.normalizer.mean.flatten().cpu().numpy(), data.normalizer.std.flatten().cpu().numpy()
     ds = PerSampleViews(raw, kinds, views.translate, views.flip, views.noise, mean, std, views.policy, views.cutout)
@@ -474,9 +540,9 @@ def _usual(trainer, data, cfg, dev, kinds, lb, ulb, per_step, warmup, windows, s
 # --- output -------------------------------------------------------------------------------------------------
 
 HEADER = (
-    "| method | model | batch | size | device | procs | precision | store | steps/s (median, min–max) | samples/s | "
-    "data+aug % | fwd+bwd % | opt % | EMA % | sync % | usual samples/s (workers) | speed-up | "
-    "data alone samples/s: weaklab / usual | peak MB | date | command |"
+    "| method | model | batch | size | device | procs | precision | store | steps/s (median, min–max) | ms/step | "
+    "samples/s | roofline % | data+aug % | fwd+bwd % | opt % | EMA % | sync % | usual samples/s (workers) | "
+    "speed-up | data alone samples/s: weaklab / usual | peak MB | date | command |"
 )
 KEY_COLUMNS = 8  # method ... store: a new row replaces the row with the same first eight cells
 
@@ -485,19 +551,45 @@ def markdown_row(r: dict) -> str:
     w = r["weaklab"]
     pct = w.get("split_percent", {})
     usual = r.get("usual")
-    usual_txt = f"{usual['samples_per_s']:.1f} ({usual['workers']})" if usual else "–"
-    speedup = f"{r['speedup']:.2f}×" if "speedup" in r else "–"
+    # every worker count measured, the first (the one `usual` and `speedup` hold) first; older records hold one
+    by_workers = list(r.get("usual_by_workers", {str(usual["workers"]): usual} if usual else {}).values())
+    usual_txt = " / ".join(f"{u['samples_per_s']:.1f} ({u['workers']})" for u in by_workers) or "–"
+    speedups = [u.get("speedup", r.get("speedup")) for u in by_workers]
+    speedup = " / ".join(f"{x:.2f}×" for x in speedups if x is not None) or "–"
     alone = [w.get("data_only_samples_per_s"), (usual or {}).get("data_only_samples_per_s")]
     alone_txt = " / ".join("–" if v is None else f"{v:.0f}" for v in alone)
+    roofline = w.get("roofline_fraction")
     return (
         f"| {r['method']} | {r['model']} | {r['batch']} | {r['image_size']} | {r['device']} | {r['processes']} | "
         f"{r['precision']}{' compiled' if r.get('compile') else ''} | {r.get('store', 'device')} | "
         f"{w['steps_per_s']:.3g} ({w['steps_per_s_min']:.3g}–{w['steps_per_s_max']:.3g}) | "
-        f"{w['samples_per_s']:.1f} | {w['data_and_augmentation_percent']:.1f} | {pct.get('forward_backward', 0):.1f} | "
+        f"{1000 / w['steps_per_s']:.1f} | {w['samples_per_s']:.1f} | "
+        f"{'–' if roofline is None else f'{100 * roofline:.3g}'} | "
+        f"{w['data_and_augmentation_percent']:.1f} | {pct.get('forward_backward', 0):.1f} | "
         f"{pct.get('optimizer', 0):.1f} | {pct.get('ema', 0):.1f} | "
         f"{pct.get('gradient_sync', 0) + pct.get('state_sync', 0):.1f} | {usual_txt} | {speedup} | {alone_txt} | "
         f"{w['peak_memory_mb']:.0f} | {r['date']} | `{r['command']}` |"
     )
+
+
+def summary_lines(r: dict) -> list[str]:
+    """The headline numbers in words: each pipeline's steps/s and ms/step, the data share, FLOPs and roofline."""
+
+    def rate(p: dict) -> str:
+        roofline = p.get("roofline_fraction")
+        share = "" if roofline is None else f", {100 * roofline:.3g} % of the roofline"
+        return f"{p['steps_per_s']:.3g} steps/s, {p['ms_per_step']:.1f} ms/step{share}"
+
+    w = r["weaklab"]
+    lines = [f"weaklab: {rate(w)}; data + augmentation {w['data_and_augmentation_percent']:.1f} % of the step"]
+    for n, u in r.get("usual_by_workers", {}).items():
+        lines.append(f"usual, {n} worker{'' if n == '1' else 's'}: {rate(u)}; weaklab's speed-up {u['speedup']:.2f}×")
+    flops, peak = r.get("flops_per_step"), r.get("peak_tflops")
+    lines.append(
+        (f"FLOPs per step: {flops / 1e9:.4g} GFLOP" if flops else r.get("flops_note", "FLOPs not counted"))
+        + ("; peak unknown, no roofline (--peak-tflops)" if peak is None else f"; peak {peak:g} TFLOP/s")
+    )
+    return lines
 
 
 def _cells(line: str) -> list[str]:

@@ -200,7 +200,19 @@ def add_parsers(sub) -> None:
         help="steps of the per-phase split (device syncs) (default: %(default)s)",
     )
     sp.add_argument(
-        "--workers", type=int, default=None, help="usual pipeline: DataLoader workers (default: the CPU count)"
+        "--workers",
+        type=int,
+        nargs="+",
+        default=None,
+        help="usual pipeline: DataLoader workers; several counts (e.g. 16 1) measure it once each in the same run, "
+        "the first giving the speed-up (default: the CPU count)",
+    )
+    sp.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="the device's peak TFLOP/s for the roofline fraction (default: the dense bf16 peak of a known GPU, "
+        "H100, H200 or A100; none on a CPU)",
     )
     sp.add_argument("--no-usual", action="store_true", help="skip the usual-pipeline comparison")
     sp.add_argument("--compile", action="store_true", help="torch.compile the method's networks")
@@ -368,12 +380,14 @@ def cmd_bench_speed(args) -> int:
         store=args.store,
         overrides=config_overrides(args),
         command=command,
+        peak=args.peak_tflops,
     )
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     path = bench_speed.save_record(Path(args.out), record)
     print(bench_speed.HEADER)
     print(bench_speed.markdown_row(record))
+    print("\n".join(bench_speed.summary_lines(record)))
     print(f"record: {path}")
     if args.write:
         bench_speed.write_row(Path(args.write), record)
