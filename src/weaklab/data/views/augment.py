@@ -222,7 +222,7 @@ def _apply_everywhere(x, op_ids, level, sign):
     for name, geometry in GEOMETRY.items():
         chosen = (op_ids == NAMES.index(name)).view(-1, 1, 1)
         matrix = torch.where(chosen, geometry(magnitude(name, level, sign, size), *size), matrix)
-    warped = torch.isin(op_ids, torch.tensor([NAMES.index(n) for n in GEOMETRY], device=x.device))
+    warped = torch.tensor([n in GEOMETRY for n in NAMES], device=x.device)[op_ids]  # a gather: no sync
     out = torch.where(warped.view(-1, 1, 1, 1), _affine(x, matrix), x)
     for k, name in enumerate(NAMES):
         if name in GEOMETRY or name == "Identity":
