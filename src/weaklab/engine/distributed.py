@@ -68,6 +68,15 @@ class World:
 
     def close(self) -> None:
         if self.active and dist.is_initialized():
+            # Every rank leaves together: a rank that tears gloo down while its peer still holds the connection
+            # can abort the peer ("terminate called without an active exception", seen in tests/test_distributed.py
+            # about one run in two). Where a peer is gone or stuck, the barrier gives up and the group is destroyed.
+            # (gloo only: NCCL has no barrier with a timeout, and a plain one could hang a failing run.)
+            if dist.get_backend() == "gloo":
+                try:
+                    dist.monitored_barrier(timeout=datetime.timedelta(seconds=30))
+                except RuntimeError:
+                    pass
             dist.destroy_process_group()
 
     # --- the batch ---------------------------------------------------------------------------------------
