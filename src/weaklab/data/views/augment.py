@@ -3,9 +3,10 @@ policies), RandAugment and Cutout.
 
 Images are float B×C×H×W in [0, 1]. Every sample draws its own sub-policy / ops, probabilities, signs and Cutout
 box from a device generator. On a GPU each op runs on the whole batch and each sample keeps its own op's result, so
-no shape depends on the draws (no host sync); on a CPU each op runs once on the samples that chose it. Ops follow PIL's definitions (the reference
-implementations of AutoAugment and RandAugment are PIL-based): nearest resampling and grey fill (128) for the
-geometric ops, 8-bit quantisation for Posterize, Solarize and Equalize, PIL's blend for the enhance ops.
+no shape depends on the draws (no host sync); on a CPU each op runs once on the samples that chose it. Ops follow
+PIL's definitions (the reference implementations of AutoAugment and RandAugment are PIL-based): nearest resampling
+and grey fill (128) for the geometric ops, 8-bit quantisation for Posterize, Solarize and Equalize, PIL's blend
+for the enhance ops.
 
 Why not kornia: its AutoAugment draws one sub-policy per call and its RandAugment one set of ops per call (both
 `get_forward_sequence` sample once for the whole batch), while the papers draw per image.
