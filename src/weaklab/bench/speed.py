@@ -505,9 +505,9 @@ def _usual(
     sample's views made in the order and of the kinds (weak, strong) the method asked for on its first step.
 
     Its windows alternate with windows of weaklab's step (`ours_step`), each pipeline first in every other pair: a
-    CPU's step time drifts by tens of per cent over a run's first minutes (measured: 8.2 s to 5.8 s per Mean
-    Teacher WRN-28-2 step on 2 cores), so timing one pipeline after the other credits the second with the drift. Returns the usual pipeline's summary
-    and weaklab's alternated rates."""
+    CPU's step time drifts by tens of per cent over a run's first minutes (measured: 6.9 s to 5.3 s per Mean
+    Teacher WRN-28-2 step on 2 cores, BENCHMARKS.md), so timing one pipeline after the other credits the second
+    with the drift. Returns the usual pipeline's summary and weaklab's alternated rates."""
     m, views = trainer.method, trainer.x.views
     raw = np.asarray(data.train.x.cpu() if torch.is_tensor(data.train.x) else data.train.x)
     mean, std = data.normalizer.mean.flatten().cpu().numpy(), data.normalizer.std.flatten().cpu().numpy()
