@@ -82,3 +82,16 @@ def test_a_regression_table_reports_mae_without_peers(tmp_path):
         overrides={**TINY, "data.labeled_fraction": 0.1},
     )
     assert "test mae" in table and "| supervised |" in table and "scikit-learn" not in table
+
+
+def test_a_candidate_set_table_runs_without_peers(tmp_path):
+    """The peers cannot read candidate sets: the table has none, and the regime is not refused."""
+    table = real_quality(
+        "digits",
+        ["cc"],
+        [0],
+        tmp_path / "runs",
+        epochs=1,
+        overrides={**TINY, "data.partial": "plcr", "data.partial_rate": 0.3},
+    )
+    assert "| cc |" in table and "scikit-learn" not in table

@@ -88,7 +88,7 @@ def test_the_likelihood_of_a_noisy_label_is_its_column_of_the_transition_and_of_
 
 
 def test_the_transition_starts_sharper_where_untrusted_sets_are_given():
-    """s = 1 (the official code's) for noisy labels; 3 where untrusted samples hold sets (docs/METHODS.md)."""
+    """s = 1 (the official code's) for noisy labels; 5 where untrusted samples hold sets (docs/METHODS.md)."""
     from weaklab.engine.experiment import build_experiment
 
     def start(**over):
@@ -97,7 +97,7 @@ def test_the_transition_starts_sharper_where_untrusted_sets_are_given():
     noisy = {"data__noise": "symmetric", "data__noise_rate": 0.2}
     sets = {"data__labels_per_class": None, "data__partial": "pico", "data__partial_rate": 0.3}
     assert start(**noisy) == 1.0
-    assert start(**noisy, **sets) == 3.0
+    assert start(**noisy, **sets) == 5.0
     assert start(**noisy, **sets, method__transition_scale=1.5) == 1.5
 
 

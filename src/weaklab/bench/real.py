@@ -107,7 +107,9 @@ def real_quality(
     results, peer_results = [], []
     for seed in seeds:
         if peers:
-            peer_results += run_peers(resolve(None, {**base, "method.name": "supervised", "seed": seed}))
+            # the peers read only the split; resolved with a method being run, since the config is checked against
+            # its method and `supervised` does not take candidate sets
+            peer_results += run_peers(resolve(None, {**base, "method.name": methods[0], "seed": seed}))
         for method in methods:
             run_dir = out / f"{method}-seed{seed}"
             shutil.rmtree(run_dir, ignore_errors=True)
