@@ -46,8 +46,8 @@ class Settings(StatisticsSettings):
     # V = s·I at the start (the official code: 1 on CIFAR-10, 2 on CIFAR-100); T's diagonal starts at
     # e^s / (e^s + C − 1): 0.23 at s = 1 and 10 classes. None: 1, or 5 where untrusted samples hold candidate sets:
     # with Σ over a set of k members, a member is (e^s + k − 1)/k times as likely as a class outside it, 1.5 at
-    # s = 1 and k = 3.7, so the E-step learns nothing from the set (measured on MNIST, 3 seeds: 93.3 % at s = 3,
-    # 93.9 % at s = 5; seed 0 at s = 1: 34 %)
+    # s = 1 and k = 3.7, so the E-step learns nothing from the set (measured on MNIST, 3 seeds: 94.2 % at s = 5,
+    # 93.3 % at s = 3; seed 0 at s = 1: 34 %; BENCHMARKS.md)
     transition_scale: float | None = within(None, "(0, inf)")
     # an untrusted set's likelihood Σ_{j∈S} T[c, j] (sum: how weaklab's noisy sets are drawn, around one given
     # label) or Π_{j∈S} T[c, j] (product: the official code's)
