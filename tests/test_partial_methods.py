@@ -29,8 +29,8 @@ class FakeViews:
         return x + torch.tensor([0.0, float(self.k), -float(self.k)])
 
 
-def make(name, candidates, **settings):
-    """A method whose 'network' is the identity: the inputs are the logits."""
+def make(name, candidates, epochs=1, **settings):
+    """A method whose 'network' is the identity: the inputs are the logits; a run of `epochs` epochs."""
     candidates = torch.as_tensor(candidates, dtype=torch.bool)
     n, c = candidates.shape
     ctx = Context(
@@ -42,7 +42,7 @@ def make(name, candidates, **settings):
         batch_labeled=n,
         batch_unlabeled=n,
         steps_per_epoch=1,
-        epochs=1,
+        epochs=epochs,
         supervision=Supervision(candidates, torch.zeros(n, dtype=torch.bool)),
         clean_labels=torch.zeros(n, dtype=torch.long),
     )
@@ -52,6 +52,7 @@ def make(name, candidates, **settings):
 
 LOGITS = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]])
 SETS = [[1, 1, 0], [0, 1, 1]]
+VIEWS = [LOGITS, LOGITS + torch.tensor([0.0, 1, -1]), LOGITS + torch.tensor([0.0, 2, -2])]  # FakeViews' K = 3
 
 
 def step(method, epoch=0):
@@ -62,23 +63,38 @@ def test_plcr_target_update_is_the_masked_geometric_mean_of_the_views():
     m = make("plcr", SETS)
     assert torch.allclose(m.targets, torch.tensor([[0.5, 0.5, 0], [0, 0.5, 0.5]]))  # uniform over each set
     step(m)
-    views = [LOGITS, LOGITS + torch.tensor([0.0, 1, -1]), LOGITS + torch.tensor([0.0, 2, -2])]
-    p = [v.softmax(1) for v in views]
+    p = [v.softmax(1) for v in VIEWS]
     for i, row in enumerate(SETS):
         g = [row[j] * math.prod(pk[i, j].item() for pk in p) ** (1 / 3) for j in range(3)]
         assert m.targets[i].tolist() == pytest.approx([v / sum(g) for v in g], abs=1e-6)
 
 
+def consistency_to(q):
+    return sum((q * (q.clamp_min(1e-12).log() - v.log_softmax(1))).sum(1).mean() for v in VIEWS).item()
+
+
 def test_plcr_consistency_is_the_sum_over_views_and_lambda_ramps_per_epoch():
-    m = make("plcr", SETS, rampup=100, lambda_max=2.0)
+    m = make("plcr", SETS, rampup=100, lambda_max=2.0, target_refresh="after")
     q = m.targets.clone()
     loss, logs = step(m, epoch=50)
-    views = [LOGITS, LOGITS + torch.tensor([0.0, 1, -1]), LOGITS + torch.tensor([0.0, 2, -2])]
-    kl = sum((q * (q.clamp_min(1e-12).log() - v.log_softmax(1))).sum(1).mean() for v in views)
-    assert logs["consistency"].item() == pytest.approx(kl.item(), rel=1e-5)
+    kl = consistency_to(q)
+    assert logs["consistency"].item() == pytest.approx(kl, rel=1e-5)
     assert logs["consistency_weight"] == pytest.approx(1.0)  # 50/100 · 2
-    assert loss.item() == pytest.approx(logs["supervised"].item() + 1.0 * kl.item(), rel=1e-5)
+    assert loss.item() == pytest.approx(logs["supervised"].item() + 1.0 * kl, rel=1e-5)
     assert m.lam(0) == 0 and m.lam(300) == 2.0
+
+
+def test_plcr_loss_reads_the_stored_target_at_the_papers_length_and_this_steps_in_shorter_runs():
+    stored = make("plcr", SETS).targets.clone()  # uniform over each set
+    paper = make("plcr", SETS, epochs=200)  # auto: one epoch is 1/200 of the run, as in the paper
+    assert paper.schedule()["target_age"] == 1.0
+    assert step(paper, epoch=100)[1]["consistency"].item() == pytest.approx(consistency_to(stored), rel=1e-5)
+    for short in (make("plcr", SETS, epochs=3), make("plcr", SETS, epochs=200, target_refresh="before")):
+        assert short.schedule()["target_age"] == 0.0
+        logs = step(short, epoch=1)[1]
+        fresh = short.targets.clone()  # rewritten by the step, from its own views
+        assert not torch.allclose(fresh, stored)
+        assert logs["consistency"].item() == pytest.approx(consistency_to(fresh), rel=1e-5)
 
 
 def test_plcr_supervised_term_is_zero_when_every_class_is_a_candidate():

@@ -7,11 +7,14 @@
         L = supervised + λ(e) · consistency,   λ(e) = min(e / T, 1) · λ_max   (e = epoch: 0 in the first)
         q_i ← normalise(S_i ⊙ Π_k p_k(x_i)^(1/K))   from this step's detached predictions
 T = 100 of the paper's 200 epochs, e counted in paper-epochs (1/200 of the run): shares, so shorter runs keep the shape.
+The paper's loss reads q_i as stored, one visit (one epoch) old: 1/200 of its run. In a shorter run one epoch is a
+larger share (a third of a 3-epoch run), so by default q_i is rewritten before the loss reads it (`target_refresh`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
@@ -29,6 +32,10 @@ class Settings(MethodSettings):
     rampup: float | str = "100/200"  # T: λ grows linearly to λ_max over T (core/span.py)
     ramp_every: float | str = "1/200"  # λ is recomputed once per this (the paper: once per epoch of 200)
     strong_views: int = within(2, "[1, inf)")  # K - 1
+    # When the loss reads q_i. after: the stored q_i, rewritten after the step (paper and official code), so q_i is
+    # one visit old: 1/200 of the paper's run, a third of a 3-epoch one. before: rewritten first, from this step's
+    # views. auto: after where one epoch is at most 1/200 of the run (the paper's length or longer), else before.
+    target_refresh: Literal["auto", "after", "before"] = "auto"
 
 
 class PLCR(PartialLabelMethod):
@@ -45,25 +52,29 @@ class PLCR(PartialLabelMethod):
         self.register_buffer("clean_labels", clean.clone(), persistent=False)  # for the log only
         self.rampup = self.length("rampup", "λ never reaches λ_max")
         self.ramp_every = self.length("ramp_every")
+        refresh = settings.target_refresh
+        self.fresh_targets = refresh == "before" or (refresh == "auto" and ctx.run.epochs < 200)
 
     def lam(self, epochs_done: float) -> float:
         return linear_rampup(tick(epochs_done, self.ramp_every), self.rampup) * self.settings.lambda_max
 
     def schedule(self):
-        return {"lambda_rampup_end": self.rampup}
+        return {"lambda_rampup_end": self.rampup, "target_age": 0.0 if self.fresh_targets else 1.0}  # epochs
 
     def training_step(self, batch, progress):
         x, idx, k = batch.x_lb, batch.idx_lb, 1 + self.settings.strong_views
         views = [self.views(x)] + [self.views.strong(x) for _ in range(k - 1)]
         logits = self.model(torch.cat(views)).chunk(k)
-        candidates, targets = self.candidates[idx], self.targets[idx]
+        candidates, stored = self.candidates[idx], self.targets[idx]
+        with torch.no_grad():  # normalised geometric mean of the K views, masked to the candidates
+            log_mean = torch.stack([out.float().log_softmax(-1) for out in logits]).mean(0)
+            fresh = restrict_to_candidates(log_mean.softmax(-1), candidates)
+            self.targets[idx] = fresh
+            target_accuracy = (fresh.argmax(1) == self.clean_labels[idx]).float().mean()
+        targets = fresh if self.fresh_targets else stored
         supervised = non_candidate_loss(logits[0], candidates).mean()
         consistency = sum(softmax_kl(out, targets).mean() for out in logits)
         lam = self.lam(progress.epochs_done)
-        with torch.no_grad():  # normalised geometric mean of the K views, masked to the candidates
-            log_mean = torch.stack([out.float().log_softmax(-1) for out in logits]).mean(0)
-            self.targets[idx] = restrict_to_candidates(log_mean.softmax(-1), candidates)
-            target_accuracy = (self.targets[idx].argmax(1) == self.clean_labels[idx]).float().mean()
         loss = supervised + lam * consistency
         return loss, {
             "supervised": supervised.detach(),
