@@ -183,9 +183,10 @@ def test_selection_metric_must_exist(fast, tmp_path):
         train(fast("supervised", train__epochs=1, train__selection_metric="covering_rate"), out=tmp_path / "r")
 
 
-def test_bench_partial_writes_its_table_and_plots(tmp_path, capsys):
+def test_bench_partial_writes_its_table_and_plots(tmp_path, capsys, monkeypatch):
     from weaklab.cli import main
 
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the written command is the one that ran: no prefix
     doc = tmp_path / "BENCH.md"
     doc.write_text("# Benchmarks\n\n<!-- partial:begin -->\nold\n<!-- partial:end -->\n\nafter\n")
     code = main(
@@ -211,6 +212,7 @@ def test_bench_partial_writes_its_table_and_plots(tmp_path, capsys):
     text = doc.read_text()
     assert code == 0 and "old" not in text and text.rstrip().endswith("after")
     assert "| cc |" in text and "| plcr |" in text and "q = 0.3" in text
+    assert "Command: `weaklab bench partial --seeds 0" in text and "OMP_NUM_THREADS" not in text
     assert (tmp_path / "benchmarks/partial/partial-curves-q0.3.png").exists()
     assert (tmp_path / "benchmarks/partial/plcr-loss.png").exists()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import datetime
 import json
-import platform
 import shutil
 import statistics
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch
 
 from ..api import train
 from ..config import resolve
-from .report import mean_std, replace_section, summary_of
+from .report import cpu_device, mean_std, replace_section, summary_of, threads_prefix
 
 # name -> (method overrides)
 METHODS: dict[str, dict[str, object]] = {
@@ -235,8 +234,8 @@ def _table(results, methods, conditions, seeds, extra, out: Path, write: str | N
         "",
         f"Command: `weaklab bench noisy --seeds {' '.join(map(str, seeds))} --methods {' '.join(methods)} "
         f"--conditions {' '.join(conditions)}{' ' + flags if flags else ''} --out {out}"
-        f"{' --write ' + Path(write).name if write else ''}` with OMP_NUM_THREADS=1; "
-        f"device: {platform.processor() or platform.machine()} CPU ({torch.get_num_threads()} thread), "
+        f"{' --write ' + Path(write).name if write else ''}`"
+        f"{' with ' + threads_prefix().strip() if threads_prefix() else ''}; device: {cpu_device()}, "
         f"torch {torch.__version__}; date: {datetime.date.today().isoformat()}. Times are wall-clock on a machine shared "
         "with other jobs (load ≈ 3 on 2 cores): indicative only.",
         "<!-- noisy:end -->",

@@ -16,7 +16,7 @@ import torch
 
 from ..api import train
 from ..config import load_yaml, resolve
-from .report import mean_std, replace_section, summary_of
+from .report import cpu_device, mean_std, replace_section, summary_of, threads_prefix
 
 RECIPE = Path(__file__).parents[1] / "recipes" / "digits-partial.yaml"
 METHODS = ["cc", "rc", "proden", "plcr"]
@@ -52,7 +52,7 @@ def partial(methods, rates, seeds, out: Path, epochs=None, write: str | None = N
     (out / "results.json").write_text(json.dumps(results, indent=2))
     figure = _curves(out, methods, rates[len(rates) // 2], seeds[0])
     command = (
-        f"OMP_NUM_THREADS=1 weaklab bench partial --seeds {' '.join(map(str, seeds))} --rates "
+        f"{threads_prefix()}weaklab bench partial --seeds {' '.join(map(str, seeds))} --rates "
         f"{' '.join(map(str, rates))} --methods {' '.join(methods)}"
         + (f" --epochs {epochs}" if epochs else "")
         + ("" if reference else " --no-reference")
@@ -151,9 +151,8 @@ def _table(results, methods, rates, seeds, figure: Path, command: str) -> str:
         )
     lines += [
         "",
-        f"Command: `{command}`; device: {platform.machine()} CPU "
-        f"({torch.get_num_threads()} thread, shared with other jobs: times are wall-clock and only roughly comparable), "
-        f"torch {torch.__version__}; date: {datetime.date.today().isoformat()}. Curves of one run per method: "
+        f"Command: `{command}`; device: {cpu_device()}, shared with other jobs: times are wall-clock and only "
+        f"roughly comparable; torch {torch.__version__}; date: {datetime.date.today().isoformat()}. Curves of one run per method: "
         f"`benchmarks/partial/{figure.name}`; one PL-CR run's loss, accuracy and schedule plots: `benchmarks/partial/plcr-*.png`.",
         "<!-- partial:end -->",
     ]

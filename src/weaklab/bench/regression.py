@@ -8,7 +8,6 @@ shipped recipe); only the method differs. Test metrics are those of the checkpoi
 from __future__ import annotations
 
 import datetime
-import platform
 import shutil
 import statistics
 from pathlib import Path
@@ -18,7 +17,7 @@ import torch
 from ..api import train
 from ..config import resolve
 from ..engine.logger import strict_json
-from .report import mean_std, replace_section, summary_of
+from .report import cpu_device, mean_std, replace_section, summary_of, threads_prefix
 
 RECIPES = Path(__file__).parents[1] / "recipes"
 
@@ -139,8 +138,8 @@ def _table(results, variants, seeds, fractions, epochs, extra, write=None, datas
     command += "".join(f" --set {k}={v}" for k, v in (extra or {}).items()) + (f" --write {write}" if write else "")
     lines += [
         "",
-        f"Command: `OMP_NUM_THREADS=1 {command}`; device: {platform.processor() or platform.machine()} CPU "
-        f"({torch.get_num_threads()} thread), torch {torch.__version__}; date: {datetime.date.today().isoformat()}.",
+        f"Command: `{threads_prefix()}{command}`; device: {cpu_device()}, torch {torch.__version__}; "
+        f"date: {datetime.date.today().isoformat()}.",
         f"<!-- {marker}:end -->",
     ]
     return "\n".join(lines)

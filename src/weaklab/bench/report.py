@@ -1,7 +1,10 @@
-"""Markdown pieces shared by the benchmark commands: "mean ± std" cells and replacing a marked section."""
+"""Markdown pieces shared by the benchmark commands: "mean ± std" cells, the command and device a table was
+measured with, and replacing a marked section."""
 
 from __future__ import annotations
 
+import os
+import platform
 import re
 import statistics
 from pathlib import Path
@@ -15,6 +18,20 @@ def summary_of(run: Run | None) -> dict:
     """The summary of a run a benchmark trained: one process trains, so `train` returns the finished run."""
     assert run is not None and run.summary is not None
     return run.summary
+
+
+def threads_prefix() -> str:
+    """`OMP_NUM_THREADS=N ` where the benchmark ran with it set, else nothing: the written command is the one run."""
+    n = os.environ.get("OMP_NUM_THREADS")
+    return f"OMP_NUM_THREADS={n} " if n else ""
+
+
+def cpu_device() -> str:
+    """The CPU a table was measured on and the threads torch used, e.g. `x86_64 CPU (2 threads)`."""
+    import torch
+
+    n = torch.get_num_threads()
+    return f"{platform.processor() or platform.machine()} CPU ({n} thread{'' if n == 1 else 's'})"
 
 
 def mean_std(values, digits: int = 2, skip_missing: bool = False) -> str:
