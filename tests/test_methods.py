@@ -105,7 +105,7 @@ def test_teacher_follows_the_ema_formula(fast, tmp_path):
 
 
 def test_temporal_ensembling_hand_example(fast):
-    x, _ = setup(fast, "temporal_ensembling")
+    x, _ = setup(fast, "temporal_ensembling", method__ensemble_horizon_cap="100%")  # the paper's α = 0.6
     te = x.method
     z1 = torch.tensor([[0.8, 0.2], [0.1, 0.9]])
     z2 = torch.tensor([[0.6, 0.4], [0.3, 0.7]])
@@ -124,6 +124,15 @@ def test_temporal_ensembling_hand_example(fast):
     torch.testing.assert_close(te.targets[0], expected / (1 - 0.6**2))
     torch.testing.assert_close(te.targets[1], z1[1])  # unchanged: one epoch accumulated
     assert te.count.tolist() == [2, 1, 0]
+
+
+def test_temporal_ensembling_horizon_is_the_papers_at_its_length_and_capped_in_short_runs(fast):
+    paper = setup(fast, "temporal_ensembling", train__epochs=300)[0].method
+    assert paper.alpha == 0.6 and paper.schedule()["ensemble_horizon"] == 2.5  # epochs: the cap (6) does not bind
+    short = setup(fast, "temporal_ensembling", train__epochs=10)[0].method
+    assert short.alpha == 0.0 and short.schedule()["ensemble_horizon"] == 1.0  # the cap is 0.2 epochs
+    explicit = setup(fast, "temporal_ensembling", train__epochs=100, method__ensemble_horizon_cap="5%")[0].method
+    assert explicit.alpha == 0.6  # the cap is 5 epochs
 
 
 def test_temporal_ensembling_uses_frozen_targets(fast):

@@ -5,6 +5,9 @@
         after the epoch: Z ← α Z + (1 − α) z   (z: that epoch's training-mode softmax of each sample)
                          z̃ ← Z / (1 − α^t)     (start-up bias correction)
 Targets z̃ are frozen within an epoch. Z, z̃ and the per-sample count t are buffers, so they are checkpointed.
+The ensemble's horizon 1/(1 − α) (2.5 epochs: 1/120 of the paper's 300) is capped at `ensemble_horizon_cap` of the
+run, as Mean Teacher's EMA is: it never binds at the paper's length, and in a 10-epoch run, where the paper's α would
+average predictions from a quarter of the run back, the targets are the last epoch's (α = 0).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from ..config import within
+from ..core.ema import horizon_capped
 from .base import ConsistencyMethod, ConsistencySettings
 
 
@@ -22,6 +26,7 @@ class Settings(ConsistencySettings):
     name: str = "temporal_ensembling"
     consistency_weight: float = 30.0  # w_max (paper: 30 for TE, CIFAR-10 and SVHN)
     ensemble_momentum: float = within(0.6, "[0, 1)")  # α
+    ensemble_horizon_cap: float | str = "2%"  # Z averages over at most this much of the run (core/span.py)
 
 
 class TemporalEnsembling(ConsistencyMethod):
@@ -38,6 +43,8 @@ class TemporalEnsembling(ConsistencyMethod):
         self.register_buffer("count", torch.zeros(n, dtype=torch.long))  # epochs accumulated per sample
         self.register_buffer("epoch_outputs", torch.zeros(n, c))  # this epoch's z
         self.register_buffer("seen", torch.zeros(n, dtype=torch.bool))
+        cap = ctx.run.epochs_of(settings.ensemble_horizon_cap, "method.ensemble_horizon_cap")
+        self.alpha = horizon_capped(settings.ensemble_momentum, cap)  # Z is updated once per epoch
 
     def training_step(self, batch, progress):
         out = self.model(self.views(batch.all_x()))
@@ -53,9 +60,12 @@ class TemporalEnsembling(ConsistencyMethod):
         loss = supervised + w * consistency
         return loss, {"supervised": supervised.detach(), "consistency": consistency.detach(), "consistency_weight": w}
 
+    def schedule(self):
+        return {**super().schedule(), "ensemble_horizon": round(1.0 / (1.0 - self.alpha), 2)}  # epochs
+
     @torch.no_grad()
     def on_epoch_end(self, epoch):
-        alpha, seen = self.settings.ensemble_momentum, self.seen
+        alpha, seen = self.alpha, self.seen
         self.Z[seen] = alpha * self.Z[seen] + (1 - alpha) * self.epoch_outputs[seen]
         self.count[seen] += 1
         correction = 1 - alpha ** self.count.clamp_min(1).double()
