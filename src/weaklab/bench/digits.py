@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import platform
 import statistics
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import torch
 
 from ..api import train
 from ..config import resolve
-from .report import mean_std, replace_section, summary_of
+from .report import cpu_device, mean_std, replace_section, summary_of
 
 DEMO_RECIPE = Path(__file__).parents[1] / "recipes" / "digits.yaml"
 
@@ -95,7 +94,7 @@ def _table(rows, methods, seeds, labels_per_class, results) -> str:
         *[f"| {m} | {a} | {e} | {t} |" for m, a, e, t in rows],
         "",
         f"Command: `weaklab bench quality --seeds {' '.join(map(str, seeds))} --write BENCHMARKS.md`; "
-        f"device: {platform.processor() or platform.machine()} CPU ({torch.get_num_threads()} threads), "
+        f"device: {cpu_device()}, "
         f"torch {torch.__version__}; date: {datetime.date.today().isoformat()}.",
         "<!-- quality:end -->",
     ]

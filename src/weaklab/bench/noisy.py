@@ -230,12 +230,13 @@ def _table(results, methods, conditions, seeds, extra, out: Path, write: str | N
                 + " |"
             )
     flags = " ".join(f"--set {k}={v}" for k, v in (extra or {}).items())
+    threads = threads_prefix().strip()
     lines += [
         "",
         f"Command: `weaklab bench noisy --seeds {' '.join(map(str, seeds))} --methods {' '.join(methods)} "
         f"--conditions {' '.join(conditions)}{' ' + flags if flags else ''} --out {out}"
         f"{' --write ' + Path(write).name if write else ''}`"
-        f"{' with ' + threads_prefix().strip() if threads_prefix() else ''}; device: {cpu_device()}, "
+        f"{' with ' + threads if threads else ''}; device: {cpu_device()}, "
         f"torch {torch.__version__}; date: {datetime.date.today().isoformat()}. Times are wall-clock on a machine shared "
         "with other jobs (load ≈ 3 on 2 cores): indicative only.",
         "<!-- noisy:end -->",

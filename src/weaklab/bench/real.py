@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import platform
 import shutil
 import statistics
 import time
@@ -22,7 +21,7 @@ import torch
 from ..api import train
 from ..config import resolve
 from ..core.task import Regression
-from .report import mean_std, replace_section, summary_of
+from .report import cpu_device, mean_std, replace_section, summary_of
 
 
 def peer_estimators() -> dict:
@@ -198,9 +197,8 @@ def _table(key, dataset, methods, seeds, results, peer_results, labels_per_class
     lines += [
         "",
         f"Command: `weaklab bench quality --dataset {dataset}{flags} --methods {' '.join(methods)} --seeds "
-        f"{' '.join(map(str, seeds))}" + (f" --write {write}" if write else "") + "`; device: "
-        f"{platform.processor() or platform.machine()} CPU ({torch.get_num_threads()} threads), torch "
-        f"{torch.__version__}; date: {datetime.date.today().isoformat()}.",
+        f"{' '.join(map(str, seeds))}" + (f" --write {write}" if write else "") + f"`; device: {cpu_device()}, "
+        f"torch {torch.__version__}; date: {datetime.date.today().isoformat()}.",
         f"<!-- {key}:end -->",
     ]
     return "\n".join(lines)

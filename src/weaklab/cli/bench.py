@@ -354,12 +354,12 @@ def cmd_bench_regression(args) -> int:
 
 def cmd_bench_speed(args) -> int:
     from ..bench import speed as bench_speed
+    from ..bench.report import threads_prefix
 
     command = "weaklab " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "weaklab bench speed"
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         command = f"torchrun --nproc-per-node {os.environ['WORLD_SIZE']} --no-python {command}"
-    if "OMP_NUM_THREADS" in os.environ:
-        command = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} {command}"
+    command = threads_prefix() + command
     record = bench_speed.speed(
         args.method,
         args.model,
