@@ -89,6 +89,8 @@ def test_a_short_run_logs_its_mask_and_pseudo_label_accuracy(fast, tmp_path):
     record = run.metrics[-1]
     assert {"supervised", "unlabeled", "mask_rate", "pseudo_label_accuracy"} <= record["train"].keys()
     assert run.summary["schedule"]["ema_horizon_steps"] >= 1
+    views = run.summary["views"]  # what the run drew: Cutout resolved from the paper's, flip from the data
+    assert views["translate"] == 2 and views["cutout"] > 0 and views["flip"] is False
 
 
 def test_regression_is_refused_with_the_methods_that_fit(fast):

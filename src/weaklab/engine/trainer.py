@@ -348,6 +348,7 @@ class Trainer:
             "parameters": sum(p.numel() for p in self.method.predictor().parameters()),
             "steps": self.total_steps,
             "schedule": self.effective_schedule(),
+            "views": self.x.views.describe(),
             "selected": {"step": self.best_step, "val_" + self.selection_metric: self.best_metric},
             "test": test,
             "task": task.report(reference),

@@ -84,6 +84,11 @@ class Views:
         # strong views: a policy on [0, 1] pixels (AutoAugment, RandAugment) and Cutout, after flip + translation
         self.policy, self.cutout, self.normalizer, self.pixel_max = policy, cutout, normalizer, pixel_max
 
+    def describe(self) -> dict:
+        """The views this run draws, defaults resolved (flip by the data, Cutout by the paper): for summary.json."""
+        keys = ("translate", "flip", "noise", "cutout", "erasing")
+        return {k: getattr(self, k) for k in keys}
+
     def __call__(self, x: torch.Tensor, flips: torch.Tensor | None = None) -> torch.Tensor:
         """One view of every sample; pass `flips` to share the flip decision between views."""
         if x.ndim == 4:
