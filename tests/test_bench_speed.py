@@ -79,6 +79,7 @@ def test_every_method_runs_on_its_own_kind_of_data(method):
     assert w["samples_per_s"] == pytest.approx(per_step * w["steps_per_s"])
     assert sum(w["split_percent"].values()) == pytest.approx(100) and w["split_s"]["forward_backward"] > 0
     assert ("usual" in r) == usual
+    assert r["views"]["cutout"] == 4  # the Cutout that ran (the paper's for 8×8, or plcr's), not the config's auto
     if usual:
         assert r["usual"]["samples_per_s"] > 0
 

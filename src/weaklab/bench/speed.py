@@ -390,14 +390,7 @@ def speed(
         "channels_last": uses_channels_last(cfg, dev),
         "compile": compile,
         "optimizer": f"{cfg.train.optimizer} ({kernel})",
-        "views": {
-            "translate": v.translate,
-            "flip": data.flip if v.flip is None else v.flip,
-            "noise": v.noise,
-            "strong": v.strong,
-            "cutout": v.cutout,
-            "erasing": v.erasing,
-        },
+        "views": {**x.views.describe(), "strong": v.strong},  # what ran, as summary.json records it
         **measured,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command,
