@@ -1,6 +1,8 @@
 """Users' own data: .npz, CSV / Parquet tables, image folders, CSVs of image paths, UTKFace names, RAF-DB and
 FER2013 / FERPlus layouts; unlabeled samples; the one-line errors for bad input."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -263,3 +265,22 @@ def test_skipped_images_are_reported_again_from_the_cache(tmp_path, capsys):
     assert len(again.x) == 6 and again.info["skipped_images"] == first.info["skipped_images"]
     assert again.info["skipped_images"][0].endswith("z_broken.png") and list(again.y) == list(first.y)
     assert capsys.readouterr().err.count("skipped 1 unreadable images") == 2
+
+
+@pytest.mark.parametrize(
+    "dataset, flag, note, flips",
+    [("npz", [], True, False), ("npz", ["--flip"], False, True), ("npz", ["--no-flip"], False, False)]
+    + [("digits", [], False, False)],  # digits say a mirror changes them: no note
+)
+def test_images_that_do_not_say_whether_a_mirror_keeps_the_class_get_no_flip_and_a_note(
+    tmp_path, capsys, dataset, flag, note, flips
+):
+    if dataset == "npz":
+        np.savez(tmp_path / "d.npz", x=RNG.integers(0, 256, (60, 1, 8, 8), dtype=np.uint8), y=np.arange(60) % 3)
+        dataset = str(tmp_path / "d.npz")
+    tiny = ["model.width=4", "train.batch_labeled=4", "train.batch_unlabeled=8", "train.epochs=1"]
+    args = ["train", "--dataset", dataset, "--labels-per-class", "2", "--out", str(tmp_path / "run"), *flag]
+    assert main([*args, *(a for kv in tiny for a in ("--set", kv))]) == 0
+    assert ("note: no horizontal flips" in capsys.readouterr().out) == note
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["views"]["flip"] is flips

@@ -34,7 +34,7 @@ class Data:
     name: str
     classes: list[str]
     sample_shape: tuple[int, ...]
-    flip: bool
+    flip: bool | None  # None: the data does not say whether a mirror keeps the meaning (no flip unless asked)
     normalizer: Normalizer
     train: DeviceStore
     val: DeviceStore
@@ -283,7 +283,7 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     device = pick_device(config.train.device)
     torch.manual_seed(config.seed)
     data = build_data(config, device) if data is None else data
-    flip = data.flip if config.views.flip is None else config.views.flip
+    flip = bool(data.flip) if config.views.flip is None else config.views.flip
     v = config.views
     strong, cutout = paper_strong_view(data.name, data.sample_shape)
     kind = method_class(config.method.name)

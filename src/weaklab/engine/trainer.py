@@ -176,6 +176,23 @@ class Trainer:
         out.update(self.x.method.schedule())
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
 
+    def view_notes(self) -> list[str]:
+        """A line where the views hold back an augmentation only because the data does not say it is safe."""
+        d, task = self.x.data, self.x.method.task
+        if (
+            d.flip is None
+            and self.x.config.views.flip is None
+            and len(d.sample_shape) == 3
+            and isinstance(task, Classification)
+        ):
+            # Mirror-invariant classes are common (objects, animals) and the flip is a large gain there (BENCHMARKS.md:
+            # Animal-MNIST); it is never turned on by guess, since it corrupts digits, letters and angles.
+            return [
+                "no horizontal flips: your data does not say whether a mirror image keeps its class; "
+                "if it does (objects, animals, scenes) add --flip, otherwise --no-flip"
+            ]
+        return []
+
     # --- the loop ----------------------------------------------------------------------------------------
 
     def fit(self, resume: bool = False) -> dict | None:
@@ -190,7 +207,7 @@ class Trainer:
                 + ", ".join(f"{k}={v}" for k, v in self.effective_schedule().items()),
                 flush=True,
             )
-            for note in self.method.supervision_notes(self.x.data.supervision):
+            for note in [*self.method.supervision_notes(self.x.data.supervision), *self.view_notes()]:
                 print(f"note: {note}", flush=True)
         logger = RunLogger(self.run_dir, resume_step=self.step if resume else None) if main else NoLogger()
         method = self.method

@@ -27,8 +27,9 @@ class ArraySource:
     classes: list[str]
     name: str = "arrays"
     # Is a horizontal flip label-preserving? Only a dataset that says so is flipped: not digits, letters, text, or
-    # targets that change with the image (angles). Users' data: off unless --flip / views.flip says otherwise.
-    flip: bool = False
+    # targets that change with the image (angles). None: the data does not say (users' files): no flip unless
+    # --flip / views.flip, and the run says so when it starts.
+    flip: bool | None = None
     test_x: np.ndarray | Rows | None = None
     test_y: np.ndarray | None = None
     info: dict = field(default_factory=dict)
