@@ -79,7 +79,12 @@ def test_every_method_runs_on_its_own_kind_of_data(method):
     assert w["samples_per_s"] == pytest.approx(per_step * w["steps_per_s"])
     assert sum(w["split_percent"].values()) == pytest.approx(100) and w["split_s"]["forward_backward"] > 0
     assert ("usual" in r) == usual
-    assert r["views"]["cutout"] == 4  # the Cutout that ran (the paper's for 8×8, or plcr's), not the config's auto
+    # the strong view that ran (the paper's Cutout for 8×8, or plcr's), not the config's auto; none where not drawn
+    strong = (r["views"]["strong"], r["views"]["cutout"])
+    if "strong" in kinds:
+        assert strong == ("randaugment" if method == "plcr" else "randaugment_random", 4)
+    else:
+        assert strong == ("none", 0)
     if usual:
         assert r["usual"]["samples_per_s"] > 0
 

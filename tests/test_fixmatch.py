@@ -84,6 +84,15 @@ def test_images_get_randaugment_with_random_magnitudes_then_cutout(fast):
     assert build_experiment(fast("fixmatch", views__strong="none")).views.policy is None  # the user's word wins
 
 
+def test_a_method_without_strong_views_records_none_and_warns_when_given_one(fast):
+    views = build_experiment(fast("pi_model")).views
+    assert views.policy is None and views.describe()["strong"] == "none" and views.describe()["cutout"] == 0
+    with pytest.warns(UserWarning, match="views.strong and views.cutout have no effect: pi_model"):
+        build_experiment(fast("pi_model", views__cutout=8))
+    with pytest.warns(UserWarning, match="no effect: mean_teacher"):
+        build_experiment(fast("mean_teacher", views__strong="randaugment"))
+
+
 def test_a_short_run_logs_its_mask_and_pseudo_label_accuracy(fast, tmp_path):
     run = train(fast("fixmatch", train__epochs=1), out=tmp_path / "run")
     record = run.metrics[-1]
@@ -91,6 +100,7 @@ def test_a_short_run_logs_its_mask_and_pseudo_label_accuracy(fast, tmp_path):
     assert run.summary["schedule"]["ema_horizon_steps"] >= 1
     views = run.summary["views"]  # what the run drew: Cutout resolved from the paper's, flip from the data
     assert views["translate"] == 2 and views["cutout"] > 0 and views["flip"] is False
+    assert views["strong"] == "randaugment_random"
 
 
 def test_regression_is_refused_with_the_methods_that_fit(fast):

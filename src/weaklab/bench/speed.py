@@ -369,7 +369,7 @@ def speed(
     finally:
         world.close()
         shutil.rmtree(scratch, ignore_errors=True)
-    v, name = cfg.views, _device_name(dev)
+    name = _device_name(dev)
     _add_roofline(measured, peak_tflops(name, dev.type, peak))
     return {
         "method": method,
@@ -390,7 +390,7 @@ def speed(
         "channels_last": uses_channels_last(cfg, dev),
         "compile": compile,
         "optimizer": f"{cfg.train.optimizer} ({kernel})",
-        "views": {**x.views.describe(), "strong": v.strong},  # what ran, as summary.json records it
+        "views": x.views.describe(),  # what ran, as summary.json records it
         **measured,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command,

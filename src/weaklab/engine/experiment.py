@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -278,6 +279,21 @@ class Experiment:
     schedule: Schedule  # lr and Adam β1 over the run; its warm-up end is in the method's Context
 
 
+def strong_view(kind: type[Method], data: Data, v) -> tuple[str, int]:
+    """The strong view's policy and Cutout side: the user's where given, else the method's paper's policy, else the
+    data's paper rule (paper_strong_view). None for a method that draws no strong view, where they would not run."""
+    if not kind.draws_strong_views:
+        if v.strong != "auto" or v.cutout is not None:
+            warnings.warn(
+                f"views.strong and views.cutout have no effect: {kind.name} draws no strong view", stacklevel=3
+            )
+        return "none", 0
+    strong, cutout = paper_strong_view(data.name, data.sample_shape)
+    if kind.strong_view is not None and len(data.sample_shape) == 3:  # the method's paper names its own policy
+        strong = kind.strong_view
+    return (strong if v.strong == "auto" else v.strong), (cutout if v.cutout is None else v.cutout)
+
+
 def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     """`data`: already built (e.g. the speed benchmark's synthetic images); None: loaded as the config says."""
     device = pick_device(config.train.device)
@@ -285,11 +301,8 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     data = build_data(config, device) if data is None else data
     flip = bool(data.flip) if config.views.flip is None else config.views.flip
     v = config.views
-    strong, cutout = paper_strong_view(data.name, data.sample_shape)
     kind = method_class(config.method.name)
-    if kind.strong_view is not None and len(data.sample_shape) == 3:  # the method's paper names its own policy
-        strong = kind.strong_view
-    strong, cutout = (strong if v.strong == "auto" else v.strong), (cutout if v.cutout is None else v.cutout)
+    strong, cutout = strong_view(kind, data, v)
     make_policy = POLICIES[strong]
     policy = make_policy(v) if make_policy else None
     low_high = v.erasing_area
@@ -303,6 +316,7 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
         device,
         seed=config.seed,
         policy=policy,
+        policy_name=strong,
         cutout=cutout,
         normalizer=data.train.normalizer,
         pixel_max=pixel_max,

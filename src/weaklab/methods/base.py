@@ -104,6 +104,7 @@ class Method(nn.Module):
     # and mixed learns from labels.
     tasks: ClassVar[tuple[str, ...]] = ("classification", "regression")
     supervision_kind: ClassVar[str] = "semi_supervised"
+    draws_strong_views: ClassVar[bool] = False  # calls Views.strong (PL-CR, the FixMatch family, ILL)
     # the strong view's policy on images when views.strong is auto (None: the data's paper rule, paper_strong_view)
     strong_view: ClassVar[str | None] = None
 

@@ -47,6 +47,7 @@ class StatisticsSettings(ConfidenceSettings):
 
 class ConfidenceMethod(Method):
     tasks = ("classification",)
+    draws_strong_views = True
     strong_view = "randaugment_random"  # RandAugment with random magnitudes, then Cutout (FixMatch)
 
     def __init__(self, settings, ctx):

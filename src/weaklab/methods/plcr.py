@@ -42,6 +42,7 @@ class PLCR(PartialLabelMethod):
     name = "plcr"
     settings: Settings
     Settings = Settings
+    draws_strong_views = True
     sample_state = {"targets": "labeled"}  # the target table rows each step rewrites (one stream: every sample)
     description = "partial labels: non-candidate loss + consistency of weak/strong views to a per-sample target table"
 

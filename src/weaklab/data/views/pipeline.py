@@ -73,6 +73,7 @@ class Views:
         seed: int,
         policy=None,
         cutout: int = 0,
+        policy_name: str = "none",
         normalizer=None,
         pixel_max: float = 1.0,
         erasing: float = 0.0,
@@ -83,11 +84,13 @@ class Views:
         self.generator = torch.Generator(device=device).manual_seed(seed)
         # strong views: a policy on [0, 1] pixels (AutoAugment, RandAugment) and Cutout, after flip + translation
         self.policy, self.cutout, self.normalizer, self.pixel_max = policy, cutout, normalizer, pixel_max
+        self.policy_name = policy_name if policy is not None else "none"
 
     def describe(self) -> dict:
-        """The views this run draws, defaults resolved (flip by the data, Cutout by the paper): for summary.json."""
-        keys = ("translate", "flip", "noise", "cutout", "erasing")
-        return {k: getattr(self, k) for k in keys}
+        """The views this run draws, defaults resolved (flip by the data, the strong view by the method and its
+        paper; none where the method draws no strong view): for summary.json."""
+        keys = ("translate", "flip", "noise", "erasing", "cutout")
+        return {**{k: getattr(self, k) for k in keys}, "strong": self.policy_name}
 
     def __call__(self, x: torch.Tensor, flips: torch.Tensor | None = None) -> torch.Tensor:
         """One view of every sample; pass `flips` to share the flip decision between views."""
