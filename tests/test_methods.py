@@ -131,6 +131,9 @@ def test_temporal_ensembling_horizon_is_the_papers_at_its_length_and_capped_in_s
     assert paper.alpha == 0.6 and paper.schedule()["ensemble_horizon"] == 2.5  # epochs: the cap (6) does not bind
     short = setup(fast, "temporal_ensembling", train__epochs=10)[0].method
     assert short.alpha == 0.0 and short.schedule()["ensemble_horizon"] == 1.0  # the cap is 0.2 epochs
+    assert paper.length_notes() == []  # at the paper's length nothing to say; in a short run, the targets' age
+    (note,) = short.length_notes()
+    assert "1/10 of this run old" in note and "pi_model" in note
     explicit = setup(fast, "temporal_ensembling", train__epochs=100, method__ensemble_horizon_cap="5%")[0].method
     assert explicit.alpha == 0.6  # the cap is 5 epochs
 

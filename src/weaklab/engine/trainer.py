@@ -207,7 +207,8 @@ class Trainer:
                 + ", ".join(f"{k}={v}" for k, v in self.effective_schedule().items()),
                 flush=True,
             )
-            for note in [*self.method.supervision_notes(self.x.data.supervision), *self.view_notes()]:
+            notes = self.method.supervision_notes(self.x.data.supervision) + self.view_notes()
+            for note in notes + self.method.length_notes():
                 print(f"note: {note}", flush=True)
         logger = RunLogger(self.run_dir, resume_step=self.step if resume else None) if main else NoLogger()
         method = self.method

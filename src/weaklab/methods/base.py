@@ -150,6 +150,10 @@ class Method(nn.Module):
             )
         return notes
 
+    def length_notes(self) -> list[str]:
+        """One line where this run is too short for a part of the method that cannot scale with it."""
+        return []
+
     # Per-sample buffers that training_step writes at the batch's rows: name -> "labeled" | "unlabeled" | "all"
     # (which indices). Under torchrun the engine gathers those rows from every rank after each step.
     sample_state: ClassVar[dict[str, str]] = {}

@@ -60,6 +60,17 @@ class TemporalEnsembling(ConsistencyMethod):
         loss = supervised + w * consistency
         return loss, {"supervised": supervised.detach(), "consistency": consistency.detach(), "consistency_weight": w}
 
+    def length_notes(self):
+        epochs = self.ctx.run.epochs
+        if self.alpha >= self.settings.ensemble_momentum:  # the paper's horizon fits: a long enough run
+            return []
+        # A target is one epoch old whatever the run's length: 1/300 of the paper's run, a tenth of a 10-epoch one.
+        return [
+            f"temporal_ensembling's targets are last epoch's predictions, 1/{epochs:g} of this run old (the paper's: "
+            "1/300); measured below supervised training at 3-10 epochs (BENCHMARKS.md); pi_model takes its second "
+            "opinion from this step"
+        ]
+
     def schedule(self):
         return {**super().schedule(), "ensemble_horizon": round(1.0 / (1.0 - self.alpha), 2)}  # epochs
 
