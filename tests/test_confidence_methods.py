@@ -74,7 +74,7 @@ def test_flexmatch_masks_by_class_threshold_and_remembers_only_confident_samples
 
 
 def test_freematch_thresholds_follow_their_emas_one_step_from_the_start(fast):
-    method = method_of(fast, "freematch", train__epochs=2000)  # a run long enough that λ is the paper's 0.999
+    method = method_of(fast, "freematch", train__epochs=20000)  # a run long enough that λ is the paper's 0.999
     assert method.momentum == 0.999
     probs = peaked([0, 1, 0], [0.91, 0.55, 0.4])
     weights, targets = method.pseudo_labels(probs, torch.arange(3))
@@ -87,6 +87,14 @@ def test_freematch_thresholds_follow_their_emas_one_step_from_the_start(fast):
     marginal = method.class_marginal
     assert torch.allclose(method.thresholds(), marginal / marginal.max() * method.global_threshold)
     assert torch.equal(weights, torch.ones(3)) and torch.equal(targets, torch.tensor([0, 1, 0]))
+
+
+def test_freematch_statistics_horizon_is_the_papers_when_it_fits_and_a_hundredth_of_a_shorter_run(fast):
+    long, short = method_of(fast, "freematch", train__epochs=20000), method_of(fast, "freematch", train__epochs=200)
+    assert long.ctx.run.steps >= 100_000 and long.momentum == 0.999  # 1 % of the run is ≥ 1,000 steps
+    steps = short.ctx.run.steps
+    assert short.momentum == pytest.approx(1 - 100 / steps)  # the horizon 1/(1 − λ) is 1 % of the run
+    assert method_of(fast, "softmatch", train__epochs=200).momentum == pytest.approx(1 - 10 / steps)  # 10 %
 
 
 def test_freematch_mask_uses_the_max_normalised_local_threshold():
