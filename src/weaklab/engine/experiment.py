@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..config import Config
+from ..config import Config, ViewsConfig
 from ..core.task import Classification, Regression
 from ..data.sources.datasets import load_source
 from ..data.store.device import DeviceStore, Normalizer
@@ -279,7 +279,7 @@ class Experiment:
     schedule: Schedule  # lr and Adam β1 over the run; its warm-up end is in the method's Context
 
 
-def strong_view(kind: type[Method], data: Data, v) -> tuple[str, int]:
+def strong_view(kind: type[Method], data: Data, v: ViewsConfig) -> tuple[str, int]:
     """The strong view's policy and Cutout side: the user's where given, else the method's paper's policy, else the
     data's paper rule (paper_strong_view). None for a method that draws no strong view, where they would not run."""
     if not kind.draws_strong_views:
