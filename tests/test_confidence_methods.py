@@ -89,12 +89,14 @@ def test_freematch_thresholds_follow_their_emas_one_step_from_the_start(fast):
     assert torch.equal(weights, torch.ones(3)) and torch.equal(targets, torch.tensor([0, 1, 0]))
 
 
-def test_freematch_statistics_horizon_is_the_papers_when_it_fits_and_a_hundredth_of_a_shorter_run(fast):
-    long, short = method_of(fast, "freematch", train__epochs=20000), method_of(fast, "freematch", train__epochs=200)
-    assert long.ctx.run.steps >= 100_000 and long.momentum == 0.999  # 1 % of the run is ≥ 1,000 steps
+@pytest.mark.parametrize("name, cap", [("freematch", 0.01), ("softmatch", 0.01), ("ill", 0.1)])
+def test_statistics_horizon_is_the_papers_when_it_fits_and_a_share_of_a_shorter_run(fast, name, cap):
+    long, short = method_of(fast, name, train__epochs=20000), method_of(fast, name, train__epochs=200)
+    assert long.ctx.run.steps >= 100_000 and long.momentum == 0.999  # the cap is ≥ 1,000 steps
     steps = short.ctx.run.steps
-    assert short.momentum == pytest.approx(1 - 100 / steps)  # the horizon 1/(1 − λ) is 1 % of the run
-    assert method_of(fast, "softmatch", train__epochs=200).momentum == pytest.approx(1 - 10 / steps)  # 10 %
+    assert short.momentum == pytest.approx(1 - 1 / (cap * steps))  # the horizon 1/(1 − λ) is `cap` of the run
+    other = method_of(fast, name, train__epochs=200, method__momentum_horizon_cap="50%")
+    assert other.momentum == pytest.approx(1 - 2 / steps)  # the cap is a setting
 
 
 def test_freematch_mask_uses_the_max_normalised_local_threshold():
@@ -139,7 +141,7 @@ def test_uniform_alignment_makes_the_running_mean_uniform():
 
 
 def test_softmatch_weights_the_aligned_confidence_and_labels_the_original(fast):
-    method = method_of(fast, "softmatch", train__epochs=2000)  # λ = 0.999
+    method = method_of(fast, "softmatch", train__epochs=20000)  # λ = 0.999
     assert method.momentum == 0.999
     start = torch.full((10,), 0.01)
     start[0] = 0.91  # the model has predicted class 0 nearly always

@@ -80,7 +80,11 @@ def test_noisy_supervision_flags_untrusted_and_reports_realised_rate():
     assert torch.equal(out.labeled, sup.labeled)  # unlabeled rows stay unlabeled
     rows = torch.as_tensor(labeled)
     assert report["noise_rate_realised"] == float((out.labels[rows].numpy() != CLEAN[labeled]).mean())
-    assert abs(report["noise_rate_realised"] - 0.2) < 0.03
+    assert report["noise_rate_realised"] == pytest.approx(0.2, abs=0.5 / labeled.sum())  # exact up to rounding
+    few = np.zeros(len(CLEAN), bool)
+    few[:25] = True  # 25 labels: 40 % of them is 10, whichever samples they are
+    out, report = noisy_supervision(Supervision.from_labels(CLEAN, 10, few), CLEAN, CIFAR, "symmetric", 0.4, seed=3)
+    assert report["noisy_labels"] == 10 and int((out.labels[:25].numpy() != CLEAN[:25]).sum()) == 10
     given, report = noisy_supervision(Supervision.from_labels(CLEAN, 10), CLEAN, CIFAR, "given", 0.0, seed=0)
     assert given.untrusted.all() and torch.equal(given.labels, torch.as_tensor(CLEAN))
     assert report["noise_rate_realised"] is None  # unknown when the labels are taken as given

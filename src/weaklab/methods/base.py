@@ -148,6 +148,8 @@ class Method(nn.Module):
             notes.append(
                 f"{cls.name} takes the {untrusted} untrusted labels as correct (it does not model label noise)"
             )
+        if notes and unlabeled and untrusted:  # it misses one of the two kinds, and one method reads both
+            notes.append("ill learns from the untrusted labels and the unlabeled samples together")
         return notes
 
     def length_notes(self) -> list[str]:

@@ -31,10 +31,6 @@ class Settings(StatisticsSettings):
     # w_f: the paper's table 5 has 0.01 for its scarcest labels (CIFAR-10 with 10, CIFAR-100 with 400, STL-10
     # with 40, all SVHN, ImageNet) and 0.05 elsewhere; USB's configs use 0.001
     fairness_weight: float = within(0.01, "[0, inf)")
-    # τ_t's horizon is at most 1 % of the run: the paper's 0.999 is 1,000 of its 2^20 steps (0.1 %), where this
-    # never binds. At the shared 10 %, τ_t stayed near 1/C through a short run's first epoch and let the untrained
-    # model's wrong pseudo-labels through (BENCHMARKS.md: MNIST at other lengths)
-    momentum_horizon_cap: float | str = "1%"
 
 
 class FreeMatch(ConfidenceMethod):

@@ -55,6 +55,9 @@ class Settings(StatisticsSettings):
     # T's lr as a multiple of the network's: the official code steps T with its own optimizer; through the run's
     # Adam at the network's lr, T's logits move about lr per step and would stay near the start in a short run
     transition_lr_scale: float = within(10.0, "(0, inf)")
+    # the distribution alignment's marginal is no threshold: a lagging one lets no wrong pseudo-label through, and
+    # the shared 1 % measured no better than 10 % here (0.4-0.6 points lower on two regimes, seed 0; BENCHMARKS.md)
+    momentum_horizon_cap: float | str = "10%"
 
 
 class ILL(ConfidenceMethod):
