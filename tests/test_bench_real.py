@@ -9,9 +9,12 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from weaklab.bench.real import real_quality, time_to
 from weaklab.cli import main
+from weaklab.engine.rundir import claimed
+from weaklab.errors import WeaklabError
 
 spec = importlib.util.spec_from_file_location("real_data", Path(__file__).parents[1] / "benchmarks" / "real_data.py")
 real_data = importlib.util.module_from_spec(spec)
@@ -34,9 +37,22 @@ def test_quality_on_a_dataset_runs_methods_beside_the_peers_and_writes_its_table
     written = (tmp_path / "B.md").read_text()
     assert table in written and "<!-- quality-digits-5-per-class-1-epochs:begin -->" in written
     assert "| supervised |" in table and "| scikit-learn LabelSpreading (knn, k=7) |" in table
-    results = json.loads((tmp_path / "runs" / "results.json").read_text())
+    results = json.loads((tmp_path / "runs" / "quality-digits-5-per-class-1-epochs" / "results.json").read_text())
     assert len(results["runs"]) == 2 and len(results["peers"]) == 6  # 3 peers × 2 seeds
     assert all(0 < p["test"]["accuracy"] <= 1 for p in results["peers"])
+
+
+def test_a_benchmark_never_clears_a_run_that_another_writer_holds(tmp_path):
+    """Two benchmarks of one regime must not share a run: the second stops with the lock's message, and the held
+    folder keeps what its writer has written. Benchmarks of other regimes get folders of their own."""
+    held = tmp_path / "runs" / "quality-digits-5-per-class-1-epochs" / "supervised-seed0"
+    with claimed(held):
+        (held / "metrics.jsonl").write_text("{}\n")
+        with pytest.raises(WeaklabError, match="in use by another weaklab run"):
+            real_quality("digits", ["supervised"], [0], tmp_path / "runs", 5, 1, TINY, peers=False)
+        assert (held / "metrics.jsonl").read_text() == "{}\n"
+        real_quality("digits", ["supervised"], [0], tmp_path / "runs", 6, 1, TINY, peers=False)
+    assert (tmp_path / "runs" / "quality-digits-6-per-class-1-epochs" / "supervised-seed0" / "summary.json").is_file()
 
 
 def test_time_to_is_the_first_evaluation_past_the_target(tmp_path):

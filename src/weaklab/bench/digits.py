@@ -39,12 +39,8 @@ def run_all(
     for method in methods:
         for seed in seeds:
             run_dir = out / f"{method}-seed{seed}"
-            if fresh and run_dir.exists():
-                import shutil
-
-                shutil.rmtree(run_dir)
             print(f"training {method} (seed {seed}) ...", flush=True)
-            run = train(digits_config(method, seed, labels_per_class, run_dir, epochs, extra))
+            run = train(digits_config(method, seed, labels_per_class, run_dir, epochs, extra), overwrite=fresh)
             results.append(summary_of(run))
     return results
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import datetime
 import json
-import shutil
 import statistics
 from pathlib import Path
 
@@ -129,9 +128,8 @@ def run(
                 if reuse and (run_dir / "summary.json").is_file():
                     summary = json.loads((run_dir / "summary.json").read_text())
                 else:
-                    shutil.rmtree(run_dir, ignore_errors=True)
                     print(f"training {method} on digits {condition} (seed {seed}) ...", flush=True)
-                    summary = summary_of(train(config_for(method, condition, seed, run_dir, extra)))
+                    summary = summary_of(train(config_for(method, condition, seed, run_dir, extra), overwrite=True))
                 results.append(
                     {
                         "method": method,

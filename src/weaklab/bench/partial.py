@@ -80,10 +80,8 @@ def _keep_plots(dest: Path, figure: Path, run_dir: Path) -> None:
 
 
 def _run(method, rate, seed, run_dir: Path, epochs) -> dict:
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
     print(f"training {method} (q={rate}, seed {seed}) ...", flush=True)
-    summary = summary_of(train(partial_config(method, rate, seed, run_dir, epochs)))
+    summary = summary_of(train(partial_config(method, rate, seed, run_dir, epochs), overwrite=True))
     return {**summary, "rate": rate, "run_dir": str(run_dir)}
 
 

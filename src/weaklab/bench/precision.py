@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import platform
-import shutil
 from pathlib import Path
 
 import torch
@@ -55,9 +54,8 @@ def precision(
         for name, overrides in SETTINGS.items():
             for seed in seeds:
                 run_dir = out / f"{method}-{name.replace(' + ', '-')}-seed{seed}"
-                shutil.rmtree(run_dir, ignore_errors=True)
                 print(f"training {method} in {name} (seed {seed}) ...", flush=True)
-                run = train(_config(method, seed, run_dir, overrides, device, epochs))
+                run = train(_config(method, seed, run_dir, overrides, device, epochs), overwrite=True)
                 results.setdefault((method, name), []).append(summary_of(run))
     marker = "precision" if first_device(results) == "cpu" else "precision-cuda"  # one table per kind of device
     table = _table(methods, seeds, results, device, marker)

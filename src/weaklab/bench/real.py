@@ -4,13 +4,14 @@ best scikit-learn peer (time to accuracy).
 
 Any dataset `weaklab train` reads works: a name, or a user's file such as the real 28×28 images that
 `benchmarks/real_data.py` writes from pip packages. Extra settings (`--set data.noise=symmetric`) go to every run.
+Runs go to OUT/<the table's key>/<method>-seed<N>, so benchmarks of different regimes can run at once; a run folder
+that another writer holds stops the benchmark with the lock's message instead of being cleared under it.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import shutil
 import statistics
 import time
 from pathlib import Path
@@ -103,6 +104,8 @@ def real_quality(
         base["data.labels_per_class"] = labels_per_class
     if epochs is not None:
         base["train.epochs"] = epochs
+    key = "quality-" + _key(dataset, labels_per_class, overrides, epochs)
+    out = out / key  # one folder per table: benchmarks of other regimes can run beside it
     results, peer_results = [], []
     for seed in seeds:
         if peers:
@@ -111,15 +114,12 @@ def real_quality(
             peer_results += run_peers(resolve(None, {**base, "method.name": methods[0], "seed": seed}))
         for method in methods:
             run_dir = out / f"{method}-seed{seed}"
-            shutil.rmtree(run_dir, ignore_errors=True)
             print(f"training {method} (seed {seed}) ...", flush=True)
-            summary = dict(
-                summary_of(train(resolve(None, {**base, "method.name": method, "seed": seed, "out": str(run_dir)})))
-            )
+            config = resolve(None, {**base, "method.name": method, "seed": seed, "out": str(run_dir)})
+            summary = dict(summary_of(train(config, overwrite=True)))
             summary["run_dir"] = str(run_dir)
             results.append(summary)
     (out / "results.json").write_text(json.dumps({"runs": results, "peers": peer_results}, indent=2))
-    key = "quality-" + _key(dataset, labels_per_class, overrides, epochs)
     table = _table(key, dataset, methods, seeds, results, peer_results, labels_per_class, epochs, overrides, write)
     print(table)
     if write:

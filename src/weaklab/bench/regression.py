@@ -8,7 +8,6 @@ shipped recipe); only the method differs. Test metrics are those of the checkpoi
 from __future__ import annotations
 
 import datetime
-import shutil
 import statistics
 from pathlib import Path
 
@@ -92,10 +91,9 @@ def regression(
         for variant in variants:
             for seed in seeds:
                 run_dir = out / f"{variant}-{fraction:g}-seed{seed}"
-                if run_dir.exists():
-                    shutil.rmtree(run_dir)
                 print(f"training {variant} ({fraction:.0%} labels, seed {seed}) ...", flush=True)
-                summary = summary_of(train(regression_config(variant, seed, fraction, run_dir, epochs, extra, dataset)))
+                config = regression_config(variant, seed, fraction, run_dir, epochs, extra, dataset)
+                summary = summary_of(train(config, overwrite=True))
                 results.append({**summary, "variant": variant, "fraction": fraction})
     (out / "results.json").write_text(strict_json(results, indent=2))
     table = _table(results, variants, seeds, fractions, epochs, extra, write, dataset)
