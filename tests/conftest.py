@@ -1,3 +1,6 @@
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from weaklab.config import resolve
@@ -18,6 +21,14 @@ FAST = {
 def fast_config(method="supervised", **overrides):
     """A resolved Config for a seconds-long digits run; overrides use dotted keys with '__' for '.'."""
     return resolve(None, {**FAST, "method.name": method, **{k.replace("__", "."): v for k, v in overrides.items()}})
+
+
+def benchmark_script(name: str):
+    """A script of the repository's benchmarks/ folder (not a package), loaded as a module."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

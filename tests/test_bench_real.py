@@ -2,11 +2,9 @@
 data files from pip wheels, on small files written here in the wheels' exact layout."""
 
 import gzip
-import importlib.util
 import json
 import pickle
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,9 +14,9 @@ from weaklab.cli import main
 from weaklab.engine.rundir import claimed
 from weaklab.errors import WeaklabError
 
-spec = importlib.util.spec_from_file_location("real_data", Path(__file__).parents[1] / "benchmarks" / "real_data.py")
-real_data = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(real_data)
+from conftest import benchmark_script
+
+real_data = benchmark_script("real_data")
 
 TINY = {"model.width": 8, "train.batch_unlabeled": 256}
 

@@ -1,16 +1,11 @@
 """benchmarks/label_coverage.py: its three measures of how well a few labels cover a data set, on points whose
 answers are known."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-spec = importlib.util.spec_from_file_location(
-    "label_coverage", Path(__file__).parents[1] / "benchmarks" / "label_coverage.py"
-)
-coverage = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(coverage)
+from conftest import benchmark_script
+
+coverage = benchmark_script("label_coverage")
 
 
 def two_blobs(n: int = 20) -> tuple[np.ndarray, np.ndarray]:
