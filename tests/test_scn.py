@@ -11,7 +11,7 @@ import torch
 from weaklab.api import resume, train
 from weaklab.engine import checkpoint
 from weaklab.engine.experiment import build_experiment
-from weaklab.methods.gce import generalized_cross_entropy
+from weaklab.methods.gce import generalized_cross_entropy, prunes_due
 from weaklab.methods.scn import low_importance, rank_regularization, relabel_rule, split_size
 
 from conftest import train_interrupted
@@ -146,6 +146,39 @@ def test_gce_hand_values_and_limits():
     assert generalized_cross_entropy(logits, torch.tensor([0]), 1e-4).item() == pytest.approx(ce, rel=1e-3)
 
 
+def test_prunes_due_follows_the_share_of_the_run():
+    # the paper's 120 epochs: first at 40, then every 10 (40, 50, ..., 110, 120: nine times)
+    assert [prunes_due(e, 40, 10) for e in (0, 39.9, 40, 49.9, 50, 120)] == [0, 0, 1, 1, 2, 9]
+    # ten epochs, the same shares: 40/120 and 10/120 of the run
+    assert prunes_due(10 / 3 - 1e-6, 10 / 3, 10 / 12) == 0 and prunes_due(10, 10 / 3, 10 / 12) == 9
+
+
+def test_truncated_gce_drops_the_samples_the_network_doubts_and_takes_them_back(fast):
+    """Zhang & Sabuncu's truncated L_q: w_i = [p_y > k] re-chosen at each prune point; a sample with w_i = 0 adds
+    the constant L_q(k) and no gradient, and comes back once its p_y rises above k."""
+    from weaklab.methods import Batch, Progress
+
+    m = build_experiment(fast("gce", method__k=0.5, method__prune_start=1, method__prune_every=1, **NOISY)).method
+    idx = torch.arange(4)
+    m.p_label[idx] = torch.tensor([0.9, 0.2, 0.6, 0.4])
+    m.choose_weights(0.5)
+    assert m.keep[idx].all()  # before prune_start nothing is dropped
+    m.choose_weights(1.0)
+    assert m.keep[idx].tolist() == [True, False, True, False]
+    m.p_label[1] = 0.8
+    m.choose_weights(1.5)
+    assert not m.keep[1]  # w is re-chosen only at the next prune point ...
+    m.choose_weights(2.0)
+    assert m.keep[1]  # ... where a sample the network now trusts comes back
+
+    x = torch.randn(4, 1, 8, 8, requires_grad=True)
+    m.eval()  # BatchNorm's batch statistics would tie the samples' gradients together
+    loss, _ = m.training_step(Batch(x, m.ctx.supervision.labels[idx], idx), Progress(2 * 10, 2, 10))
+    loss.backward()
+    per_sample_grad = x.grad.flatten(1).abs().sum(1)
+    assert per_sample_grad[3] == 0 and (per_sample_grad[:3] > 0).all()  # the pruned sample moves nothing
+
+
 def lines(run_dir):
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
@@ -157,6 +190,8 @@ def test_relabels_identical_after_resume(fast, tmp_path, monkeypatch):
             train__epochs=4,
             method__relabel_start=1,
             method__relabel_view="augmented",
+            method__relabel="all",  # the official code's rule relabels most in a short run: state to carry over
+            method__relabel_against="stored",
             model__dropout=0.5,
             **NOISY,
         )
@@ -172,6 +207,24 @@ def test_relabels_identical_after_resume(fast, tmp_path, monkeypatch):
     assert torch.equal(a["labels"], b["labels"]) and torch.equal(a["events"], b["events"])
     assert sum(r["state"]["relabeled"] for r in lines(whole.directory)) == int(a["events"][:, 0].sum()) > 0
     assert (whole.directory / "label_issues.csv").read_text() == (resumed.directory / "label_issues.csv").read_text()
+
+
+def test_truncated_gce_identical_after_resume(fast, tmp_path, monkeypatch):
+    """The weights w (which samples are dropped) and the readings they are chosen from are checkpointed."""
+
+    def config():
+        return fast("gce", train__epochs=4, method__k=0.5, method__prune_start=1, method__prune_every=1, **NOISY)
+
+    whole = train(config(), out=tmp_path / "whole")
+    train_interrupted(config(), tmp_path / "killed", monkeypatch)
+    resumed = resume(tmp_path / "killed")
+    drop_time = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]  # noqa: E731
+    assert drop_time(lines(whole.directory)) == drop_time(lines(resumed.directory))
+    a = checkpoint.load(whole.directory / "checkpoints/last.pt")["method"]
+    b = checkpoint.load(resumed.directory / "checkpoints/last.pt")["method"]
+    assert torch.equal(a["keep"], b["keep"]) and torch.equal(a["p_label"], b["p_label"])
+    assert int(a["prunes"]) == 3  # at epochs 1, 2 and 3
+    assert not a["keep"].all()  # something was dropped, so the check above compares real state
 
 
 @pytest.mark.parametrize("method,epochs", [("scn", 5), ("gce", 1), ("supervised", 1)])

@@ -23,8 +23,9 @@ from .report import cpu_device, mean_std, replace_section, summary_of, threads_p
 METHODS: dict[str, dict[str, object]] = {
     "ce": {"method.name": "supervised"},
     "gce": {"method.name": "gce"},
-    "scn": {"method.name": "scn", "method.relabel": "all"},
-    "scn-low": {"method.name": "scn", "method.relabel": "low"},
+    "scn": {"method.name": "scn", "method.relabel": "all", "method.relabel_against": "stored"},  # official code
+    "scn-low": {"method.name": "scn", "method.relabel": "low", "method.relabel_against": "stored"},
+    "scn-paper": {"method.name": "scn", "method.relabel": "low", "method.relabel_against": "given"},  # both as written
     "scn-norelabel": {"method.name": "scn", "method.relabel": "none"},
     "scn-norr": {"method.name": "scn", "method.rank_regularization": False},
     "scn-plain": {"method.name": "scn", "method.relabel_view": "plain"},
