@@ -145,7 +145,7 @@ def add_parsers(sub) -> None:
         "--methods",
         nargs="+",
         default=methods,
-        help=f"ce | gce | scn | scn-low | scn-norelabel | scn-norr | scn-plain (default: {_listed(methods)})",
+        help=f"ce | gce | scn | scn-low | scn-paper | scn-norelabel | scn-norr | scn-plain (default: {_listed(methods)})",
     )
     n.add_argument(
         "--conditions", nargs="+", default=conditions, help=f"label conditions (default: {_listed(conditions)})"
