@@ -89,6 +89,23 @@ def test_relabel_buffer_and_event_counts(fast):
     assert logs["differ_from_given"] == 2 and m.state_logs()["relabeled"] == 0  # counts since the last log
 
 
+def test_relabel_low_against_given_recomputes_every_visit_from_the_given_label(fast):
+    """The paper's rule, y' = l_max if the sample is in the low-importance group and P_max − P_given > δ2, else
+    l_org, applied at every visit: a relabel lasts while the low group still disputes the given label, and a visit
+    in the high group gives the given label back (measured better than keeping the relabel there: BENCHMARKS.md)."""
+    m = build_experiment(fast("scn", method__relabel="low", method__relabel_against="given", **NOISY)).method
+    idx = torch.tensor([0, 1])
+    given = m.given[idx].clone()
+    other = (given + 1) % 10
+    sure = torch.full((2, 10), 0.01).scatter_(1, other[:, None], 0.91)  # the network disputes both given labels
+    m.relabel(idx, sure, m.labels[idx], alpha=torch.tensor([0.1, 0.9]))  # ⌊0.7·2⌋ = 1: row 1 is high
+    assert m.labels[idx].tolist() == [int(other[0]), int(given[1])]
+    m.relabel(idx, sure, m.labels[idx], alpha=torch.tensor([0.1, 0.9]))
+    assert m.labels[idx].tolist() == [int(other[0]), int(given[1])]  # still disputed in the low group: it lasts
+    m.relabel(idx, sure, m.labels[idx], alpha=torch.tensor([0.9, 0.1]))  # the groups swap
+    assert m.labels[idx].tolist() == [int(given[0]), int(other[1])]
+
+
 @pytest.mark.parametrize("against", ["stored", "given"])
 def test_relabel_against_the_stored_or_the_given_label(fast, against):
     """Official code: a relabel is compared against (and sticks as) the stored label; paper's equation: each

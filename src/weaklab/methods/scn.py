@@ -9,7 +9,8 @@
         (paper, the default: only samples of the batch's low-importance group; official code: every sample)
         y: the given label (paper's equation, the default: y' = l_max if P_max − P_gtInd > δ2 else l_org, so a
         wrong relabel is undone once the network stops disagreeing with the given label) or the label stored so
-        far (official code: relabels accumulate)
+        far (official code: relabels accumulate). With both of the paper's choices the equation is read at every
+        visit: a sample outside the low group gets l_org back (keeping its relabel there measured worse)
 The paper's two choices are the defaults: trained from scratch on real 28×28 images they measured as good as the
 official code's rule or far better; on 8×8 digits the official rule is better (docs/METHODS.md).
 
