@@ -200,6 +200,18 @@ def lines(run_dir):
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
+def whole_and_resumed(config, tmp_path, monkeypatch):
+    """One run trained whole and one killed and resumed: both runs, after checking that their logs match, and
+    their method states at the last checkpoint."""
+    whole = train(config(), out=tmp_path / "whole")
+    train_interrupted(config(), tmp_path / "killed", monkeypatch)
+    resumed = resume(tmp_path / "killed")
+    drop_time = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]  # noqa: E731
+    assert drop_time(lines(whole.directory)) == drop_time(lines(resumed.directory))
+    states = [checkpoint.load(run.directory / "checkpoints/last.pt")["method"] for run in (whole, resumed)]
+    return whole, resumed, *states
+
+
 def test_relabels_identical_after_resume(fast, tmp_path, monkeypatch):
     def config():
         return fast(
@@ -213,14 +225,7 @@ def test_relabels_identical_after_resume(fast, tmp_path, monkeypatch):
             **NOISY,
         )
 
-    whole = train(config(), out=tmp_path / "whole")
-    train_interrupted(config(), tmp_path / "killed", monkeypatch)
-    resumed = resume(tmp_path / "killed")
-
-    drop_time = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]  # noqa: E731
-    assert drop_time(lines(whole.directory)) == drop_time(lines(resumed.directory))
-    a = checkpoint.load(whole.directory / "checkpoints/last.pt")["method"]
-    b = checkpoint.load(resumed.directory / "checkpoints/last.pt")["method"]
+    whole, resumed, a, b = whole_and_resumed(config, tmp_path, monkeypatch)
     assert torch.equal(a["labels"], b["labels"]) and torch.equal(a["events"], b["events"])
     assert sum(r["state"]["relabeled"] for r in lines(whole.directory)) == int(a["events"][:, 0].sum()) > 0
     assert (whole.directory / "label_issues.csv").read_text() == (resumed.directory / "label_issues.csv").read_text()
@@ -232,13 +237,7 @@ def test_truncated_gce_identical_after_resume(fast, tmp_path, monkeypatch):
     def config():
         return fast("gce", train__epochs=4, method__k=0.5, method__prune_start=1, method__prune_every=1, **NOISY)
 
-    whole = train(config(), out=tmp_path / "whole")
-    train_interrupted(config(), tmp_path / "killed", monkeypatch)
-    resumed = resume(tmp_path / "killed")
-    drop_time = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]  # noqa: E731
-    assert drop_time(lines(whole.directory)) == drop_time(lines(resumed.directory))
-    a = checkpoint.load(whole.directory / "checkpoints/last.pt")["method"]
-    b = checkpoint.load(resumed.directory / "checkpoints/last.pt")["method"]
+    _, _, a, b = whole_and_resumed(config, tmp_path, monkeypatch)
     assert torch.equal(a["keep"], b["keep"]) and torch.equal(a["p_label"], b["p_label"])
     assert int(a["prunes"]) == 3  # at epochs 1, 2 and 3
     assert not a["keep"].all()  # something was dropped, so the check above compares real state
