@@ -77,11 +77,13 @@ class GCE(Method):
         self.register_buffer("prunes", torch.zeros((), dtype=torch.long))  # times w was re-chosen
         self.prune_start = self.length("prune_start", overrun="the loss is never truncated")
         self.prune_every = self.length("prune_every")
-        given = ctx.supervision.labels if ctx.supervision is not None else torch.full((n,), -1)
-        self.register_buffer("labeled", given >= 0, persistent=False)
-        # for the logs only: which labeled samples carry a wrong label
-        self.clean_known = ctx.clean_labels is not None
-        wrong = (torch.as_tensor(ctx.clean_labels) != given) & self.labeled if self.clean_known else self.labeled
+        sup = ctx.supervision
+        labeled = sup.labeled.clone() if sup is not None else torch.zeros(n, dtype=torch.bool)
+        self.register_buffer("labeled", labeled, persistent=False)
+        # for the logs only: which labeled samples carry a wrong label (none known without the clean labels)
+        wrong, self.clean_known = torch.zeros_like(labeled), False
+        if ctx.clean_labels is not None and sup is not None:
+            wrong, self.clean_known = (torch.as_tensor(ctx.clean_labels) != sup.labels) & labeled, True
         self.register_buffer("wrong", wrong, persistent=False)
 
     def training_step(self, batch, progress):
@@ -91,7 +93,7 @@ class GCE(Method):
         if k > 0:
             self.choose_weights(progress.epochs_done)  # before the step, from readings every rank shares
             kept = self.keep[batch.idx_lb]
-            loss = torch.where(kept, loss, torch.full_like(loss, (1 - k**q) / q))  # L_q(k): no gradient
+            loss = torch.where(kept, loss, lq(torch.full_like(p_label, k), q))  # the constant L_q(k): no gradient
             self.p_label[batch.idx_lb] = p_label.detach()
         loss = loss.mean()
         return loss, {"gce": loss.detach()}
