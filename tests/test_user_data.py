@@ -284,3 +284,59 @@ def test_images_that_do_not_say_whether_a_mirror_keeps_the_class_get_no_flip_and
     assert ("note: no horizontal flips" in capsys.readouterr().out) == note
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["views"]["flip"] is flips
+
+
+def test_npz_images_in_the_usual_layouts_read_as_the_same_source(tmp_path, capsys):
+    x = RNG.integers(0, 256, (40, 1, 9, 7), dtype=np.uint8)
+    y = np.arange(40) % 4
+    reference = load(_saved(tmp_path / "nchw.npz", x=x, y=y))
+    for name, layout in {"nhw": x[:, 0], "nhwc": x.transpose(0, 2, 3, 1)}.items():
+        src = load(_saved(tmp_path / f"{name}.npz", x=layout, y=y))
+        assert src.x.shape == (40, 1, 9, 7) and np.array_equal(src.x, reference.x)
+    err = capsys.readouterr().err
+    assert err.count("channels last") == 1 and "(40, 9, 7, 1)" in err  # said for N×H×W×C only
+    colour = RNG.integers(0, 256, (40, 3, 9, 7), dtype=np.uint8)
+    assert np.array_equal(load(_saved(tmp_path / "rgb.npz", x=colour.transpose(0, 2, 3, 1), y=y)).x, colour)
+    # a second axis of 3 is taken as channels first, as the format says
+    assert load(_saved(tmp_path / "c3.npz", x=colour[:, :, :3, :3], y=y)).x.shape == (40, 3, 3, 3)
+
+
+def test_npz_labels_as_names_or_values_not_indices_name_the_classes(tmp_path, capsys):
+    x = RNG.normal(size=(30, 4)).astype(np.float32)
+    names = np.array(["cat", "dog", "owl"])[np.arange(30) % 3]
+    src = load(_saved(tmp_path / "names.npz", x=x, y=names))
+    assert src.classes == ["cat", "dog", "owl"] and list(src.y[:4]) == [0, 1, 2, 0]
+    assert capsys.readouterr().err == ""
+    src = load(_saved(tmp_path / "from1.npz", x=x, y=np.arange(30) % 3 + 1))
+    assert src.classes == ["1", "2", "3"] and list(src.y[:4]) == [0, 1, 2, 0]
+    assert "labels (1, 2, 3) are not the class indices 0..2" in capsys.readouterr().err
+    gaps = np.where(np.arange(30) % 4 == 3, -1, np.array([0, 5, 9, 0])[np.arange(30) % 4])  # -1 stays unlabeled
+    src = load(_saved(tmp_path / "gaps.npz", x=x, y=gaps))
+    assert src.classes == ["0", "5", "9"] and src.unlabeled.sum() == 7 and list(src.y[:3]) == [0, 1, 2]
+    named = load(_saved(tmp_path / "named.npz", x=x, y=np.arange(30) % 3 + 1, classes=np.array(list("abcd"))))
+    assert named.classes == list("abcd") and list(named.y[:3]) == [1, 2, 3]  # a `classes` array keeps the indices
+
+
+def test_predict_takes_the_layouts_training_took(tmp_path, capsys, fast):
+    x = RNG.integers(0, 256, (60, 1, 8, 8), dtype=np.uint8)
+    y = np.arange(60) % 3
+    np.savez(tmp_path / "d.npz", x=x.transpose(0, 2, 3, 1), y=y)
+    config = fast(data__dataset=str(tmp_path / "d.npz"), data__labels_per_class=None)
+    import weaklab
+
+    run = weaklab.train(config, out=tmp_path / "run")
+    expected = run.predict_proba(x[:5])
+    for layout in (x[:5, 0], x[:5].transpose(0, 2, 3, 1)):
+        assert np.allclose(run.predict_proba(layout), expected)
+    assert np.allclose(run.predict_proba(x[0, 0]), expected[:1])  # one grey sample, H×W
+    np.save(tmp_path / "nhw.npy", x[:5, 0])
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(tmp_path / "run"), "--input", str(tmp_path / "nhw.npy"), "--output", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 6  # a header and one row per sample
+    with pytest.raises(WeaklabError, match="this run expects N×1×8×8"):
+        run.predict_proba(x[:5, 0, :7])
+
+
+def _saved(path, **arrays):
+    np.savez(path, **arrays)
+    return path

@@ -203,16 +203,14 @@ class Run:
         return tuple(self._load_method()[2]["input_shape"])
 
     def _summaries(self, x: np.ndarray, batch_size: int) -> torch.Tensor:
-        from .data.sources.inputs import check_scale
+        from .data.sources.inputs import check_scale, in_layout
 
         method, normalizer, spec, _ = self._load_method()
         expected = tuple(spec["input_shape"])
-        x = arrays.inputs(x, expected)  # arrays, tensors and DataFrames, read as training read them
-        if x.shape[1:] != expected:
-            if x.shape == expected:
-                x = x[None]
-            else:
-                raise WeaklabError(f"inputs have shape {x.shape}; this run expects N×{'×'.join(map(str, expected))}")
+        given = arrays.inputs(x, expected)  # arrays, tensors and DataFrames, read as training read them
+        x = in_layout(given, expected)
+        if x is None:
+            raise WeaklabError(f"inputs have shape {given.shape}; this run expects N×{'×'.join(map(str, expected))}")
         if len(x) == 0:
             raise WeaklabError("x holds no samples (0 rows); give at least one")
         if not np.issubdtype(x.dtype, np.number) or (np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all()):

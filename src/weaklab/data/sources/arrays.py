@@ -23,12 +23,12 @@ from .download import atomic_write
 from .source import ArraySource
 from .user_data import (
     Options,
-    _index,
     _labels,
     _source,
     _target_column,
     enough_classes,
     feature_matrix,
+    image_layout,
     labeled_arrays,
     table,
 )
@@ -151,11 +151,8 @@ def _instance(value, module: str, name: str) -> bool:
 
 def _arrays(x: np.ndarray, y, opts: Options, where: str, classes, quiet: bool) -> ArraySource:
     y = as_array(y, "y")
-    if y.ndim == 1 and y.dtype.kind in "OUS":  # names (or mixed cells): read as a table's label column
-        if classes is not None:
-            raise WeaklabError(f"{where}: y holds class names already; `classes` names class indices 0..C-1")
-        labels, names, unlabeled, task, sets = _labels([_cell(v) for v in y], opts, f"{where} y", _index, quiet)
-        return _source(x, labels, names, unlabeled, task, where, sets)
+    if y.ndim == 1 and y.dtype == object:  # pandas' NA and NaT among names are missing labels, as None is
+        y = np.array([_cell(v) for v in y], dtype=object)
     return labeled_arrays(x, y, opts, where, where, classes, quiet)
 
 
@@ -226,7 +223,7 @@ def _stack(column: np.ndarray, where: str) -> np.ndarray:
         if not cells:
             raise WeaklabError(f"{where}: the table has no rows")
         column = np.stack(cells)
-    return column[:, None] if column.ndim == 3 else column
+    return image_layout(column, where)
 
 
 def _missing(v) -> bool:

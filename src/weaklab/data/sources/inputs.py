@@ -27,6 +27,8 @@ def load_inputs(
     suffix = path.suffix.lower()
     if path.is_file() and suffix in (".npy", ".npz"):
         x = _array(path)
+        fitted = in_layout(x, input_shape)
+        x = x if fitted is None else fitted  # None: the run's own check names the shape it expects
         return x, [str(i) for i in range(len(x) if x.ndim > len(input_shape) else 1)]
     if path.is_dir():
         files = _images_in(path)
@@ -57,6 +59,24 @@ def _array(path: Path) -> np.ndarray:
     if data.size == 0:
         raise WeaklabError(f"{path} holds no samples (its array has shape {data.shape})")
     return data
+
+
+def in_layout(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray | None:
+    """`x` as N samples of the run's `input_shape` (C×H×W or D), from N samples or one, images channels first or
+    last (N×H×W×C), grey ones with or without their channel axis, as training reads them; None if none fits."""
+    layouts = {tuple(input_shape): lambda a: a}
+    if len(input_shape) == 3:
+        c, h, w = input_shape
+        layouts.setdefault((h, w, c), lambda a: a.transpose(0, 3, 1, 2))
+        if c == 1:
+            layouts.setdefault((h, w), lambda a: a[:, None])
+    for shape, to_run in layouts.items():
+        if x.shape[1:] == shape:
+            return to_run(x)
+    for shape, to_run in layouts.items():
+        if x.shape == shape:
+            return to_run(x[None])
+    return None
 
 
 def check_scale(x: np.ndarray, trained: tuple[float, float] | None, input_shape: tuple[int, ...]) -> None:

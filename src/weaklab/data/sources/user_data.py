@@ -170,6 +170,33 @@ def _index(i: int) -> str:
     return f"index {i}"
 
 
+def _name(v) -> str | None:
+    """An array's label cell as a table's: None (or NaN) is a missing label."""
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+
+def _span(values: np.ndarray) -> str:
+    shown = ", ".join(str(v) for v in values[:3])
+    return shown + (f", ..., {values[-1]}" if len(values) > 3 else "")
+
+
+def image_layout(x: np.ndarray, where: str, quiet: bool = False) -> np.ndarray:
+    """Samples as the network takes them (N×C×H×W images, N×D features) from the layouts arrays of images come in:
+    N×H×W grey images gain their channel; N×H×W×C (channels last: Keras, Pillow, OpenCV) is transposed, and said
+    once. A 4-d array whose second axis could be channels (1, 3 or 4) is taken as channels first."""
+    if x.ndim == 3:
+        return x[:, None]
+    if x.ndim == 4 and x.shape[3] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
+        if not quiet:
+            print(
+                f"weaklab: {where}: x has shape {tuple(x.shape)}, read as N×H×W×C (channels last) and "
+                f"transposed to N×C×H×W",
+                file=sys.stderr,
+            )
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    return x
+
+
 def _is_missing(cell: str) -> bool:
     if not cell:
         return True
@@ -279,8 +306,8 @@ def keep_target_range(src: ArraySource, target_range) -> ArraySource:
 
 
 def npz(path: Path, opts: Options) -> ArraySource:
-    """`x` (N×D or N×C×H×W) and `y`: class indices (-1 marks an unlabeled sample) or real targets; a NaN y is a
-    missing target."""
+    """`x` (N×D, or images N×C×H×W, N×H×W or N×H×W×C) and `y`: class indices (-1 marks an unlabeled sample), class
+    names, or real targets; a NaN y is a missing target."""
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -303,6 +330,12 @@ def labeled_arrays(
         raise WeaklabError(
             f"{path}: y must hold one value per sample of x (x has shape {x.shape}), got shape {y.shape}"
         )
+    x = image_layout(x, path, quiet)
+    if y.dtype.kind in "OUS":  # class names (or mixed cells): read as a table's label column
+        if classes is not None:
+            raise WeaklabError(f"{path}: y holds class names already; `classes` names class indices 0..C-1")
+        labels, names, unlabeled, task, sets = _labels([_name(v) for v in y], opts, f"{path} y", _index, quiet)
+        return _source(x, labels, names, unlabeled, task, name, sets)
     if y.dtype.kind not in "biuf":
         raise WeaklabError(
             f"{path}: y has dtype {y.dtype}; use integer class indices (named by a `classes` array) or real targets"
@@ -331,6 +364,17 @@ def labeled_arrays(
                     f"indices 0..C-1 (name them with a `classes` array)"
                 )
             classes = [str(c) for c in range(top)]
+            present = np.unique(known.astype(np.int64))
+            if len(present) and present[0] >= 0 and len(present) < top:
+                # labels such as 1..10: classes named by their values, as a table's label column is read
+                classes = [str(c) for c in present]
+                y = np.where(unlabeled, 0, np.searchsorted(present, np.where(unlabeled, present[0], y)))
+                if not quiet:
+                    print(
+                        f"weaklab: {path}: y's labels ({_span(present)}) are not the class indices 0..{len(present) - 1}; "
+                        f"read as {len(present)} classes named by their values (a `classes` array keeps indices)",
+                        file=sys.stderr,
+                    )
         y = np.where(unlabeled, 0, y)
     return _source(x, y, classes if task == "classification" else [], unlabeled, task, name)
 
