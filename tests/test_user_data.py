@@ -340,3 +340,34 @@ def test_predict_takes_the_layouts_training_took(tmp_path, capsys, fast):
 def _saved(path, **arrays):
     np.savez(path, **arrays)
     return path
+
+
+def test_a_table_of_pixel_columns_trains_as_images_when_told_their_shape(tmp_path, capsys):
+    images = RNG.integers(0, 17, (60, 1, 8, 8)).astype(np.float32)
+    header = "label," + ",".join(f"pixel{i}" for i in range(64))
+    rows = [f"{k % 3}," + ",".join(str(int(v)) for v in image.ravel()) for k, image in enumerate(images)]
+    (tmp_path / "pixels.csv").write_text("\n".join([header, *rows]) + "\n")
+    assert np.array_equal(load(tmp_path / "pixels.csv", image_shape="8x8").x, images)
+    assert load(tmp_path / "pixels.csv", image_shape=[1, 8, 8]).sample_shape == (1, 8, 8)
+    tiny = ["model.width=4", "train.batch_labeled=4", "train.batch_unlabeled=8", "train.epochs=1"]
+    args = ["train", "--dataset", str(tmp_path / "pixels.csv"), "--labels-per-class", "2", "--no-flip"]
+    args += [a for kv in tiny for a in ("--set", kv)]
+    assert main([*args, "--out", str(tmp_path / "table")]) == 0
+    assert "if each row is a 8×8 image, --image-shape 8x8 trains a convolutional network" in capsys.readouterr().out
+    assert main([*args, "--image-shape", "8x8", "--out", str(tmp_path / "images")]) == 0
+    assert "--image-shape" not in capsys.readouterr().out
+    import weaklab
+
+    run = weaklab.load_run(tmp_path / "images")
+    assert run.input_shape == (1, 8, 8) and run.config.model.name in ("auto", "small_cnn")
+    assert np.allclose(run.predict_proba(images[:4].reshape(4, 64)), run.predict_proba(images[:4]))
+    for shape, message in [
+        ("9x9", "holds 81 values, but each sample has 64 features"),
+        ("8", "must be H×W or C×H×W"),
+        ("0x8x8", "must be H×W or C×H×W"),
+    ]:
+        with pytest.raises(WeaklabError, match=message):
+            load(tmp_path / "pixels.csv", image_shape=shape)
+    np.savez(tmp_path / "d.npz", x=images, y=np.arange(60) % 3)
+    with pytest.raises(WeaklabError, match="reads flat rows as images, but the samples are 1×8×8 already"):
+        load(tmp_path / "d.npz", image_shape="8x8")

@@ -208,9 +208,10 @@ class Run:
         method, normalizer, spec, _ = self._load_method()
         expected = tuple(spec["input_shape"])
         given = arrays.inputs(x, expected)  # arrays, tensors and DataFrames, read as training read them
-        x = in_layout(given, expected)
-        if x is None:
+        fitted = in_layout(given, expected)
+        if fitted is None:
             raise WeaklabError(f"inputs have shape {given.shape}; this run expects N×{'×'.join(map(str, expected))}")
+        x = fitted
         if len(x) == 0:
             raise WeaklabError("x holds no samples (0 rows); give at least one")
         if not np.issubdtype(x.dtype, np.number) or (np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all()):

@@ -63,6 +63,8 @@ class DataConfig:
     task: Literal["classification", "regression"] | None = None
     # user images are resized once to this side (None: the first image's size)
     image_size: int | None = within(None, "[1, inf)")
+    # flat samples (a table's rows, an N×D array) read as images C×H×W, or H×W for grey ones: "28x28", [1, 28, 28]
+    image_shape: str | list | None = None
     # user tables / CSVs: a row whose target is empty or NaN: error (default) | unlabeled (keep it, without a label)
     missing_targets: Literal["error", "unlabeled"] = "error"
     bad_images: Literal["error", "skip"] = "error"  # an image that fails to decode: error | skip (skip and report)

@@ -31,6 +31,11 @@ def add_parsers(sub) -> None:
         "--image-size", type=int, help="your images: resize once to this side (default: the first image's size)"
     )
     di.add_argument(
+        "--image-shape",
+        metavar="HxW|CxHxW",
+        help="your table or N×D array: read each row as an image of this shape (default: rows are features)",
+    )
+    di.add_argument(
         "--bad-images",
         choices=field_choices(DataConfig, "bad_images"),
         default="error",
@@ -87,6 +92,7 @@ def cmd_data_info(args) -> int:
         target_column=args.target_column,
         task=args.task,
         image_size=args.image_size,
+        image_shape=args.image_shape,
         bad_images=args.bad_images,
         missing_targets=args.missing_targets,
         filename_target=args.filename_target,

@@ -34,6 +34,12 @@ def add_parsers(sub) -> None:
         help=f"your images: resize once to this side in pixels ({RECIPE}, else the first image's size)",
     )
     t.add_argument(
+        "--image-shape",
+        metavar="HxW|CxHxW",
+        help=f"your table or N×D array: read each row as an image of this shape, e.g. 28x28 for a CSV of 784 pixel "
+        f"columns ({RECIPE}, else rows are features)",
+    )
+    t.add_argument(
         "--bad-images",
         choices=field_choices(DataConfig, "bad_images"),
         help=f"your images: one that fails to decode stops the run, or is skipped and reported "
@@ -150,6 +156,7 @@ def cmd_train(args) -> int:
         "data.target_column": args.target_column,
         "data.task": args.task,
         "data.image_size": args.image_size,
+        "data.image_shape": args.image_shape,
         "data.bad_images": args.bad_images,
         "data.missing_targets": args.missing_targets,
         "data.filename_target": args.filename_target,

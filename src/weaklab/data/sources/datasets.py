@@ -61,6 +61,8 @@ def load_source(name: str, root: str | None = None, options=None) -> ArraySource
     else:
         src = None
     if src is not None:
+        if (image_shape := getattr(options, "image_shape", None)) is not None:
+            src = user_data.rows_as_images(src, image_shape)
         target_range = getattr(options, "target_range", None)
         return user_data.keep_target_range(src, target_range) if target_range else src
     raise WeaklabError(

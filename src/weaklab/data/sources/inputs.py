@@ -63,11 +63,13 @@ def _array(path: Path) -> np.ndarray:
 
 def in_layout(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray | None:
     """`x` as N samples of the run's `input_shape` (C×H×W or D), from N samples or one, images channels first or
-    last (N×H×W×C), grey ones with or without their channel axis, as training reads them; None if none fits."""
+    last (N×H×W×C), grey ones with or without their channel axis, or flat rows of C·H·W values (read as
+    `data.image_shape` reads them), as training reads them; None if none fits."""
     layouts = {tuple(input_shape): lambda a: a}
     if len(input_shape) == 3:
         c, h, w = input_shape
         layouts.setdefault((h, w, c), lambda a: a.transpose(0, 3, 1, 2))
+        layouts.setdefault((c * h * w,), lambda a: a.reshape(len(a), c, h, w))
         if c == 1:
             layouts.setdefault((h, w), lambda a: a[:, None])
     for shape, to_run in layouts.items():

@@ -269,6 +269,40 @@ def _source(x, y, classes, unlabeled, task, name, sets=None, **kw) -> ArraySourc
     )
 
 
+def image_shape(value) -> tuple[int, int, int]:
+    """C×H×W from "28x28", "3x32x32" or [1, 28, 28]; H×W is one grey channel."""
+    parts = value.lower().replace("×", "x").split("x") if isinstance(value, str) else list(value)
+    try:
+        dims = [int(v) for v in parts]
+    except (TypeError, ValueError):
+        dims = []
+    if len(dims) not in (2, 3) or min(dims) < 1:
+        raise WeaklabError(f"data.image_shape must be H×W or C×H×W in pixels, like 28x28 or 3x32x32; got {value!r}")
+    c, h, w = dims if len(dims) == 3 else [1, *dims]
+    return c, h, w
+
+
+def rows_as_images(src: ArraySource, shape) -> ArraySource:
+    """Flat samples (a table's rows, an N×D array) as C×H×W images, each row read in NumPy's order (channel, then
+    row, then column): a CSV of pixel columns trains a convolutional network with image views."""
+    c, h, w = image_shape(shape)
+    if len(src.sample_shape) != 1:
+        shown = "×".join(map(str, src.sample_shape))
+        raise WeaklabError(
+            f"{src.name}: data.image_shape reads flat rows as images, but the samples are {shown} already"
+        )
+    if src.sample_shape[0] != c * h * w:
+        raise WeaklabError(
+            f"{src.name}: data.image_shape {c}×{h}×{w} holds {c * h * w} values, but each sample has "
+            f"{src.sample_shape[0]} features"
+        )
+
+    def images(x):
+        return None if x is None else np.asarray(x).reshape(len(x), c, h, w)
+
+    return dataclasses.replace(src, x=images(src.x), test_x=images(src.test_x), extra_x=images(src.extra_x))
+
+
 def keep_target_range(src: ArraySource, target_range) -> ArraySource:
     """Only the samples whose regression target lies in [low, high] (unlabeled samples are kept)."""
     if src.task != "regression":
