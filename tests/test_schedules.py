@@ -1,5 +1,6 @@
 """The schedule rule (core/span.py): the paper's numbers at the paper's length, the same shape at any length."""
 
+import json
 import math
 
 import pytest
@@ -125,3 +126,16 @@ def test_plcr_lambda_and_scn_relabel_start_scale(fast):
     assert _method(fast, "scn", 7, **noisy).relabel_from == pytest.approx(1.0)
     # never before the lr warm-up ends
     assert _method(fast, "scn", 70, train__lr_rampup="50%", **noisy).relabel_from == 35.0
+
+
+def test_a_run_of_few_optimizer_steps_says_so_and_names_the_fix(tmp_path, fast, capsys):
+    from weaklab.api import train
+
+    train(fast("supervised", train__epochs=2, train__progress=True), out=tmp_path / "short")
+    out = capsys.readouterr().out
+    steps = json.loads((tmp_path / "short" / "summary.json").read_text())["schedule"]["total_steps"]
+    assert steps < 100 and f"note: this run has {steps} optimizer steps" in out and "raise --epochs" in out
+    many = fast("supervised", train__epochs=2, train__progress=True, train__batch_labeled=4, train__batch_unlabeled=16)
+    train(many, out=tmp_path / "long")
+    assert json.loads((tmp_path / "long" / "summary.json").read_text())["schedule"]["total_steps"] >= 100
+    assert "optimizer steps" not in capsys.readouterr().out
