@@ -41,7 +41,7 @@ from .tracking import check_tracking, tracked
 
 EVAL_SEED = 0  # the random stream of every evaluation (MC-dropout passes)
 # Under this many optimizer steps a network trained from scratch has not finished learning: 100 MNIST labels, seed 0,
-# supervised, 38 steps 47 %, 80 steps 73 %, 240 steps 88 % (docs/SCHEDULES.md). The run says so; it changes nothing.
+# supervised, 38 steps 46 %, 80 steps 73 %, 240 steps 88 % (docs/SCHEDULES.md). The run says so; it changes nothing.
 FEW_STEPS = 100
 
 
