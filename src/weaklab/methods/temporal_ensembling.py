@@ -67,8 +67,8 @@ class TemporalEnsembling(ConsistencyMethod):
         # A target is one epoch old whatever the run's length: 1/300 of the paper's run, a tenth of a 10-epoch one.
         return [
             f"temporal_ensembling's targets are last epoch's predictions, 1/{epochs:g} of this run old (the paper's: "
-            "1/300); measured below supervised training at 3-10 epochs (BENCHMARKS.md); pi_model takes its second "
-            "opinion from this step"
+            "1/300); measured below supervised training at 3-10 epochs and ahead at 20-30 (BENCHMARKS.md); pi_model "
+            "takes its second opinion from this step"
         ]
 
     def schedule(self):
