@@ -245,3 +245,26 @@ def test_strong_view_auto_resolves_and_explicit_settings_win(fast):
 def test_partial_labels_select_the_checkpoint_without_true_labels(fast, tmp_path):
     run = train(fast("cc", train__epochs=1, **PLL), out=tmp_path / "r")
     assert "val_approx_accuracy" in run.summary["selected"]  # validation holds candidate sets, not labels
+
+
+def test_the_weak_view_is_the_methods_papers_unless_set(fast):
+    from types import SimpleNamespace
+
+    from weaklab.config import ViewsConfig
+    from weaklab.engine.experiment import build_experiment, weak_view
+
+    def drawn(method, shape, **set_views):
+        return weak_view(method_class(method), SimpleNamespace(sample_shape=shape), ViewsConfig(**set_views))
+
+    # PL-CR's paper pads and crops by 4 of 28 or 32 pixels, an eighth of the side, and adds no input noise
+    assert drawn("plcr", (1, 28, 28)) == (4, 0.0) and drawn("plcr", (3, 32, 32)) == (4, 0.0)
+    assert drawn("plcr", (1, 8, 8)) == (1, 0.0)
+    assert drawn("plcr", (64,)) == (2, 0.15)  # flat features: the default noise, their only view
+    for method in ("cc", "rc", "proden"):  # PL-CR's baselines meet its view
+        assert drawn(method, (1, 28, 28)) == (4, 0.0)
+    for method in ("pi_model", "mean_teacher", "fixmatch", "scn"):  # the Π / TE / MT papers' view
+        assert drawn(method, (1, 28, 28)) == (2, 0.15)
+    assert drawn("plcr", (1, 28, 28), translate=2, noise=0.15) == (2, 0.15)  # what the user sets wins
+    assert drawn("pi_model", (1, 28, 28), translate=0) == (0, 0.15)
+    views = build_experiment(fast("plcr", **{**PLL, "views__translate": None, "views__noise": None})).views
+    assert views.describe()["translate"] == 1 and views.describe()["noise"] == 0.0  # what summary.json records

@@ -105,9 +105,12 @@ class ModelConfig:
 
 @dataclass
 class ViewsConfig:
-    translate: int = within(2, "[0, inf)")  # random translation in pixels, by reflect-padding and cropping
+    # random translation in pixels, by reflect-padding and cropping; None: the method's paper's (Method.weak_view:
+    # 2 for Π / TE / Mean Teacher and every method that names none, an eighth of the side for the partial-label ones)
+    translate: int | None = within(None, "[0, inf)")
     flip: bool | None = None  # horizontal flip; None: as the dataset says (off for digits)
-    noise: float = within(0.15, "[0, inf)")  # std of Gaussian input noise, in normalised input units
+    # std of Gaussian input noise, in normalised input units; None: the method's paper's (0.15; none for partial labels)
+    noise: float | None = within(None, "[0, inf)")
     # strong views (PL-CR, the FixMatch family): auto is the method's paper's for the data (Method.strong_view, else
     # data/views/pipeline.py::paper_strong_view)
     strong: StrongView = "auto"

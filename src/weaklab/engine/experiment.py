@@ -294,6 +294,16 @@ def strong_view(kind: type[Method], data: Data, v: ViewsConfig) -> tuple[str, in
     return (strong if v.strong == "auto" else v.strong), (cutout if v.cutout is None else v.cutout)
 
 
+def weak_view(kind: type[Method], data: Data, v: ViewsConfig) -> tuple[int, float]:
+    """Translation in pixels and Gaussian input noise: the user's where given, else on images the method's paper's
+    (Method.weak_view), else the Π-model / TE / Mean Teacher papers' ±2 pixels and 0.15 (flat features: the noise)."""
+    translate, noise = 2, 0.15
+    if kind.weak_view is not None and len(data.sample_shape) == 3:
+        share, noise = kind.weak_view
+        translate = round(min(data.sample_shape[1:]) * share)
+    return (translate if v.translate is None else v.translate), (noise if v.noise is None else v.noise)
+
+
 def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     """`data`: already built (e.g. the speed benchmark's synthetic images); None: loaded as the config says."""
     device = pick_device(config.train.device)
@@ -303,6 +313,7 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     v = config.views
     kind = method_class(config.method.name)
     strong, cutout = strong_view(kind, data, v)
+    translate, noise = weak_view(kind, data, v)
     make_policy = POLICIES[strong]
     policy = make_policy(v) if make_policy else None
     low_high = v.erasing_area
@@ -310,9 +321,9 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
         raise WeaklabError(f"views.erasing_area must be a [low, high] within (0, 1], got {low_high}")
     pixel_max = data.train.pixel_max()
     views = Views(
-        v.translate,
+        translate,
         flip,
-        v.noise,
+        noise,
         device,
         seed=config.seed,
         policy=policy,

@@ -107,6 +107,9 @@ class Method(nn.Module):
     draws_strong_views: ClassVar[bool] = False  # calls Views.strong (PL-CR, the FixMatch family, ILL)
     # the strong view's policy on images when views.strong is auto (None: the data's paper rule, paper_strong_view)
     strong_view: ClassVar[str | None] = None
+    # the weak view of the method's paper where views.translate / views.noise are unset: translation as a share of
+    # the image side and Gaussian input noise. None: the Π-model / TE / Mean Teacher papers' (2 pixels, 0.15)
+    weak_view: ClassVar[tuple[float, float] | None] = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

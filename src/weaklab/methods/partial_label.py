@@ -16,6 +16,8 @@ class PartialLabelMethod(Method):
     trains_on_all = True
     tasks = ("classification",)
     supervision_kind = "partial"
+    # PL-CR's paper pads and crops by 4 pixels of 28 or 32 and adds no input noise; its baselines meet the same view
+    weak_view = (1 / 8, 0.0)
     candidates: torch.Tensor  # buffer: N×C bool
 
     def __init__(self, settings, ctx):
