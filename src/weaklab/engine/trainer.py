@@ -185,8 +185,8 @@ class Trainer:
         if self.total_steps >= FEW_STEPS:
             return []
         return [
-            f"this run has {self.total_steps} optimizer steps ({self.spe} per epoch); a network trained from scratch "
-            f"is still learning after {FEW_STEPS} (docs/SCHEDULES.md): raise --epochs"
+            f"this run has {self.total_steps} optimizer steps ({self.spe} per epoch), under {FEW_STEPS}: a network "
+            f"trained from scratch ends far from its accuracy (docs/SCHEDULES.md); raise --epochs"
         ]
 
     def view_notes(self) -> list[str]:
