@@ -170,11 +170,6 @@ def _index(i: int) -> str:
     return f"index {i}"
 
 
-def _name(v) -> str | None:
-    """An array's label cell as a table's: None (or NaN) is a missing label."""
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-
-
 def _span(values: np.ndarray) -> str:
     shown = ", ".join(str(v) for v in values[:3])
     return shown + (f", ..., {values[-1]}" if len(values) > 3 else "")
@@ -368,7 +363,7 @@ def labeled_arrays(
     if y.dtype.kind in "OUS":  # class names (or mixed cells): read as a table's label column
         if classes is not None:
             raise WeaklabError(f"{path}: y holds class names already; `classes` names class indices 0..C-1")
-        labels, names, unlabeled, task, sets = _labels([_name(v) for v in y], opts, f"{path} y", _index, quiet)
+        labels, names, unlabeled, task, sets = _labels(list(y), opts, f"{path} y", _index, quiet)
         return _source(x, labels, names, unlabeled, task, name, sets)
     if y.dtype.kind not in "biuf":
         raise WeaklabError(
@@ -397,12 +392,12 @@ def labeled_arrays(
                     f"{path}: label {top - 1} would make {top} classes for {len(y)} samples; y must hold class "
                     f"indices 0..C-1 (name them with a `classes` array)"
                 )
-            classes = [str(c) for c in range(top)]
             present = np.unique(known.astype(np.int64))
+            classes = [str(c) for c in range(top)]
             if len(present) and present[0] >= 0 and len(present) < top:
                 # labels such as 1..10: classes named by their values, as a table's label column is read
                 classes = [str(c) for c in present]
-                y = np.where(unlabeled, 0, np.searchsorted(present, np.where(unlabeled, present[0], y)))
+                y = np.searchsorted(present, np.where(unlabeled, present[0], y))  # unlabeled: set to 0 below
                 if not quiet:
                     print(
                         f"weaklab: {path}: y's labels ({_span(present)}) are not the class indices 0..{len(present) - 1}; "
