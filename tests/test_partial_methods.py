@@ -268,3 +268,26 @@ def test_the_weak_view_is_the_methods_papers_unless_set(fast):
     assert drawn("pi_model", (1, 28, 28), translate=0) == (0, 0.15)
     views = build_experiment(fast("plcr", **{**PLL, "views__translate": None, "views__noise": None})).views
     assert views.describe()["translate"] == 1 and views.describe()["noise"] == 0.0  # what summary.json records
+
+
+def test_partial_methods_read_only_the_samples_with_a_candidate_set(fast):
+    """A sample whose set is every class (unlabeled) tells a partial-label method nothing, and a stream of mostly
+    such samples let PL-CR's consistency collapse: the stream holds the informed samples, an epoch stays as many
+    steps as a pass over every sample, and the run says what it ignores and which method reads both."""
+    import math
+
+    from weaklab.engine.experiment import build_experiment
+
+    x = build_experiment(fast("plcr", **{**PLL, "data__labels_per_class": 5, "train__batch_labeled": 16}))
+    supervision, n = x.data.supervision, len(x.data.train)
+    assert int(supervision.informed.sum()) == 50 and int(supervision.unlabeled.sum()) == n - 50
+    labeled_plan, _ = x.sampler.epoch(0)
+    assert supervision.informed[labeled_plan.flatten()].all()
+    assert x.sampler.steps_per_epoch == math.ceil(n / 16)
+    assert x.method.supervision_notes(supervision) == [
+        f"plcr ignores the {n - 50} unlabeled samples (a candidate set of every class)",
+        "ill learns from the candidate sets and the unlabeled samples together",
+    ]
+    everyone = build_experiment(fast("plcr", **PLL))  # no sample unlabeled: one stream of every sample, as before
+    assert sorted(everyone.sampler.labeled.tolist()) == list(range(len(everyone.data.train)))
+    assert everyone.method.supervision_notes(everyone.data.supervision) == []

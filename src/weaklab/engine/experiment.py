@@ -337,10 +337,11 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     t = config.train
     labeled = torch.nonzero(kind.labeled_rows(data.supervision)).flatten()
     everyone = torch.arange(len(data.train))
-    # One stream, every sample batch_labeled at a time (an epoch is a pass over the labeled data): partial-label
-    # methods, and methods that read no unlabeled stream when every sample has a label (noisy or full labels)
-    if kind.trains_on_all or (not kind.uses_unlabeled and len(labeled) == len(everyone)):
-        labeled, batch_unlabeled = everyone, t.batch_labeled
+    # One stream, batch_labeled at a time, an epoch as many steps as a pass over every sample: the partial-label
+    # methods (their informed samples: every sample unless some have no candidate set), and methods that read no
+    # unlabeled stream when every sample has a label (noisy or full labels)
+    if kind.single_stream or (not kind.uses_unlabeled and len(labeled) == len(everyone)):
+        batch_unlabeled = t.batch_labeled
     else:
         batch_unlabeled = t.batch_unlabeled
     sampler = TwoStreamSampler(labeled, everyone, t.batch_labeled, batch_unlabeled, config.seed)

@@ -97,7 +97,9 @@ class Method(nn.Module):
     settings: MethodSettings
     description: ClassVar[str]
     uses_unlabeled: ClassVar[bool] = True
-    trains_on_all: ClassVar[bool] = False  # one stream of every training sample (partial labels), batch_labeled each
+    # One stream of the informed samples (a label or a candidate set), batch_labeled at a time, and an epoch as many
+    # steps as a pass over every training sample (the partial-label methods: their papers have no unlabeled data)
+    single_stream: ClassVar[bool] = False
     # What the method accepts, checked when an experiment is built (`check_fits`): the tasks it learns (the first
     # is its default), and its supervision: semi_supervised (some labels known) | noisy (every label given, some may
     # be wrong) | partial (a candidate set per sample) | mixed (any of them in one run: ILL). Every kind but partial
@@ -129,8 +131,8 @@ class Method(nn.Module):
 
     @classmethod
     def labeled_rows(cls, supervision) -> torch.Tensor:
-        """The rows of the labeled stream: samples with exactly one label (mixed: a label or a candidate set)."""
-        return supervision.informed if cls.supervision_kind == "mixed" else supervision.labeled
+        """The rows of the labeled stream: samples with exactly one label (mixed and partial: a label or a set)."""
+        return supervision.informed if cls.supervision_kind in ("mixed", "partial") else supervision.labeled
 
     @classmethod
     def supervision_notes(cls, supervision) -> list[str]:
@@ -139,10 +141,8 @@ class Method(nn.Module):
             return []
         unlabeled, untrusted = int(supervision.unlabeled.sum()), int(supervision.untrusted.sum())
         notes = []
-        if unlabeled and cls.learns_from_candidates() and not cls.trains_on_all:
-            notes.append(f"{cls.name} ignores the {unlabeled} unlabeled samples")
-        elif unlabeled and cls.learns_from_candidates():
-            notes.append(f"{cls.name} takes the {unlabeled} unlabeled samples as candidate sets of every class")
+        if unlabeled and cls.learns_from_candidates():  # a set of every class says nothing to learn from
+            notes.append(f"{cls.name} ignores the {unlabeled} unlabeled samples (a candidate set of every class)")
         elif unlabeled and not cls.uses_unlabeled:
             notes.append(f"{cls.name} ignores the {unlabeled} unlabeled samples (it reads no unlabeled stream)")
         if untrusted and cls.supervision_kind == "partial":
@@ -153,6 +153,8 @@ class Method(nn.Module):
             )
         if notes and unlabeled and untrusted:  # it misses one of the two kinds, and one method reads both
             notes.append("ill learns from the untrusted labels and the unlabeled samples together")
+        elif unlabeled and cls.learns_from_candidates():
+            notes.append("ill learns from the candidate sets and the unlabeled samples together")
         return notes
 
     def length_notes(self) -> list[str]:

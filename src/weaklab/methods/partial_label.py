@@ -1,4 +1,8 @@
-"""What the partial-label methods share: they train on every sample from its candidate set S_i.
+"""What the partial-label methods share: they train on each sample with a candidate set S_i, from S_i.
+
+A sample without one (every class a candidate: unlabeled) tells them nothing; their papers have none, and in a
+stream of mostly such samples PL-CR's consistency to its own predictions is all that acts on most rows and it
+collapses (BENCHMARKS.md). They read one stream of the informed samples; ILL reads both kinds.
 
 The candidate matrix comes from the run's supervision (`Context.supervision`); it is a non-persistent buffer (data,
 not state: it is rebuilt from the config on resume, so it does not bloat checkpoints).
@@ -13,7 +17,7 @@ from .base import Method
 
 class PartialLabelMethod(Method):
     uses_unlabeled = False
-    trains_on_all = True
+    single_stream = True
     tasks = ("classification",)
     supervision_kind = "partial"
     # PL-CR's paper pads and crops by 4 pixels of 28 or 32 and adds no input noise; its baselines meet the same view
