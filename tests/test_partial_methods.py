@@ -29,8 +29,9 @@ class FakeViews:
         return x + torch.tensor([0.0, float(self.k), -float(self.k)])
 
 
-def make(name, candidates, epochs=1, **settings):
-    """A method whose 'network' is the identity: the inputs are the logits; a run of `epochs` epochs."""
+def make(name, candidates, epochs=1, steps_per_epoch=1, **settings):
+    """A method whose 'network' is the identity: the inputs are the logits; a run of `epochs` epochs, in which every
+    sample is visited once per step (`steps_per_epoch` > 1: a few informed samples among many unlabeled ones)."""
     candidates = torch.as_tensor(candidates, dtype=torch.bool)
     n, c = candidates.shape
     ctx = Context(
@@ -41,7 +42,7 @@ def make(name, candidates, epochs=1, **settings):
         num_labeled=n,
         batch_labeled=n,
         batch_unlabeled=n,
-        steps_per_epoch=1,
+        steps_per_epoch=steps_per_epoch,
         epochs=epochs,
         supervision=Supervision(candidates, torch.zeros(n, dtype=torch.bool)),
         clean_labels=torch.zeros(n, dtype=torch.long),
@@ -95,6 +96,11 @@ def test_plcr_loss_reads_the_stored_target_at_the_papers_length_and_this_steps_i
         fresh = short.targets.clone()  # rewritten by the step, from its own views
         assert not torch.allclose(fresh, stored)
         assert logs["consistency"].item() == pytest.approx(consistency_to(fresh), rel=1e-5)
+    # The age that matters is a visit's, not an epoch's: with a few informed samples among 300 steps of a 3-epoch
+    # run, a sample comes back every step, so the stored target is 1/300 of the run old and the paper's order holds.
+    few = make("plcr", SETS, epochs=3, steps_per_epoch=100)
+    assert few.schedule()["target_age"] == 0.01  # epochs
+    assert step(few, epoch=1)[1]["consistency"].item() == pytest.approx(consistency_to(stored), rel=1e-5)
 
 
 def test_plcr_supervised_term_is_zero_when_every_class_is_a_candidate():

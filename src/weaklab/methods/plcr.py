@@ -7,12 +7,13 @@
         L = supervised + λ(e) · consistency,   λ(e) = min(e / T, 1) · λ_max   (e = epoch: 0 in the first)
         q_i ← normalise(S_i ⊙ Π_k p_k(x_i)^(1/K))   from this step's detached predictions
 T = 100 of the paper's 200 epochs, e counted in paper-epochs (1/200 of the run): shares, so shorter runs keep the shape.
-The paper's loss reads q_i as stored, one visit (one epoch) old: 1/200 of its run. In a shorter run one epoch is a
-larger share (a third of a 3-epoch run), so by default q_i is rewritten before the loss reads it (`target_refresh`).
+The paper's loss reads q_i as stored, one visit (one epoch) old: 1/200 of its run. Where a visit is a larger share
+(an epoch of a 3-epoch run is a third), q_i is rewritten before the loss reads it by default (`target_refresh`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,7 +35,8 @@ class Settings(MethodSettings):
     strong_views: int = within(2, "[1, inf)")  # K - 1
     # When the loss reads q_i. after: the stored q_i, rewritten after the step (paper and official code), so q_i is
     # one visit old: 1/200 of the paper's run, a third of a 3-epoch one. before: rewritten first, from this step's
-    # views. auto: after where one epoch is at most 1/200 of the run (the paper's length or longer), else before.
+    # views. auto: after where one visit is at most 1/200 of the run, else before. A visit is an epoch where every
+    # sample has a set (so auto is after from 200 epochs up), a few steps where only 100 have one.
     target_refresh: Literal["auto", "after", "before"] = "auto"
 
 
@@ -54,13 +56,17 @@ class PLCR(PartialLabelMethod):
         self.rampup = self.length("rampup", "λ never reaches λ_max")
         self.ramp_every = self.length("ramp_every")
         refresh = settings.target_refresh
-        self.fresh_targets = refresh == "before" or (refresh == "auto" and ctx.run.epochs < 200)
+        visit = math.ceil(ctx.num_labeled / ctx.batch_labeled)  # steps between two visits of a sample
+        too_old = visit * 200 > ctx.epochs * ctx.steps_per_epoch  # a stored target older than 1/200 of the run
+        self.fresh_targets = refresh == "before" or (refresh == "auto" and too_old)
 
     def lam(self, epochs_done: float) -> float:
         return linear_rampup(tick(epochs_done, self.ramp_every), self.rampup) * self.settings.lambda_max
 
     def schedule(self):
-        return {"lambda_rampup_end": self.rampup, "target_age": 0.0 if self.fresh_targets else 1.0}  # epochs
+        ctx = self.ctx
+        visit = math.ceil(ctx.num_labeled / ctx.batch_labeled) / ctx.steps_per_epoch
+        return {"lambda_rampup_end": self.rampup, "target_age": 0.0 if self.fresh_targets else round(visit, 3)}
 
     def training_step(self, batch, progress):
         x, idx, k = batch.x_lb, batch.idx_lb, 1 + self.settings.strong_views
