@@ -56,17 +56,16 @@ class PLCR(PartialLabelMethod):
         self.rampup = self.length("rampup", "λ never reaches λ_max")
         self.ramp_every = self.length("ramp_every")
         refresh = settings.target_refresh
-        visit = math.ceil(ctx.num_labeled / ctx.batch_labeled)  # steps between two visits of a sample
-        too_old = visit * 200 > ctx.epochs * ctx.steps_per_epoch  # a stored target older than 1/200 of the run
+        self.visit_steps = math.ceil(ctx.num_labeled / ctx.batch_labeled)  # between two visits of a sample
+        too_old = self.visit_steps * 200 > ctx.run.steps  # a stored target older than 1/200 of the run
         self.fresh_targets = refresh == "before" or (refresh == "auto" and too_old)
 
     def lam(self, epochs_done: float) -> float:
         return linear_rampup(tick(epochs_done, self.ramp_every), self.rampup) * self.settings.lambda_max
 
     def schedule(self):
-        ctx = self.ctx
-        visit = math.ceil(ctx.num_labeled / ctx.batch_labeled) / ctx.steps_per_epoch
-        return {"lambda_rampup_end": self.rampup, "target_age": 0.0 if self.fresh_targets else round(visit, 3)}
+        age = 0.0 if self.fresh_targets else round(self.visit_steps / self.ctx.steps_per_epoch, 3)  # epochs
+        return {"lambda_rampup_end": self.rampup, "target_age": age}
 
     def training_step(self, batch, progress):
         x, idx, k = batch.x_lb, batch.idx_lb, 1 + self.settings.strong_views
