@@ -261,3 +261,14 @@ def test_undefined_metrics_are_written_as_null(tmp_path):
         strict_json({"a": [float("nan"), float("inf"), 1.5], "b": (2, float("-inf"))})
         == '{"a": [null, null, 1.5], "b": [2, null]}'
     )
+
+
+def test_flat_features_draw_the_noise_only_and_say_when_an_image_view_is_asked():
+    """A table has no pixels to move or mirror: no translation is recorded, and a flip or shift the user asks for
+    is refused with a warning instead of being ignored in silence."""
+    views = build_experiment(reg_config(views__translate=None)).views.describe()
+    assert views["translate"] == 0 and views["flip"] is False and views["noise"] == 0.15
+    with pytest.warns(UserWarning, match=r"views.flip \(--flip\) has no effect"):
+        assert build_experiment(reg_config(views__flip=True)).views.flip is False
+    with pytest.warns(UserWarning, match="views.translate has no effect"):
+        build_experiment(reg_config(views__translate=2))

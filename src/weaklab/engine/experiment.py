@@ -296,8 +296,13 @@ def strong_view(kind: type[Method], data: Data, v: ViewsConfig) -> tuple[str, in
 
 def weak_view(kind: type[Method], data: Data, v: ViewsConfig) -> tuple[int, float]:
     """Translation in pixels and Gaussian input noise: the user's where given, else on images the method's paper's
-    (Method.weak_view), else the Π-model / TE / Mean Teacher papers' ±2 pixels and 0.15 (flat features: the noise)."""
+    (Method.weak_view), else the Π-model / TE / Mean Teacher papers' ±2 pixels and 0.15. Flat features have no
+    pixels to move: the noise is their only view, and summary.json records no translation."""
     translate, noise = 2, 0.15
+    if len(data.sample_shape) != 3:
+        if v.translate:
+            warnings.warn("views.translate has no effect: the data are flat features, not images", stacklevel=3)
+        return 0, (noise if v.noise is None else v.noise)
     if kind.weak_view is not None and len(data.sample_shape) == 3:
         share, noise = kind.weak_view
         translate = round(min(data.sample_shape[1:]) * share)
@@ -310,6 +315,9 @@ def build_experiment(config: Config, data: Data | None = None) -> Experiment:
     torch.manual_seed(config.seed)
     data = build_data(config, device) if data is None else data
     flip = bool(data.flip) if config.views.flip is None else config.views.flip
+    if flip and len(data.sample_shape) != 3:  # a mirror needs an image; say so rather than ignore the flag
+        warnings.warn("views.flip (--flip) has no effect: the data are flat features, not images", stacklevel=2)
+        flip = False
     v = config.views
     kind = method_class(config.method.name)
     strong, cutout = strong_view(kind, data, v)
