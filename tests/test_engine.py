@@ -65,14 +65,35 @@ def test_exploding_loss_is_caught(fast, tmp_path, monkeypatch):
 def test_best_checkpoint_is_chosen_on_validation(fast, tmp_path):
     run = train(fast("supervised", train__epochs=5, train__lr_rampup=0), out=tmp_path / "run")
     records = lines(run.directory)
-    accuracies = [r["val"]["accuracy"] for r in records]
-    best = records[accuracies.index(max(accuracies))]  # first occurrence of the maximum
+    best = max(records, key=lambda r: (r["val"]["accuracy"], -r["val"]["nll"]))  # a tie: the lower NLL
     assert run.summary["selected"] == {"step": best["step"], "val_accuracy": best["val"]["accuracy"]}
     assert checkpoint.load(run.directory / "checkpoints/best.pt")["step"] == best["step"]
     for name in ("config.yaml", "summary.json", "plots/loss.png", "plots/accuracy.png"):
         assert (run.directory / name).is_file(), name
     test = run.summary["test"]
     assert set(test) == {"accuracy", "nll", "ece"} and 0 <= test["ece"] <= 1
+
+
+def test_a_tie_in_accuracy_goes_to_the_lower_validation_nll():
+    """On a small validation split many checkpoints tie on accuracy; the earliest is the least trained. The NLL
+    breaks the tie; it never outweighs accuracy, and metrics without a tie-break compare alone."""
+    from types import SimpleNamespace
+
+    from weaklab.engine.trainer import Trainer
+
+    def key(metric, higher, tiebreak="nll", **val):
+        trainer = SimpleNamespace(
+            selection_metric=metric, higher_is_better=higher, cfg=SimpleNamespace(selection_tiebreak=tiebreak)
+        )
+        return Trainer.selection_key(trainer, val)
+
+    early, later = key("accuracy", True, accuracy=0.9, nll=0.5), key("accuracy", True, accuracy=0.9, nll=0.3)
+    assert later > early and not early > later
+    assert key("accuracy", True, accuracy=0.95, nll=2.0) > later  # a better accuracy wins whatever its NLL
+    assert key("mse", False, mse=1.0, nll=9.0) > key("mse", False, mse=2.0, nll=0.1)  # lower is better
+    label_free = key("approx_accuracy", True, approx_accuracy=0.8, nll=0.1)  # nll there scores true labels
+    assert label_free == [0.8] and not label_free > key("approx_accuracy", True, approx_accuracy=0.8, nll=0.9)
+    assert key("accuracy", True, "none", accuracy=0.9, nll=0.3) == [0.9]  # the earliest of a tie, as before
 
 
 def test_run_predicts_and_reevaluates(fast, tmp_path):

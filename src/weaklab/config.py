@@ -147,6 +147,9 @@ class TrainConfig:
     eval_every: int | None = None  # steps between evaluations; None: once per epoch
     plot_redraws: int = 10  # times the plots are redrawn during a run (0: only at the end)
     selection_metric: str | None = None  # validation metric choosing best.pt; None: the task's (accuracy)
+    # where validation accuracy ties, the lower validation NLL wins (nll), or the earliest checkpoint (none: the
+    # rule of the tables measured before 2026-12-08)
+    selection_tiebreak: Literal["nll", "none"] = "nll"
     log_every: int = within(50, "[1, inf)")  # steps between loss checks (NaN / explosion) and progress-bar updates
     max_loss: float = 1.0e4  # a loss above this counts as exploded
     device: str = "auto"  # auto | cpu | cuda | cuda:N

@@ -65,6 +65,11 @@ def predict_summaries(method, batches, precision_ctx=contextlib.nullcontext) -> 
     return torch.cat(outs)
 
 
+# A coarse selection metric ties often on a small validation split (15 wines: 16 possible accuracies), and the
+# earliest of the tied checkpoints is the least trained: a tie goes to the lower validation NLL instead.
+TIEBREAK = {"accuracy": "nll"}
+
+
 def selection(config: Config, data) -> tuple[str, bool]:
     """The validation metric that chooses best.pt, and whether higher is better: train.selection_metric, else
     (partial labels: validation holds candidate sets, not labels) the label-free approx_accuracy as in PL-CR's
@@ -109,6 +114,8 @@ class Trainer:
         self.best_metric: float | None = None  # the selection metric's best value so far, and its step
         self.best_step: int | None = None
         self.last_metric: float | None = None
+        self.best_key: list[float] | None = None  # what best.pt maximises (selection_key), and this step's
+        self.last_key: list[float] | None = None
         self.labels = experiment.method.task.encode(experiment.data.supervision.labels).to(experiment.device)
         self.selection_metric, self.higher_is_better = selection(experiment.config, experiment.data)
         self.monitor = LossMonitor(experiment.device, cfg.max_loss)
@@ -138,8 +145,10 @@ class Trainer:
             "loop": {
                 "best_metric": self.best_metric,
                 "best_step": self.best_step,
+                "best_key": self.best_key,
                 "elapsed": self.elapsed,
                 "metric": self.last_metric,  # this step's validation value: what selects it if it is best.pt
+                "key": self.last_key,
             },
             "predictor": predictor,
             "model_spec": x.spec,
@@ -159,6 +168,7 @@ class Trainer:
         self.world.restore_rng(state.get("rank_rng"), self.x.views, self.x.config.seed, self.step)
         loop = state["loop"]
         self.best_metric, self.best_step, self.elapsed = loop["best_metric"], loop["best_step"], loop["elapsed"]
+        self.best_key = loop.get("best_key")
         # The selection is best.pt's own step and validation value (last.pt's record is ahead of the file when
         # a full disk stopped the write of best.pt). Without best.pt, last.pt becomes the selection so far.
         best_path = self.ckpt_dir / "best.pt"
@@ -167,6 +177,7 @@ class Trainer:
         best = checkpoint.load(best_path if best_path.is_file() else path, mmap=True)
         if "metric" in best["loop"]:
             self.best_metric, self.best_step = best["loop"]["metric"], best["step"]
+            self.best_key = best["loop"].get("key")
 
     def effective_schedule(self) -> dict:
         """Every schedule of the run in this run's epochs (lengths given as shares resolved), EMA in steps."""
@@ -337,12 +348,10 @@ class Trainer:
                 f"train.selection_metric={self.selection_metric!r} is not a validation metric of this run; "
                 f"choose one of {', '.join(val)}"
             )
-        metric = self.last_metric = val[self.selection_metric]
-        improved = self.best_metric is None or (
-            metric > self.best_metric if self.higher_is_better else metric < self.best_metric
-        )
+        self.last_metric, self.last_key = val[self.selection_metric], self.selection_key(val)
+        improved = self.best_key is None or self.last_key > self.best_key
         if improved:
-            self.best_metric, self.best_step = metric, self.step
+            self.best_metric, self.best_step, self.best_key = self.last_metric, self.step, self.last_key
         record = {
             "step": self.step,
             "epoch": self.step / self.spe,
@@ -355,6 +364,13 @@ class Trainer:
         if state:
             record["state"] = state
         return record, improved
+
+    def selection_key(self, val: dict) -> list[float]:
+        """What chooses best.pt, larger is better: the selection metric (negated where lower is better), then its
+        tie-break (TIEBREAK, negated: lower is better)."""
+        key = [val[self.selection_metric] if self.higher_is_better else -val[self.selection_metric]]
+        tiebreak = TIEBREAK.get(self.selection_metric) if self.cfg.selection_tiebreak == "nll" else None
+        return key + ([-val[tiebreak]] if tiebreak in val else [])
 
     def _save(self, improved: bool) -> None:
         state = self.state()  # on every rank: it gathers the ranks' random streams
