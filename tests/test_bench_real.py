@@ -8,6 +8,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import torch
 
 from weaklab.bench.real import real_quality, time_to
 from weaklab.cli import main
@@ -84,6 +85,18 @@ def test_the_builder_reads_mnist_and_animals_from_wheels(tmp_path):
     assert x.shape == (4, 1, 28, 28) and y.tolist() == [0, 1, 2, 4]
     xr, angles = real_data.rotated(x, seed=0)
     assert xr.shape == x.shape and xr.dtype == np.uint8 and np.abs(angles).max() <= 45
+
+
+def test_the_builder_writes_a_table_weaklab_reads_as_classes(tmp_path):
+    """A feature table with the class name in `target`, read back as the user's CSV it stands for."""
+    from weaklab.config import resolve
+    from weaklab.engine.experiment import build_data
+
+    x = np.array([[1.5, 20.0], [2.25, 30.0], [3.0, 40.0], [4.0, 50.0]] * 5)
+    real_data.write_table(tmp_path / "t.csv", x, ["width (cm)", "mass"], ["benign", "malignant"] * 10)
+    data = build_data(resolve(None, {"data.dataset": str(tmp_path / "t.csv")}), torch.device("cpu"))
+    assert data.task.num_classes == 2 and data.sample_shape == (2,)
+    assert sorted(data.classes) == ["benign", "malignant"]
 
 
 def test_a_regression_table_reports_mae_without_peers(tmp_path):
