@@ -309,3 +309,13 @@ def test_predict_refuses_empty_rescaled_and_same_file_inputs(trained, tmp_path, 
         code, _, err = run_cli(capsys, "predict", str(trained), *args)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert (tmp_path / "x.npy").read_bytes() == before and not (tmp_path / "p.csv").exists()
+
+
+def test_a_setting_without_effect_is_one_warning_line(capsys, tmp_path):
+    """weaklab's own warnings read like its errors: one line naming the setting, no file path or source line."""
+    code, _, err = run_cli(
+        capsys, "train", "--method", "pi_model", "--set", "views.cutout=8", *FAST, "--out", str(tmp_path / "r")
+    )
+    assert code == 0
+    line = "weaklab: warning: views.strong and views.cutout have no effect: pi_model draws no strong view"
+    assert line in err.splitlines() and "UserWarning" not in err

@@ -1,4 +1,5 @@
-"""The `weaklab` command line. User mistakes end with a one-line error and exit code 2, never a traceback.
+"""The `weaklab` command line. User mistakes end with a one-line error and exit code 2, never a traceback; a setting
+that has no effect is a one-line warning.
 
 One module per command group, each with `add_parsers(sub)` (its subcommands, flags and help) beside the
 functions that run them: train (train, resume, eval, predict), crossval (crossval-probs), sweep, methods (methods,
@@ -16,6 +17,8 @@ import argparse
 import signal
 import sys
 import threading
+import warnings
+from pathlib import Path
 
 from .. import __version__
 from ..errors import TrainingDiverged, WeaklabError
@@ -33,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # where handlers can be set
     previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
-        return args.func(args) or 0
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.func(args) or 0
     except WeaklabError as e:
         print(f"weaklab: error: {e}", file=sys.stderr)
         return 2
@@ -50,6 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
+
+
+PACKAGE = Path(__file__).resolve().parents[1]
+_python_show_warning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """weaklab's own warnings (a setting that has no effect) as one line, like its errors; others as Python does."""
+    if Path(filename).resolve().is_relative_to(PACKAGE):
+        print(f"weaklab: warning: {message}", file=sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
 
 
 def _interrupt(signum, frame):
