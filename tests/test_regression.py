@@ -265,7 +265,7 @@ def test_undefined_metrics_are_written_as_null(tmp_path):
 
 def test_flat_features_draw_the_noise_only_and_say_when_an_image_view_is_asked():
     """A table has no pixels to move or mirror: no translation is recorded, and a flip or shift the user asks for
-    is refused with a warning instead of being ignored in silence."""
+    draws nothing and says so in a warning instead of being ignored in silence."""
     views = build_experiment(reg_config(views__translate=None)).views.describe()
     assert views["translate"] == 0 and views["flip"] is False and views["noise"] == 0.15
     with pytest.warns(UserWarning, match=r"views.flip \(--flip\) has no effect"):

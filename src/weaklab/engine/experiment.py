@@ -303,7 +303,7 @@ def weak_view(kind: type[Method], data: Data, v: ViewsConfig) -> tuple[int, floa
         if v.translate:
             warnings.warn("views.translate has no effect: the data are flat features, not images", stacklevel=3)
         return 0, (noise if v.noise is None else v.noise)
-    if kind.weak_view is not None and len(data.sample_shape) == 3:
+    if kind.weak_view is not None:
         share, noise = kind.weak_view
         translate = round(min(data.sample_shape[1:]) * share)
     return (translate if v.translate is None else v.translate), (noise if v.noise is None else v.noise)
